@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fused stream-collide with the AA in-place pattern (Bailey et al. 2009) on the sparse lattice, and
+// the boundary-link fix-up pass, written once for the CPU loops and the CUDA kernels.
+//
+// Layout: f[q * n + cell] (structure of arrays). addr[(i - 1) * n + c] = i * n + neighbour(c, i) when
+// that neighbour is fluid, else opp(i) * n + c (so a missing neighbour is a half-way bounce-back).
+// Even steps read and write a cell's own slots (swapped); odd steps gather from and scatter to
+// neighbours through addr. Port/wall links are then corrected on the boundary cells only.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hemotwin/kernels/boundary.hpp"
+#include "hemotwin/kernels/collision.hpp"
+
+namespace hemotwin {
+
+// Where f_k*(c), the post-collision population of cell c in direction k, lies after a step.
+HT_HD HT_INLINE size_t post_slot(int k, size_t c, bool odd_done, const uint32_t* addr, size_t n) {
+  if (k == 0) return c;
+  return odd_done ? size_t(addr[size_t(k - 1) * n + c]) : size_t(D3Q19::opp(k)) * n + c;
+}
+
+// Where f_k(c), the population the next step will collide, lies before a step at parity odd_next.
+HT_HD HT_INLINE size_t pre_slot(int k, size_t c, bool odd_next, const uint32_t* addr, size_t n) {
+  if (k == 0) return c;
+  return odd_next ? size_t(addr[size_t(D3Q19::opp(k) - 1) * n + c]) : size_t(k) * n + c;
+}
+
+template <class S, class C, bool LES, bool CY, bool ODD>
+HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT addr, size_t n, size_t c,
+                               const CollisionParams<C>& p) {
+  C g[19];
+#pragma unroll
+  for (int i = 0; i < 19; ++i) g[i] = C(f[pre_slot(i, c, ODD, addr, n)]);
+  const bool ok = collide<C, LES, CY>(g, p);
+  if (ODD) {
+    f[c] = S(g[0]);
+#pragma unroll
+    for (int i = 1; i < 19; ++i) f[addr[size_t(i - 1) * n + c]] = S(g[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 19; ++i) f[size_t(D3Q19::opp(i)) * n + c] = S(g[i]);
+  }
+  return ok;
+}
+
+// Boundary links grouped by cell (CSR), plus per-port values of the current step.
+template <class C>
+struct BoundaryView {
+  const uint32_t* cells;       // boundary cells
+  const uint32_t* link_begin;  // n_cells + 1 offsets into the link arrays
+  const uint8_t* link_dir;     // i: direction from the fluid cell towards the wall / port
+  const uint8_t* link_kind;    // LinkKind
+  const int16_t* link_port;    // port id, -1 for walls
+  const float* link_q;         // wall fraction q in (0, 1]
+  const float* link_u;         // 3 per link: inlet velocity (lattice units) before the port scale
+  C* link_flux;                // out: mass leaving through each port link this step
+  const C* port_scale;         // per port: time factor of the inlet velocity
+  const C* port_rho;           // per port: density imposed by a pressure port
+  int bouzidi;                 // 0: half-way bounce-back on every wall link
+};
+
+// Rewrites the populations that re-enter boundary cell b after a step. Everything this cell needs is
+// read before anything is written, and no other cell writes what it reads, so cells run in parallel.
+template <class S, class C>
+HT_HD HT_INLINE void correct_boundary_cell(S* f, const uint32_t* addr, size_t n, bool odd_done,
+                                           const BoundaryView<C>& bv, size_t b) {
+  const size_t c = bv.cells[b];
+  const uint32_t lb = bv.link_begin[b], le = bv.link_begin[b + 1];
+  bool need_u = false;
+  for (uint32_t l = lb; l < le; ++l) need_u |= (bv.link_kind[l] == LINK_PRESSURE);
+  C rho = C(1), ux = C(0), uy = C(0), uz = C(0);
+  if (need_u) {  // collision conserves rho and j, so post-collision moments equal pre-collision ones
+    C g[19];
+#pragma unroll
+    for (int k = 0; k < 19; ++k) g[k] = C(f[post_slot(k, c, odd_done, addr, n)]);
+    moments<C>(g, rho, ux, uy, uz);
+  }
+  C out[18];
+  for (uint32_t l = lb; l < le; ++l) {
+    const int i = bv.link_dir[l];
+    const int ib = D3Q19::opp(i);
+    const C fi_x = C(f[size_t(ib) * n + c]);  // the half-way bounce-back already put f_i*(x) here
+    C v = fi_x;
+    const unsigned char kind = bv.link_kind[l];
+    if (kind == LINK_WALL) {
+      const C q = C(bv.link_q[l]);
+      if (bv.bouzidi && q != C(0.5)) {
+        const C fib_x = C(f[post_slot(ib, c, odd_done, addr, n)]);
+        const uint32_t a = addr[size_t(ib - 1) * n + c];  // decodes the neighbour at x - c_i
+        const bool has_xb = (size_t(a) / n) == size_t(ib);
+        C fi_xb = C(0);
+        if (has_xb) fi_xb = C(f[post_slot(i, size_t(a) - size_t(ib) * n, odd_done, addr, n)]);
+        v = bouzidi<C>(q, fi_x, fib_x, fi_xb, has_xb);
+      }
+    } else if (kind == LINK_VELOCITY) {
+      const C s = bv.port_scale[bv.link_port[l]];
+      v = velocity_bounce_back<C>(i, fi_x, s * C(bv.link_u[3 * l]), s * C(bv.link_u[3 * l + 1]),
+                                  s * C(bv.link_u[3 * l + 2]));
+    } else {
+      v = pressure_anti_bounce_back<C>(i, fi_x, bv.port_rho[bv.link_port[l]], ux, uy, uz);
+    }
+    out[l - lb] = v;
+    if (kind != LINK_WALL) bv.link_flux[l] = fi_x - v;
+  }
+  for (uint32_t l = lb; l < le; ++l) f[size_t(D3Q19::opp(bv.link_dir[l])) * n + c] = S(out[l - lb]);
+}
+
+}  // namespace hemotwin
