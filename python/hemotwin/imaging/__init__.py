@@ -1,1 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
+"""Imaging stage: the only importer of SimpleITK. Read, de-identify, crop, resample, segment.
+
+Everything returned is an ``ImageVolume`` (numpy array indexed [i, j, k] + physical geometry in
+mm, LPS as SimpleITK reports) or plain data; DICOM header fields never leave this package.
+"""
+from .io import (ImageReadError, ImageVolume, crop, crop_to_mask, mask_from_labels, read_image,
+                 resample_isotropic, write_image)
+from .segmentation import (SegmentationError, SegmentationResult, apply_clip_planes, dice,
+                           parse_clip_plane, segment_lumen, vesselness_seeds)
+
+__all__ = ["ImageVolume", "ImageReadError", "read_image", "write_image", "crop", "crop_to_mask",
+           "resample_isotropic", "mask_from_labels", "segment_lumen", "SegmentationResult",
+           "SegmentationError", "apply_clip_planes", "parse_clip_plane", "vesselness_seeds", "dice"]
