@@ -142,6 +142,27 @@ PYBIND11_MODULE(_core, m) {
         std::memcpy(out.mutable_data(), h.lat->port_cells.data() + a, (b - a) * sizeof(uint32_t));
         return out;
       }, "Indices (lattice order) of the fluid cells that touch port p")
+      .def("port_cell_flux_vectors", [](const LatticeHandle& h, int p) {
+        // Per port cell, sum over its port links of 6 w_i c_i: the mass a velocity port with cell
+        // velocity u lets out per step is sum(vector . u) (velocity bounce-back, reference density 1).
+        if (p < 0 || p >= h.lat->n_ports) throw py::index_error("no port " + std::to_string(p));
+        const SparseLattice& L = *h.lat;
+        const uint32_t c0 = L.port_cell_begin[size_t(p)], c1 = L.port_cell_begin[size_t(p) + 1];
+        py::array_t<double> out({py::ssize_t(c1 - c0), py::ssize_t(3)});
+        auto r = out.mutable_unchecked<2>();
+        for (py::ssize_t a = 0; a < r.shape(0); ++a)
+          for (int d = 0; d < 3; ++d) r(a, d) = 0.0;
+        for (uint32_t a = L.port_link_begin[size_t(p)]; a < L.port_link_begin[size_t(p) + 1]; ++a) {
+          const uint32_t l = L.port_links[a];
+          const int i = L.link_dir[l];
+          const double w6 = 6.0 * D3Q19::w(i);
+          const py::ssize_t pc = py::ssize_t(L.link_port_cell[l]);
+          r(pc, 0) += w6 * D3Q19::cx(i);
+          r(pc, 1) += w6 * D3Q19::cy(i);
+          r(pc, 2) += w6 * D3Q19::cz(i);
+        }
+        return out;
+      })
       .def("port_link_count", [](const LatticeHandle& h, int p) {
         if (p < 0 || p >= h.lat->n_ports) throw py::index_error("no port " + std::to_string(p));
         return h.lat->port_link_begin[size_t(p) + 1] - h.lat->port_link_begin[size_t(p)];

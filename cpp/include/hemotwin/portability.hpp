@@ -10,8 +10,13 @@
 #define HT_INLINE inline __attribute__((always_inline))
 #endif
 
-#if defined(__CUDA_ARCH__)
 #define HT_RESTRICT __restrict__
+
+// Full unrolling turns the velocity-set lookups (cx(i), w(i), ...) into constants.
+#if defined(__CUDACC__)
+#define HT_UNROLL _Pragma("unroll")
+#elif defined(__clang__)
+#define HT_UNROLL _Pragma("clang loop unroll(full)")
 #else
-#define HT_RESTRICT __restrict__
+#define HT_UNROLL _Pragma("GCC unroll 32")
 #endif

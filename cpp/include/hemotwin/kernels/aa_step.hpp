@@ -31,15 +31,15 @@ template <class S, class C, bool LES, bool CY, bool ODD>
 HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT addr, size_t n, size_t c,
                                const CollisionParams<C>& p) {
   C g[19];
-#pragma unroll
+HT_UNROLL
   for (int i = 0; i < 19; ++i) g[i] = C(f[pre_slot(i, c, ODD, addr, n)]);
   const bool ok = collide<C, LES, CY>(g, p);
   if (ODD) {
     f[c] = S(g[0]);
-#pragma unroll
+HT_UNROLL
     for (int i = 1; i < 19; ++i) f[addr[size_t(i - 1) * n + c]] = S(g[i]);
   } else {
-#pragma unroll
+HT_UNROLL
     for (int i = 0; i < 19; ++i) f[size_t(D3Q19::opp(i)) * n + c] = S(g[i]);
   }
   return ok;
@@ -73,7 +73,7 @@ HT_HD HT_INLINE void correct_boundary_cell(S* f, const uint32_t* addr, size_t n,
   C rho = C(1), ux = C(0), uy = C(0), uz = C(0);
   if (need_u) {  // collision conserves rho and j, so post-collision moments equal pre-collision ones
     C g[19];
-#pragma unroll
+HT_UNROLL
     for (int k = 0; k < 19; ++k) g[k] = C(f[post_slot(k, c, odd_done, addr, n)]);
     moments<C>(g, rho, ux, uy, uz);
   }

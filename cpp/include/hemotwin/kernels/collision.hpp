@@ -23,7 +23,7 @@ template <class C>
 HT_HD HT_INLINE void moments(const C f[19], C& rho, C& ux, C& uy, C& uz) {
   rho = C(0);
   C jx = C(0), jy = C(0), jz = C(0);
-#pragma unroll
+HT_UNROLL
   for (int i = 0; i < 19; ++i) {
     rho += f[i];
     jx += C(D3Q19::cx(i)) * f[i];
@@ -47,9 +47,9 @@ HT_HD HT_INLINE C equilibrium(int i, C rho, C ux, C uy, C uz) {
 // Non-equilibrium momentum flux Pi_ab = sum_i c_ia c_ib (f_i - feq_i); order xx, yy, zz, xy, xz, yz.
 template <class C>
 HT_HD HT_INLINE void pi_neq(const C f[19], C rho, C ux, C uy, C uz, C pi[6]) {
-#pragma unroll
+HT_UNROLL
   for (int k = 0; k < 6; ++k) pi[k] = C(0);
-#pragma unroll
+HT_UNROLL
   for (int i = 1; i < 19; ++i) {
     const C fn = f[i] - equilibrium<C>(i, rho, ux, uy, uz);
     const C cx = C(D3Q19::cx(i)), cy = C(D3Q19::cy(i)), cz = C(D3Q19::cz(i));
@@ -75,7 +75,7 @@ HT_HD HT_INLINE C pi_norm(const C pi[6]) {  // sqrt(2 Pi:Pi)
 template <class C>
 HT_HD HT_INLINE C carreau_yasuda_tau(C pin, C rho, C tau_start, const CollisionParams<C>& p) {
   C tau = tau_start;
-#pragma unroll
+HT_UNROLL
   for (int it = 0; it < 3; ++it) {
     const C gamma = C(1.5) * pin / (rho * tau);
     const C nu = p.cy_nu_inf + (p.cy_nu0 - p.cy_nu_inf) *
@@ -123,7 +123,7 @@ HT_HD HT_INLINE bool collide(C f[19], const CollisionParams<C>& p) {
   const C u2 = ux * ux + uy * uy + uz * uz;
   const C base = C(1) - C(1.5) * u2;
   f[0] -= om_p * (f[0] - C(D3Q19::w(0)) * rho * base);
-#pragma unroll
+HT_UNROLL
   for (int i = 1; i < 19; i += 2) {  // pairs (i, i+1) are opposite
     const C cu = C(D3Q19::cx(i)) * ux + C(D3Q19::cy(i)) * uy + C(D3Q19::cz(i)) * uz;
     const C wr = C(D3Q19::w(i)) * rho;
@@ -150,7 +150,7 @@ HT_HD HT_INLINE void macroscopic(const C f[19], const CollisionParams<C>& p, C& 
   if (CY) tau_mol = carreau_yasuda_tau<C>(pin, rho, p.tau, p);
   tau_eff = LES ? smagorinsky_tau<C>(pin, rho, tau_mol, p.cs2_smag) : tau_mol;
   const C factor = -(tau_mol - C(0.5)) / tau_eff;
-#pragma unroll
+HT_UNROLL
   for (int k = 0; k < 6; ++k) sigma[k] = factor * pi[k];
 }
 

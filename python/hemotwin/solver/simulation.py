@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Simulation: the physical-units façade over the compiled lattice-Boltzmann core.
+
+Geometry comes in as a LatticeDomain (spacing in metres), physics in SI; lattice units are
+chosen here through hemotwin.units and never leak out. Port flows are positive OUT of the fluid
+(port normals point out), so an inlet carries a negative flow.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _core
+from ..lattice import LatticeDomain
+from ..units import MIN_PORT_CELLS, LatticeUnits, StabilityError, check_stability, choose_lattice_units
+
+DivergenceError = _core.DivergenceError
+
+
+class SimulationDiverged(RuntimeError):
+    """The run became non-physical; ``step``, ``position_m`` and the message say where and why."""
+
+    def __init__(self, message, step, position_m):
+        super().__init__(message)
+        self.step = step
+        self.position_m = position_m
+
+
+@dataclass
+class Numerics:
+    """Numerical choices (all run-time; one build serves every case).
+
+    Parameters
+    ----------
+    collision : {"trt", "bgk"}
+        Two-relaxation-time (default, magic parameter ``magic``) or single-relaxation BGK.
+    magic : float
+        TRT magic parameter Lambda; 3/16 puts bounce-back walls half-way whatever the viscosity.
+    wall : {"bouzidi", "halfway"}
+        Interpolated (second-order on curved walls) or half-way bounce-back.
+    les : bool
+        Smagorinsky sub-grid model with constant ``smagorinsky``.
+    precision : {"float32", "float64"}
+    u_lu_max : float
+        Target peak lattice speed that sets the time step (Mach = u_lu/0.577).
+    tau : float, optional
+        Fix the relaxation time instead of ``u_lu_max``.
+    check_interval : int
+        Steps between checks for a diverging run.
+    """
+
+    collision: str = "trt"
+    magic: float = 3.0 / 16.0
+    wall: str = "bouzidi"
+    les: bool = False
+    smagorinsky: float = 0.1
+    precision: str = "float32"
+    u_lu_max: float = 0.05
+    tau: float | None = None
+    check_interval: int = 1
+
+    def validate(self):
+        if self.collision not in ("trt", "bgk"):
+            raise ValueError(f"numerics.collision must be 'trt' or 'bgk', got {self.collision!r}")
+        if self.wall not in ("bouzidi", "halfway"):
+            raise ValueError(f"numerics.wall must be 'bouzidi' or 'halfway', got {self.wall!r}")
+        if self.precision not in ("float32", "float64"):
+            raise ValueError(f"numerics.precision must be 'float32' or 'float64', got {self.precision!r}")
+
+
+@dataclass
+class CarreauYasuda:
+    """Carreau-Yasuda viscosity mu(g) = mu_inf + (mu0 - mu_inf)[1 + (lambda g)^a]^((n-1)/a).
+
+    Defaults: Cho & Kensey (1991) blood (REFERENCE.md sec. 5).
+    """
+
+    mu0_pa_s: float = 0.056
+    mu_inf_pa_s: float = 0.00345
+    lambda_s: float = 3.313
+    n: float = 0.3568
+    a: float = 2.0
+
+
+def resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return "cuda" if _core.cuda_device_count() > 0 else "cpu"
+    return device
+
+
+@dataclass
+class Simulation:
+    """A flow run on a voxelized domain, in SI units.
+
+    Parameters
+    ----------
+    domain : LatticeDomain
+        Cell types, wall distances and ports (spacing in metres).
+    density_kg_m3 : float
+        Blood density (default 1060).
+    viscosity_pa_s : float
+        Dynamic viscosity (default 3.5 mPa s); for Carreau-Yasuda the high-shear limit.
+    u_max_m_s : float
+        Expected peak speed (m/s): sets the time step so the lattice speed stays ``u_lu_max``.
+    numerics : Numerics
+    carreau_yasuda : CarreauYasuda, optional
+        Non-Newtonian blood; None for Newtonian.
+    device : {"auto", "cpu", "cuda"}
+    threads : int, optional
+        OpenMP threads (CPU); default all.
+
+    Examples
+    --------
+    >>> from hemotwin.geometry.voxelize import tube_domain
+    >>> dom = tube_domain(radius_m=1e-3, length_m=4e-3, dx_m=2e-4)
+    >>> sim = Simulation(dom, u_max_m_s=0.05, device="cpu")
+    >>> sim.set_inlet_flow("inlet", 5e-8)
+    >>> sim.set_outlet_pressure("outlet", 0.0)
+    >>> sim.step(10)
+    """
+
+    domain: LatticeDomain
+    density_kg_m3: float = 1060.0
+    viscosity_pa_s: float = 3.5e-3
+    u_max_m_s: float = 1.0
+    numerics: Numerics = field(default_factory=Numerics)
+    carreau_yasuda: CarreauYasuda | None = None
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self):
+        self.numerics.validate()
+        d = self.domain
+        if not isinstance(d.cell_type, np.ndarray) or d.cell_type.dtype != np.uint8 or d.cell_type.ndim != 3:
+            raise TypeError(
+                "domain.cell_type must be a 3-D numpy array of dtype uint8 "
+                f"(got {type(d.cell_type).__name__} {getattr(d.cell_type, 'dtype', '')} "
+                f"with {getattr(d.cell_type, 'ndim', '?')} dimensions)")
+        if not d.spacing_m > 0:
+            raise ValueError(f"domain.spacing_m must be > 0, got {d.spacing_m}")
+        nu = self.viscosity_pa_s / self.density_kg_m3
+        self.units: LatticeUnits = choose_lattice_units(
+            d.spacing_m, nu, self.density_kg_m3, self.u_max_m_s, self.numerics.u_lu_max, self.numerics.tau)
+        check_stability(self.units, nu, self.u_max_m_s, self.numerics.les)
+        self.lattice = _core.Lattice(d.cell_type, np.asarray(d.wall_links), np.asarray(d.wall_q, float))
+        self._check_ports()
+        carreau = None
+        if self.carreau_yasuda is not None:
+            cy = self.carreau_yasuda
+            carreau = {
+                "nu0": self.units.viscosity_to_lu(cy.mu0_pa_s / self.density_kg_m3),
+                "nu_inf": self.units.viscosity_to_lu(cy.mu_inf_pa_s / self.density_kg_m3),
+                "lambda": cy.lambda_s / self.units.dt_s, "n": cy.n, "a": cy.a,
+            }
+        self.device = resolve_device(self.device)
+        self.tau = self.units.tau(nu)
+        self._solver = _core.Solver(
+            self.lattice, self.device, int(self.threads or 0), self.tau,
+            self.numerics.magic if self.numerics.collision == "trt" else 0.0,
+            self.numerics.smagorinsky if self.numerics.les else 0.0,
+            self.numerics.wall == "bouzidi", self.numerics.precision, carreau, self.numerics.check_interval)
+        self._ijk = None
+
+    # -- geometry -----------------------------------------------------------------------------
+    def _check_ports(self):
+        d = self.domain
+        for p in range(self.lattice.n_ports):
+            cells = len(self.lattice.port_cells(p))
+            name = d.port_names[p] if p < len(d.port_names) else f"port {p}"
+            across = 2.0 * math.sqrt(cells / math.pi)
+            if cells and across < MIN_PORT_CELLS:
+                raise StabilityError(
+                    f"port {name!r} is only {across:.1f} cells across ({cells} cells); at least "
+                    f"{MIN_PORT_CELLS:.0f} are needed: use a finer spacing than {d.spacing_m * 1e3:.3g} mm")
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.lattice.n_cells)
+
+    @property
+    def cell_ijk(self) -> np.ndarray:
+        if self._ijk is None:
+            self._ijk = self.lattice.cell_ijk()
+        return self._ijk
+
+    @property
+    def cell_centers_m(self) -> np.ndarray:
+        return self.domain.cell_centers_m(self.cell_ijk)
+
+    def _port(self, name) -> int:
+        return name if isinstance(name, int) else self.domain.port_index(name)
+
+    # -- boundary conditions --------------------------------------------------------------------
+    def set_outlet_pressure(self, name, pressure_pa: float) -> None:
+        """Impose a (gauge) pressure in Pa on a port; may change between steps (0D models)."""
+        p = self._port(name)
+        self._solver.set_port_kind(p, "pressure")
+        self._solver.set_port_pressure(p, float(self.units.pressure_to_lu(pressure_pa)))
+
+    def set_inlet_velocity(self, name, velocities_m_s: np.ndarray) -> None:
+        """Per-cell velocity vectors (m/s) on the fluid cells touching a port (see port_cell_centers_m)."""
+        p = self._port(name)
+        u = np.asarray(velocities_m_s, float)
+        self._solver.set_port_kind(p, "velocity")
+        self._solver.set_port_velocity(p, self.units.velocity_to_lu(u).astype(np.float32))
+
+    def port_cell_centers_m(self, name) -> np.ndarray:
+        p = self._port(name)
+        return self.domain.cell_centers_m(self.cell_ijk[self.lattice.port_cells(p)])
+
+    def set_inlet_flow(self, name, flow_m3_s: float, profile: str = "parabolic") -> None:
+        """Impose a volume flow INTO the fluid (m^3/s) with a plug or parabolic profile.
+
+        The profile is scaled so the flow the lattice actually delivers equals ``flow_m3_s``.
+        """
+        p = self._port(name)
+        d = self.domain
+        if p >= len(d.port_normals):
+            raise KeyError(f"port {name!r} has no normal/centre in the domain; give velocities instead")
+        n_out = np.asarray(d.port_normals[p], float)
+        n_out = n_out / np.linalg.norm(n_out)
+        x = self.port_cell_centers_m(p) - np.asarray(d.port_centers_m[p], float)
+        r = np.linalg.norm(x - np.outer(x @ n_out, n_out), axis=1)
+        radius = float(d.port_radii_m[p]) if len(d.port_radii_m) > p else r.max() + 0.5 * d.spacing_m
+        if profile == "parabolic":
+            shape = np.clip(1.0 - (r / radius) ** 2, 0.0, None)
+        elif profile == "plug":
+            shape = np.ones(len(r))
+        else:
+            raise ValueError(f"inlet profile must be 'parabolic' or 'plug', got {profile!r}")
+        u_dir = -n_out  # into the fluid
+        vec = self.lattice.port_cell_flux_vectors(p)  # lattice mass out per unit lattice velocity
+        delivered_out = float(np.sum((vec @ u_dir) * shape))  # per unit lattice speed
+        if not delivered_out < 0:
+            raise ValueError(f"port {name!r}: its normal {n_out} does not point out of the fluid")
+        q_lu = self.units.flow_to_lu(flow_m3_s)
+        scale_lu = -q_lu / delivered_out
+        u = np.outer(shape * self.units.velocity_to_si(scale_lu), u_dir)
+        self.set_inlet_velocity(p, u)
+
+    def set_port_waveform(self, name, times_s, factors, period_s: float) -> None:
+        """Multiply a port's velocity (or pressure) by a periodic, piecewise-linear time factor."""
+        p = self._port(name)
+        t = np.asarray(times_s, float) / self.units.dt_s
+        self._solver.set_port_waveform(p, list(t), list(np.asarray(factors, float)), period_s / self.units.dt_s)
+
+    # -- running ------------------------------------------------------------------------------
+    @property
+    def time_step(self) -> int:
+        return int(self._solver.time_step)
+
+    @property
+    def time_s(self) -> float:
+        return self.time_step * self.units.dt_s
+
+    def step(self, n: int) -> None:
+        """Advance n lattice steps; raises SimulationDiverged with the step and position."""
+        try:
+            self._solver.step(int(n))
+        except DivergenceError as e:
+            pos = self.domain.cell_centers_m(np.array([e.i, e.j, e.k]))
+            raise SimulationDiverged(
+                f"{e} at x = {np.round(pos * 1e3, 3).tolist()} mm, t = {e.step * self.units.dt_s:.4g} s. "
+                f"Likely cause: lattice speed too high (peak {self.u_max_m_s} m/s assumed, limit "
+                f"u_lu_max = {self.numerics.u_lu_max}) or tau = {self.tau:.4f} too close to 0.5 for "
+                f"this Reynolds number; refine the lattice, lower u_lu_max or enable LES",
+                e.step, pos) from None
+
+    # -- outputs ------------------------------------------------------------------------------
+    def port_flows_m3_s(self, mean: bool = True) -> dict:
+        """Volume flow out of the fluid at each port (m^3/s), mean over the last step() call."""
+        q = self._solver.port_flux_mean() if mean else self._solver.port_flux()
+        return {self._name(p): float(self.units.flow_to_si(v)) for p, v in enumerate(q)}
+
+    def port_pressures_pa(self) -> dict:
+        """Mean gauge pressure (Pa) on the cells touching each port."""
+        return {self._name(p): float(self.units.pressure_to_si(v))
+                for p, v in enumerate(self._solver.port_mean_pressure())}
+
+    def _name(self, p):
+        return self.domain.port_names[p] if p < len(self.domain.port_names) else f"port_{p}"
+
+    def fields(self) -> dict:
+        """Per fluid cell: ``pressure_pa`` (gauge), ``velocity_m_s`` (n, 3), ``stress_pa`` (n, 6)."""
+        f = self._solver.fields()
+        return {
+            "pressure_pa": self.units.pressure_to_si((f["rho"] - 1.0) / 3.0),
+            "velocity_m_s": self.units.velocity_to_si(f["u"]),
+            "stress_pa": self.units.stress_to_si(f["sigma"]),
+        }
+
+    def state(self) -> dict:
+        """Everything needed to resume bit for bit: populations and time step."""
+        return {"populations": self._solver.get_populations(), "time_step": self.time_step}
+
+    def restore(self, state: dict) -> None:
+        self._solver.set_time_step(int(state["time_step"]))
+        self._solver.set_populations(np.asarray(state["populations"], float))
+
+    def describe(self) -> dict:
+        """Numbers for provenance: spacing, time step, tau, cells, memory."""
+        bytes_pop = 4 if self.numerics.precision == "float32" else 8
+        return {
+            **self.units.as_dict(), "tau": self.tau, "device": self.device,
+            "n_fluid_cells": self.n_cells, "bytes_per_cell": int(self.lattice.bytes_per_cell(bytes_pop)),
+            "collision": self.numerics.collision, "wall": self.numerics.wall, "les": self.numerics.les,
+            "precision": self.numerics.precision,
+        }
