@@ -78,6 +78,7 @@ HT_UNROLL
     moments<C>(g, rho, ux, uy, uz);
   }
   C out[18];
+  C wall_mass = C(0);  // mass the interpolated walls add to this cell
   for (uint32_t l = lb; l < le; ++l) {
     const int i = bv.link_dir[l];
     const int ib = D3Q19::opp(i);
@@ -93,6 +94,7 @@ HT_UNROLL
         C fi_xb = C(0);
         if (has_xb) fi_xb = C(f[post_slot(i, size_t(a) - size_t(ib) * n, odd_done, addr, n)]);
         v = bouzidi<C>(q, fi_x, fib_x, fi_xb, has_xb);
+        wall_mass += v - fi_x;
       }
     } else if (kind == LINK_VELOCITY) {
       const C s = bv.port_scale[bv.link_port[l]];
@@ -105,6 +107,9 @@ HT_UNROLL
     if (kind != LINK_WALL) bv.link_flux[l] = fi_x - v;
   }
   for (uint32_t l = lb; l < le; ++l) f[size_t(D3Q19::opp(bv.link_dir[l])) * n + c] = S(out[l - lb]);
+  // BFL interpolation does not conserve mass; returning the excess through the rest population
+  // (which carries no momentum) makes the walls exactly mass-conserving, as half-way bounce-back is.
+  if (wall_mass != C(0)) f[c] = S(C(f[c]) - wall_mass);
 }
 
 }  // namespace hemotwin
