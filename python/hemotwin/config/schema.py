@@ -1,0 +1,464 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The case file (TOML) schema, validated with pydantic v2; every error is one line naming the
+field, the value and what is allowed. Dimensional values are strings with units, stored in SI.
+
+Sections: [case] [image] [segmentation] [ports] [physiology] (+ .inflow .outlets .blood)
+[numerics] [run] [devices] [context_of_use] [outputs]. See cases/*/case.toml for examples.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .units_parse import UnitError, parse_quantity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["CaseError", "Case", "load_case", "case_from_dict", "PORT_NAME_RE", "SHARED_DATA_ENV"]
+
+SHARED_DATA_ENV = "HEMOTWIN_SHARED_DATA"
+PORT_NAME_RE = re.compile(r"^(inlet|outlet_\d+)$")  # names geometry.ports gives automatically
+
+
+class CaseError(ValueError):
+    """An invalid case file; ``str(err)`` is one line naming the field, value and what is allowed."""
+
+
+def _q(kind, positive=True, nonnegative=False):
+    def parse(v):
+        try:
+            return parse_quantity(v, kind, positive=positive, nonnegative=nonnegative)
+        except UnitError as e:
+            raise ValueError(str(e)) from None
+
+    return BeforeValidator(parse)
+
+
+Length = Annotated[float, _q("length")]
+Time = Annotated[float, _q("time")]
+Frequency = Annotated[float, _q("frequency")]
+Pressure = Annotated[float, _q("pressure", positive=False)]
+PositivePressure = Annotated[float, _q("pressure")]
+Flow = Annotated[float, _q("flow")]
+Velocity = Annotated[float, _q("velocity")]
+Density = Annotated[float, _q("density")]
+Viscosity = Annotated[float, _q("viscosity")]
+Resistance = Annotated[float, _q("resistance", positive=False, nonnegative=True)]
+Compliance = Annotated[float, _q("compliance")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseInfo(_Section):
+    name: str = "case"
+    description: str = ""
+
+
+class ImageSection(_Section):
+    """Where the anatomy comes from: an image file, a surface, or a built-in phantom."""
+
+    path: str | None = None
+    surface: str | None = None
+    phantom: Literal["aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube"] | None = None
+    phantom_options: dict[str, Any] = Field(default_factory=dict)
+    series_uid: str | None = None
+    label_map: str | None = None
+    crop_lower_mm: list[float] | None = None
+    crop_upper_mm: list[float] | None = None
+    resample: Length | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [k for k in ("path", "surface", "phantom") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of image.path, image.surface, image.phantom (got "
+                             f"{given or 'none'})")
+        for k in ("crop_lower_mm", "crop_upper_mm"):
+            v = getattr(self, k)
+            if v is not None and len(v) != 3:
+                raise ValueError(f"image.{k} = {v}: need 3 numbers (x, y, z) in mm")
+        return self
+
+
+class SegmentationSection(_Section):
+    method: Literal["seeded", "label", "truth", "vesselness"] = "seeded"
+    seeds_mm: list[list[float]] = Field(default_factory=list)
+    clip_planes: list[list[float]] = Field(default_factory=list)
+    label: int | None = None
+    lower_hu: float | None = None
+    upper_hu: float | None = None
+    refine: Literal["antialias", "gac", "none"] = "antialias"
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        for i, s in enumerate(self.seeds_mm):
+            if len(s) != 3:
+                raise ValueError(f"segmentation.seeds_mm[{i}] = {s}: need 3 numbers (x, y, z) in mm")
+        for i, p in enumerate(self.clip_planes):
+            if len(p) != 6:
+                raise ValueError(f"segmentation.clip_planes[{i}] = {p}: need 6 numbers "
+                                 "PX,PY,PZ (mm), NX,NY,NZ (normal towards the removed side)")
+            if all(abs(v) < 1e-12 for v in p[3:]):
+                raise ValueError(f"segmentation.clip_planes[{i}] = {p}: the normal is zero")
+        return self
+
+
+class PortsSection(_Section):
+    """Port names: automatic (``inlet``, ``outlet_1`` ... by decreasing area) unless renamed here.
+
+    ``names = {desc_aorta = [0, 25, 0]}`` renames the port nearest each point (mm); a name
+    starting with ``inlet`` makes that port the inlet.
+    """
+
+    names: dict[str, list[float]] = Field(default_factory=dict)
+    flow_extension_diameters: float = Field(0.0, ge=0.0, le=20.0)
+
+    @model_validator(mode="after")
+    def _points(self):
+        for k, v in self.names.items():
+            if len(v) != 3:
+                raise ValueError(f"ports.names.{k} = {v}: need a point of 3 numbers (mm)")
+            if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", k):
+                raise ValueError(f"ports.names: {k!r} is not a valid port name (letters, digits, _)")
+        return self
+
+
+class InflowSection(_Section):
+    """Inlet flow: a constant mean, or a waveform scaled to that mean."""
+
+    mean: Flow | None = None
+    waveform: str = "constant"  # "constant", "builtin:aortic", "builtin:coronary", or a CSV path
+    profile: Literal["plug", "parabolic", "womersley"] = "parabolic"
+    ramp: Time = 0.05  # steady runs: time to ramp the inflow from 0 (s)
+
+    @model_validator(mode="after")
+    def _wave(self):
+        w = self.waveform
+        if not (w == "constant" or w.startswith("builtin:") or w.lower().endswith(".csv")):
+            raise ValueError(f"physiology.inflow.waveform = {w!r}: allowed 'constant', "
+                             "'builtin:aortic', 'builtin:coronary' or a two-column .csv file")
+        if w.startswith("builtin:") and w.split(":", 1)[1] not in ("aortic", "coronary"):
+            raise ValueError(f"physiology.inflow.waveform = {w!r}: built-in waveforms are "
+                             "'builtin:aortic' and 'builtin:coronary'")
+        return self
+
+
+class OutletOverride(_Section):
+    model: Literal["zero_pressure", "pressure", "resistance", "rcr"] | None = None
+    pressure: Pressure | None = None
+    resistance: Resistance | None = None
+    rp: Resistance | None = None
+    rd: Resistance | None = None
+    c: Compliance | None = None
+    flow_fraction: float | None = Field(None, gt=0.0, le=1.0)
+
+
+class OutletsSection(_Section):
+    """Outlet 0D models; defaults from a target mean pressure and cardiac output (REFERENCE sec. 5).
+
+    R_total = P_mean / Q_in; outlet i gets Q_i = Q_in r_i^k / sum r^k (Murray-type exponent k on
+    the port radius) and R_i = P_mean / Q_i; RCR splits R_i into Rp = proximal_fraction R_i and
+    Rd, and C_i = total_compliance Q_i / Q_in.
+    """
+
+    model: Literal["zero_pressure", "resistance", "rcr"] = "rcr"
+    murray_exponent: float = Field(3.0, gt=0.0, le=6.0)
+    proximal_fraction: float = Field(0.09, ge=0.0, lt=1.0)
+    total_compliance: Compliance = parse_quantity("1.5 mL/mmHg", "compliance")
+    distal_pressure: Pressure = 0.0
+    coupling_interval: int = Field(1, ge=1, le=1000)
+    ports: dict[str, OutletOverride] = Field(default_factory=dict)
+
+
+class BloodSection(_Section):
+    model: Literal["newtonian", "carreau_yasuda"] = "newtonian"
+    density: Density = 1060.0
+    viscosity: Viscosity = 3.5e-3
+    # Cho & Kensey (1991), REFERENCE.md sec. 5
+    mu0: Viscosity = 0.056
+    mu_inf: Viscosity = 0.00345
+    lambda_: Time = Field(3.313, alias="lambda")
+    n: float = Field(0.3568, gt=0.0, le=1.0)
+    a: float = Field(2.0, gt=0.0)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if not 900.0 <= self.density <= 1200.0:
+            raise ValueError(f"physiology.blood.density = {self.density:g} kg/m3 is not blood-like; "
+                             "allowed 900-1200 kg/m3")
+        if not 5e-4 <= self.viscosity <= 0.1:
+            raise ValueError(f"physiology.blood.viscosity = {self.viscosity * 1e3:g} mPa*s is not "
+                             "blood-like; allowed 0.5-100 mPa*s")
+        return self
+
+
+class PhysiologySection(_Section):
+    cardiac_output: Flow | None = None
+    target_mean_pressure: PositivePressure = parse_quantity("93 mmHg", "pressure")
+    heart_rate: Frequency = 70.0 / 60.0
+    peak_velocity: Velocity | None = None  # expected peak speed (sets dt); default estimated
+    inflow: InflowSection = Field(default_factory=InflowSection)
+    outlets: OutletsSection = Field(default_factory=OutletsSection)
+    blood: BloodSection = Field(default_factory=BloodSection)
+
+    @model_validator(mode="after")
+    def _flow(self):
+        if self.inflow.mean is None and self.cardiac_output is None:
+            raise ValueError("physiology: give physiology.inflow.mean or physiology.cardiac_output "
+                             "(e.g. '5 L/min')")
+        if self.inflow.mean is None:
+            self.inflow.mean = self.cardiac_output
+        if self.inflow.mean > 1e-3:
+            raise ValueError(f"physiology.inflow.mean = {self.inflow.mean * 6e4:g} L/min is "
+                             "impossible; allowed up to 60 L/min")
+        if not 0.3 <= self.heart_rate <= 4.0:
+            raise ValueError(f"physiology.heart_rate = {self.heart_rate * 60:g} bpm is impossible; "
+                             "allowed 20-240 bpm")
+        if not 1000.0 <= self.target_mean_pressure <= 40000.0:
+            raise ValueError(f"physiology.target_mean_pressure = {self.target_mean_pressure / 133.322:g} "
+                             "mmHg is impossible; allowed 7.5-300 mmHg")
+        return self
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.heart_rate
+
+
+class NumericsSection(_Section):
+    cells_across: float = Field(10.0, ge=4.0, le=200.0)
+    spacing: Length | None = None
+    u_lu_max: float = Field(0.05, gt=0.0, le=0.15)
+    les: Literal["auto", "on", "off"] | bool = "auto"
+    precision: Literal["float32", "float64"] = "float32"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    collision: Literal["trt", "bgk"] = "trt"
+    wall: Literal["bouzidi", "halfway"] = "bouzidi"
+    threads: int = Field(0, ge=0)
+    max_cells: int = Field(20_000_000, gt=0)
+
+
+class RunSection(_Section):
+    mode: Literal["steady", "pulsatile"] = "steady"
+    steady_tolerance: float = Field(2e-3, gt=0.0, lt=0.5)
+    max_time: Time = 3.0  # steady: simulated-time cap (s)
+    min_time: Time = 0.0
+    window: Time | None = None  # steady: averaging window (s); default from the transit time
+    cycles: int = Field(3, ge=1, le=50)
+    periodicity_tolerance: float = Field(0.02, gt=0.0)
+    samples_per_cycle: int = Field(20, ge=4, le=1000)
+    checkpoint_interval: int = Field(0, ge=0)  # steps; 0 = none
+    seed: int = 0
+    progress: bool = True
+
+
+class PinnedDevice(_Section):
+    diameter: Length
+    length: Length
+    position: Length | None = None  # start, arc length from the inlet along the centerline
+
+
+class DevicesSection(_Section):
+    catalog: str | None = None
+    indication: Literal["coarctation", "coronary", "generic"] = "generic"
+    pinned: PinnedDevice | None = None
+    deploy: bool = True
+    landing_margin: Length = 5e-3
+
+
+class ContextOfUse(_Section):
+    question_of_interest: str = ""
+    context: str = ""
+    model_influence: Literal["low", "medium", "high"] = "medium"
+    decision_consequence: Literal["low", "medium", "high"] = "medium"
+
+
+class OutputsSection(_Section):
+    vtk: bool = True
+    figures: bool = True
+    report: bool = True
+    surface: bool = True
+
+
+class Case(_Section):
+    """A validated case. Dimensional fields hold SI floats; ``source_path``/``raw`` keep the file."""
+
+    case: CaseInfo = Field(default_factory=CaseInfo)
+    image: ImageSection
+    segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
+    ports: PortsSection = Field(default_factory=PortsSection)
+    physiology: PhysiologySection
+    numerics: NumericsSection = Field(default_factory=NumericsSection)
+    run: RunSection = Field(default_factory=RunSection)
+    devices: DevicesSection = Field(default_factory=DevicesSection)
+    context_of_use: ContextOfUse = Field(default_factory=ContextOfUse)
+    outputs: OutputsSection = Field(default_factory=OutputsSection)
+
+    source_path: str | None = None
+    raw: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ports_known(self):
+        known = set(self.ports.names)
+        for name in self.physiology.outlets.ports:
+            if not (name in known or PORT_NAME_RE.match(name)):
+                raise ValueError(
+                    f"physiology.outlets.ports.{name}: unknown port {name!r}; ports are 'inlet', "
+                    f"'outlet_1', 'outlet_2', ... or a name given in [ports.names] "
+                    f"({sorted(known) or 'none given'})")
+            if name == "inlet" or name.startswith("inlet"):
+                raise ValueError(f"physiology.outlets.ports.{name}: {name!r} is the inlet, not an outlet")
+        if self.devices.pinned and self.devices.pinned.diameter > 0.1:
+            raise ValueError(f"devices.pinned.diameter = {self.devices.pinned.diameter * 1e3:g} mm "
+                             "is impossible; allowed up to 100 mm")
+        return self
+
+    # -- paths ---------------------------------------------------------------------------------
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source_path).parent if self.source_path else Path.cwd()
+
+    def resolve(self, rel: str | None) -> Path | None:
+        """Resolve a path from the case file: absolute, ``shared:``-prefixed, or case-relative.
+
+        ``shared:SUB/PATH`` looks in $HEMOTWIN_SHARED_DATA, then in the ``shared/data`` folder
+        beside the repository (``../shared/data`` from the repo root), walking up from the case.
+        """
+        if rel is None:
+            return None
+        if rel.startswith("shared:"):
+            return find_shared_data(rel.split(":", 1)[1], start=self.base_dir)
+        p = Path(rel).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def outlet_names(self, all_ports) -> list:
+        return [p for p in all_ports if not p.startswith("inlet")]
+
+
+def find_shared_data(sub: str, start: Path | None = None) -> Path:
+    """Path of ``sub`` under the shared data folder; raises FileNotFoundError naming the places."""
+    import os
+
+    tried = []
+    env = os.environ.get(SHARED_DATA_ENV)
+    if env:
+        tried.append(Path(env))
+    here = Path(start or Path.cwd()).resolve()
+    for d in [here, *here.parents, Path(__file__).resolve().parents[3]]:
+        tried.append(d.parent / "shared" / "data")
+        tried.append(d / "shared" / "data")
+    for base in tried:
+        cand = base / sub
+        if cand.exists():
+            return cand
+    raise FileNotFoundError(
+        f"shared data {sub!r} not found (looked in ${SHARED_DATA_ENV} and ../shared/data beside "
+        f"the repository); set {SHARED_DATA_ENV} or give the image path on the command line")
+
+
+def _format_error(err: ValidationError, where: str) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+    msg = e["msg"]
+    for pre in ("Value error, ", "Assertion failed, "):
+        msg = msg.replace(pre, "")
+    inp = e.get("input")
+    if isinstance(inp, (str, int, float)) and msg.startswith(repr(inp)):
+        msg = msg[len(repr(inp)):].lstrip(": ")
+    if e["type"] == "extra_forbidden":
+        return f"{where}: unknown setting {loc!r} (= {inp!r}); check the spelling against the case schema"
+    if e["type"] == "missing":
+        return f"{where}: missing required setting {loc!r}"
+    if e["type"] == "literal_error":
+        return f"{where}: {loc} = {inp!r}: {msg}"
+    if loc and not msg.startswith(loc.split(".")[0]) and "physiology." not in msg[:40] \
+            and not msg.startswith(("give ", "image.", "segmentation.", "ports.", "devices.")):
+        shown = f" = {inp!r}" if not isinstance(inp, dict) else ""
+        return f"{where}: {loc}{shown}: {msg}"
+    return f"{where}: {msg}"
+
+
+def _set_dotted(d: dict, dotted: str, value):
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def case_from_dict(data: dict, source_path=None, overrides: dict | None = None) -> Case:
+    """Validate a case given as a dict (TOML tables); ``overrides`` = {"run.max_time": "1 s"}."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for k, v in (overrides or {}).items():
+        _set_dotted(data, k, v)
+    where = str(source_path) if source_path else "case"
+    try:
+        case = Case.model_validate({**data, "source_path": str(source_path) if source_path else None,
+                                    "raw": data})
+    except ValidationError as err:
+        raise CaseError(_format_error(err, where)) from None
+    return case
+
+
+def load_case(path, overrides: dict | None = None, check_files: bool = True) -> Case:
+    """Read and validate a case file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The case TOML.
+    overrides : dict, optional
+        Dotted keys to replace, e.g. ``{"image.path": "/data/ct.nii.gz", "run.max_time": "1 s"}``.
+    check_files : bool
+        Check that referenced files exist.
+
+    Raises
+    ------
+    CaseError
+        One line: file, field, value, what is allowed.
+    FileNotFoundError
+        The case file or a referenced file is missing (message names it).
+
+    Examples
+    --------
+    >>> from hemotwin.config import load_case  # doctest: +SKIP
+    >>> case = load_case("cases/coarctation_demo/case.toml")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: case file not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"{path}: not valid TOML ({e})") from None
+    case = case_from_dict(data, path.resolve(), overrides)
+    if check_files:
+        _check_files(case, path)
+    return case
+
+
+def _check_files(case: Case, path: Path):
+    items = [("image.path", case.image.path), ("image.surface", case.image.surface),
+             ("image.label_map", case.image.label_map), ("devices.catalog", case.devices.catalog)]
+    if case.physiology.inflow.waveform.lower().endswith(".csv"):
+        items.append(("physiology.inflow.waveform", case.physiology.inflow.waveform))
+    for field, rel in items:
+        if rel is None:
+            continue
+        try:
+            p = case.resolve(rel)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"{path}: {field} = {rel!r}: {e}") from None
+        if not p.exists():
+            raise FileNotFoundError(f"{path}: {field} = {rel!r}: file not found ({p})")
