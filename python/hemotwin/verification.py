@@ -16,6 +16,7 @@ from .analysis import analytic
 from .analysis.wss import wall_shear_stress
 from .geometry.voxelize import tube_domain
 from .solver import Numerics, Simulation
+from .units import choose_lattice_units
 
 RHO = 1060.0
 MU = 3.5e-3
@@ -134,13 +135,14 @@ def womersley(resolution: int = 20, alpha: float = 5.0, wall: str = "bouzidi", p
     t0 = time.perf_counter()
     domain, dx = _tube(resolution, length_d)
     axis_vec = np.array([0.0, 0.0, 1.0])
-    sim = Simulation(domain, density_kg_m3=RHO, viscosity_pa_s=MU, u_max_m_s=1.0,
+    units = choose_lattice_units(dx, NU, RHO, 1.0, tau=tau)
+    sim = Simulation(domain, density_kg_m3=RHO, viscosity_pa_s=MU, u_max_m_s=u_lu_peak * units.c_m_s,
                      numerics=Numerics(wall=wall, precision=precision, tau=tau), device=device,
                      threads=threads)
     omega = alpha**2 * NU / RADIUS**2
     period_steps = int(round(2 * math.pi / omega / sim.units.dt_s))
     omega = 2 * math.pi / (period_steps * sim.units.dt_s)  # a whole number of steps per period
-    length = domain.cell_type.shape[2] * 0 + (np.max(sim.cell_centers_m[:, 2]) + dx / 2)
+    length = float(np.max(sim.cell_centers_m[:, 2]) + dx / 2)
     # gradient amplitude G giving a peak lattice speed near u_lu_peak (|u| <~ G / (rho omega))
     grad = u_lu_peak * sim.units.c_m_s * RHO * omega
     p_amp = grad * length

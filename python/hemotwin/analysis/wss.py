@@ -60,12 +60,14 @@ def extrapolate_to_points(points_m, cell_centers_m, values, dx_m, radius_cells=2
 
 
 def wall_shear_stress(points_m, normals, cell_centers_m, sigma6, dx_m, tree=None):
-    """WSS vectors (same unit as sigma6) at wall points with unit normals (either orientation).
+    """WSS vectors (same unit as sigma6) that the fluid exerts on the wall.
 
-    The traction t = sigma n minus its normal part, t - (t.n) n.
+    ``normals`` are unit normals pointing OUT of the fluid (into the wall), as PyVista orients
+    a closed lumen surface. The fluid's traction on the wall is t = -sigma n; WSS is its
+    tangential part, so it points along the near-wall flow.
     """
     n = np.asarray(normals, float)
     n = n / np.linalg.norm(n, axis=1, keepdims=True)
     s0 = extrapolate_to_points(points_m, cell_centers_m, sigma6, dx_m, tree=tree)
-    t = np.einsum("pab,pb->pa", stress_tensor(s0), n)
+    t = -np.einsum("pab,pb->pa", stress_tensor(s0), n)
     return t - np.sum(t * n, axis=1, keepdims=True) * n

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`hemotwin verify`: code verification against exact solutions, as a table or JSON lines."""
+from __future__ import annotations
+
+import json
+import sys
+
+CASES = ("poiseuille", "womersley", "order", "all")
+
+
+def register(sub):
+    p = sub.add_parser("verify", help="run analytic verification cases (Poiseuille, Womersley, order)",
+                       description="Compare the solver with exact solutions; errors are relative.")
+    p.add_argument("case", nargs="?", default="all", choices=CASES)
+    p.add_argument("--resolution", type=int, default=20, help="cells per pipe diameter (default 20)")
+    p.add_argument("--resolutions", default="10,20,40",
+                   help="comma-separated cells per diameter for `order` (default 10,20,40)")
+    p.add_argument("--wall", default="bouzidi", choices=("bouzidi", "halfway"))
+    p.add_argument("--precision", default="float64", choices=("float32", "float64"))
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true", help="one JSON object per case and line")
+    p.set_defaults(func=run)
+
+
+# Acceptance levels of the flow-core issue at 20 cells per diameter (shown beside each error).
+LIMITS = {"poiseuille": {"velocity_l2": 0.02, "wss": 0.05, "pressure_drop": 0.03, "mass_imbalance": 0.001},
+          "womersley": {"velocity_l2": 0.05}}
+
+
+def _print_table(res: dict) -> None:
+    if res["case"] == "order":
+        print(f"\norder of accuracy (Poiseuille velocity L2, cells per diameter {res['resolutions']}):")
+        for wall, p in res["order"].items():
+            errs = ", ".join(f"{n}: {e:.3e}" for n, e in res["errors"][wall].items())
+            print(f"  {wall:<8} p = {p:5.2f}   errors {errs}")
+        return
+    print(f"\n{res['case']} at {res['resolution']} cells per diameter "
+          f"({res.get('wall')}, {res.get('precision')}, {res.get('device')}, {res.get('steps')} steps, "
+          f"{res.get('seconds')} s)")
+    for k, v in res["errors"].items():
+        lim = LIMITS.get(res["case"], {}).get(k)
+        mark = "" if lim is None or res["resolution"] != 20 else ("  ok" if v <= lim else "  ABOVE LIMIT")
+        lim_s = f"(limit {lim:.1%} at 20)" if lim is not None else ""
+        print(f"  {k:<16} {v:10.3e}  {lim_s}{mark}")
+
+
+def run(args) -> int:
+    from .. import verification as v
+
+    kw = dict(precision=args.precision, device=args.device)
+    todo = ["poiseuille", "womersley", "order"] if args.case == "all" else [args.case]
+    for case in todo:
+        if not args.json:
+            print(f"running {case} ...", file=sys.stderr, flush=True)
+        if case == "poiseuille":
+            res = v.poiseuille(args.resolution, wall=args.wall, **kw).as_json()
+        elif case == "womersley":
+            res = v.womersley(args.resolution, wall=args.wall, **kw).as_json()
+        else:
+            ns = [int(x) for x in args.resolutions.split(",")]
+            res = {"case": "order", **v.observed_order(ns, **kw)}
+        if args.json:
+            print(json.dumps(res), flush=True)
+        else:
+            _print_table(res)
+    return 0
