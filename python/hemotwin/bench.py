@@ -1,0 +1,357 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Performance of the lattice-Boltzmann core against the machine's memory bandwidth and peers.
+
+One call measures, in the same run: the STREAM triad bandwidth, MLUPS (million fluid-lattice
+updates per second) of a dense periodic box and of a sparse vascular lattice in float32 and
+float64 with one thread and with every thread, and, where present, peer codes on the same box.
+
+The in-place roofline: an AA-pattern update reads and writes 19 populations once (2 x 19 x bytes
+per value), and ordinary stores also read their line first, which STREAM's triad leaves out of its
+own byte count (it moves 4/3 of what it reports). So the roofline is triad x 4/3 / (38 x bytes).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+AORTA_MASK = Path(__file__).resolve().parents[3] / "shared" / "data" / "ts_thoracic_aorta_cta" / \
+    "aorta_report" / "test_result" / "models" / "aorta.nii.gz"
+PEERS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"
+BYTES = {"float32": 4, "float64": 8}
+
+
+def inplace_roofline_mlups(triad_gbps: float, bytes_per_value: int) -> float:
+    """In-place (AA / esoteric) D3Q19 roofline in MLUPS.
+
+    Parameters
+    ----------
+    triad_gbps : float
+        STREAM triad bandwidth in GB/s (as STREAM counts it, without write-allocate).
+    bytes_per_value : int
+        4 for float32 populations, 8 for float64.
+
+    Examples
+    --------
+    >>> round(inplace_roofline_mlups(72.8, 4))
+    639
+    """
+    return triad_gbps * 1e9 * 4.0 / 3.0 / (2 * 19 * bytes_per_value) / 1e6
+
+
+def _core():
+    from . import _core as core
+
+    return core
+
+
+def stream_triad(n_bytes: int, threads: int) -> tuple[float, str]:
+    """Triad bandwidth in GB/s and where it came from ("core" C++ loop or a numpy stand-in)."""
+    core = _core()
+    if hasattr(core, "stream_triad_gbps"):
+        return float(core.stream_triad_gbps(int(n_bytes), int(threads), 10)), "core"
+    # Stand-in while the compiled triad is not bound: numpy's a = b + s*c in two passes through a
+    # temporary moves 40 B per element, not 24, so count those bytes. Threads are ignored.
+    n = max(1024, int(n_bytes) // 24)
+    b = np.full(n, 2.0)
+    c = np.full(n, 0.5)
+    a = np.empty(n)
+    tmp = np.empty(n)
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.multiply(c, 3.0, out=tmp)
+        np.add(b, tmp, out=a)
+        best = min(best, time.perf_counter() - t0)
+    return 40.0 * n / best * 1e-9, "numpy (single thread; the core has no stream_triad_gbps binding)"
+
+
+def _time_solver(lattice, precision: str, threads: int, min_time_s: float, collision: str = "bgk") -> dict:
+    core = _core()
+    magic = 0.0 if collision == "bgk" else 3.0 / 16.0
+    solver = core.Solver(lattice, device="cpu", threads=int(threads), tau=0.6, magic=magic,
+                         bouzidi=True, precision=precision, check_interval=1000)
+    solver.step(2)  # first touch and warm-up
+    steps, elapsed = 0, 0.0
+    chunk = 2  # even chunks: the AA pattern alternates two different sweeps
+    while elapsed < min_time_s:
+        t0 = time.perf_counter()
+        solver.step(chunk)
+        dt = time.perf_counter() - t0
+        elapsed += dt
+        steps += chunk
+        if dt < 0.25 * min_time_s:
+            chunk *= 2
+    n = lattice.n_cells
+    return {"precision": precision, "threads": int(threads), "steps": steps, "seconds": elapsed,
+            "mlups": n * steps / elapsed / 1e6}
+
+
+def dense_box_lattice(n: int):
+    """A periodic n^3 box of fluid cells (every cell fluid: the lattice takes its dense fast path)."""
+    core = _core()
+    ct = np.ones((n, n, n), np.uint8)
+    return core.Lattice(ct, np.zeros((0, 4), np.int64), np.zeros(0), periodic=[True, True, True])
+
+
+def curved_tube_mask(spacing_mm: float, radius_mm: float = 12.0, bend_radius_mm: float = 60.0,
+                     pad_mm: float = 3.0) -> np.ndarray:
+    """Synthetic half-torus tube (an aortic-arch-sized stand-in) voxelized at ``spacing_mm``."""
+    half = bend_radius_mm + radius_mm + pad_mm
+    xs = np.arange(-half, half + spacing_mm, spacing_mm)
+    ys = np.arange(-pad_mm - radius_mm, half + spacing_mm, spacing_mm)
+    zs = np.arange(-radius_mm - pad_mm, radius_mm + pad_mm + spacing_mm, spacing_mm)
+    x, y, z = np.meshgrid(xs, ys, zs, indexing="ij")
+    ring = np.sqrt(x * x + np.maximum(y, 0.0) ** 2) - bend_radius_mm
+    # legs continue straight below y = 0
+    d = np.sqrt(ring * ring + z * z)
+    return d < radius_mm
+
+
+def aorta_mask(spacing_mm: float, path: Path | None = None) -> tuple[np.ndarray, str]:
+    """The thoracic aorta CTA lumen mask resampled to ``spacing_mm``, or a synthetic curved tube.
+
+    Returns the boolean mask (i, j, k = x, y, z) and a line that says which geometry was used.
+    """
+    path = Path(path) if path is not None else AORTA_MASK
+    if not path.exists():
+        return curved_tube_mask(spacing_mm), f"synthetic curved tube (no {path})"
+    import SimpleITK as sitk
+
+    img = sitk.ReadImage(str(path))
+    old_sp = np.array(img.GetSpacing())
+    old_size = np.array(img.GetSize())
+    new_size = [int(round(s)) for s in old_size * old_sp / spacing_mm]
+    # linear interpolation of the 0/1 label then a 0.5 threshold: a smoother wall than nearest
+    res = sitk.Resample(sitk.Cast(img > 0, sitk.sitkFloat32), new_size, sitk.Transform(),
+                        sitk.sitkLinear, img.GetOrigin(), [spacing_mm] * 3, img.GetDirection(), 0.0,
+                        sitk.sitkFloat32)
+    arr = sitk.GetArrayFromImage(res) > 0.5  # (z, y, x)
+    arr = np.ascontiguousarray(np.transpose(arr, (2, 1, 0)))
+    idx = np.argwhere(arr)
+    lo, hi = np.maximum(idx.min(0) - 1, 0), idx.max(0) + 2
+    arr = arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    return arr, f"{path.name} resampled from {old_sp[0]:g} mm to {spacing_mm:g} mm"
+
+
+def sparse_lattice(mask: np.ndarray, morton: bool = True):
+    core = _core()
+    ct = np.pad(mask.astype(np.uint8), 1)
+    return core.Lattice(ct, np.zeros((0, 4), np.int64), np.zeros(0), periodic=[False, False, False],
+                        morton=morton)
+
+
+def _run_peer(name: str, size: int, steps: int, threads: int, timeout_s: float) -> dict:
+    script = PEERS_DIR / f"{name}_d3q19.py" if name == "numpy" else PEERS_DIR / f"{name}_peer.py"
+    if not script.exists():
+        return {"error": f"{script} not found (peers live in the source tree's benchmarks/peers)"}
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    cmd = [sys.executable, str(script), "--size", str(size), "--steps", str(steps), "--json"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:g} s"}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"exit {out.returncode}: {tail[0]}"}
+    return json.loads(lines[-1])
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
+              sparse_spacing_mm: float | None = None, peers: tuple | None = None,
+              min_time_s: float | None = None, triad_bytes: int | None = None,
+              log=None) -> dict:
+    """Measure the core's MLUPS beside the memory bandwidth and peers, all in this one run.
+
+    Parameters
+    ----------
+    size : int
+        Edge of the dense periodic box (cells).
+    quick : bool
+        Short timings, no 256^3 box, the aorta at its native 1.5 mm and only the numpy peer.
+    threads : int, optional
+        "All threads" figure's thread count (default: every OpenMP thread).
+    sparse_spacing_mm : float, optional
+        Spacing of the vascular lattice (default 0.5 mm; 1.5 mm with ``quick``).
+    peers : tuple of str, optional
+        Peer codes to run on the dense box ("numpy", "lbmpy"); default all, only numpy when quick.
+    min_time_s : float, optional
+        Least time each MLUPS figure is timed for (default 1.0 s, 0.05 s with ``quick``).
+    triad_bytes : int, optional
+        Size of the three triad arrays together (default 1.5 GiB, 48 MiB with ``quick``).
+    log : callable, optional
+        Called with one progress line at a time.
+
+    Returns
+    -------
+    dict
+        ``stream_triad_gbps``, ``dense_fp32_mlups``, ``roofline_fraction``, ``sparse_fp32_mlups``,
+        ``peers`` (name -> MLUPS) and the details of every run.
+
+    Examples
+    --------
+    >>> r = run_bench(size=16, quick=True, peers=(), sparse_spacing_mm=3.0)  # doctest: +SKIP
+    >>> sorted(k for k in r if k.endswith("_mlups"))[:1]  # doctest: +SKIP
+    ['dense_fp32_1t_mlups']
+    """
+    log = log or (lambda s: None)
+    core = _core()
+    all_t = int(threads or core.build_info()["max_threads"])
+    min_time_s = min_time_s if min_time_s is not None else (0.05 if quick else 1.0)
+    triad_bytes = triad_bytes or ((48 << 20) if quick else (3 << 29))
+    sparse_spacing_mm = sparse_spacing_mm or (1.5 if quick else 0.5)
+    if peers is None:
+        peers = ("numpy",) if quick else ("numpy", "lbmpy")
+    thread_counts = sorted({1, all_t})
+
+    res = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "commit": _git_commit(), "machine": {"cpu": _cpu_name(), "logical_cpus": os.cpu_count(),
+                                                 "threads": all_t, "python": platform.python_version(),
+                                                 "load_average": list(os.getloadavg())},
+           "build": dict(core.build_info()), "notes": []}
+
+    triad, source = stream_triad(triad_bytes, all_t)
+    triad1, _ = stream_triad(triad_bytes, 1)
+    res["stream_triad_gbps"] = triad
+    res["stream_triad_gbps_1thread"] = triad1
+    res["stream_source"] = source
+    res["stream_bytes"] = int(triad_bytes)
+    log(f"STREAM triad ({source}): {triad:.1f} GB/s with {all_t} threads, {triad1:.1f} GB/s with 1")
+
+    runs = []
+    sizes = [size] if quick else sorted({size, 256})
+    for n in sizes:
+        lat = dense_box_lattice(n)
+        for prec in ("float32", "float64"):
+            for t in thread_counts:
+                r = _time_solver(lat, prec, t, min_time_s)
+                r.update(case="dense", size=n, cells=lat.n_cells, bytes_per_cell=lat.bytes_per_cell(BYTES[prec]),
+                         bytes_per_update=2 * 19 * BYTES[prec])
+                runs.append(r)
+                log(f"dense {n}^3 {prec} {t} thread(s): {r['mlups']:.1f} MLUPS")
+        del lat
+
+    mask, geometry = aorta_mask(sparse_spacing_mm)
+    res["sparse_geometry"] = geometry
+    if geometry.startswith("synthetic"):
+        res["notes"].append(f"vascular lattice: {geometry}")
+    lat = sparse_lattice(mask)
+    bbox = int(np.prod(lat.shape))
+    res["sparse_cells"] = lat.n_cells
+    res["sparse_bounding_box"] = list(lat.shape)
+    res["sparse_fluid_fraction"] = lat.n_cells / bbox
+    for prec in ("float32", "float64"):
+        for t in thread_counts:
+            r = _time_solver(lat, prec, t, min_time_s)
+            # odd AA steps also read the 18 neighbour addresses (4 B each): 36 B per update on average
+            r.update(case="sparse", size=list(lat.shape), cells=lat.n_cells,
+                     bytes_per_cell=lat.bytes_per_cell(BYTES[prec]), bytes_per_update=2 * 19 * BYTES[prec] + 36)
+            runs.append(r)
+            log(f"sparse {geometry} ({lat.n_cells} cells) {prec} {t} thread(s): {r['mlups']:.1f} MLUPS")
+    del lat
+    res["runs"] = runs
+
+    def pick(case, prec, t, n=None):
+        for r in runs:
+            if r["case"] == case and r["precision"] == prec and r["threads"] == t and (n is None or r["size"] == n):
+                return r["mlups"]
+        return None
+
+    for prec, tag in (("float32", "fp32"), ("float64", "fp64")):
+        res[f"dense_{tag}_mlups"] = pick("dense", prec, all_t, size)
+        res[f"dense_{tag}_1t_mlups"] = pick("dense", prec, 1, size)
+        res[f"sparse_{tag}_mlups"] = pick("sparse", prec, all_t)
+        res[f"sparse_{tag}_1t_mlups"] = pick("sparse", prec, 1)
+        if not quick:
+            res[f"dense256_{tag}_mlups"] = pick("dense", prec, all_t, 256)
+    res["dense_size"] = size
+    res["roofline_mlups"] = inplace_roofline_mlups(triad, 4)
+    res["roofline_fp64_mlups"] = inplace_roofline_mlups(triad, 8)
+    res["roofline_fraction"] = res["dense_fp32_mlups"] / res["roofline_mlups"]
+    res["roofline_fraction_fp64"] = res["dense_fp64_mlups"] / res["roofline_fp64_mlups"]
+    res["sparse_over_dense"] = res["sparse_fp32_mlups"] / res["dense_fp32_mlups"]
+    res["bytes_per_cell_fp32"] = {"dense": next(r["bytes_per_cell"] for r in runs if r["case"] == "dense"),
+                                  "sparse": next(r["bytes_per_cell"] for r in runs if r["case"] == "sparse")}
+
+    peer_mlups, peer_detail = {}, {}
+    for name in peers:
+        steps = 4 if quick else (10 if name == "numpy" else 20)
+        d = _run_peer(name, size, steps, all_t, timeout_s=120 if quick else 600)
+        peer_detail[name] = d
+        if "error" in d:
+            log(f"peer {name}: {d['error']}")
+            continue
+        for key, v in d.get("mlups", {}).items():
+            peer_mlups[key] = v
+            log(f"peer {key} ({size}^3): {v:.1f} MLUPS")
+    res["peers"] = peer_mlups
+    res["peer_details"] = peer_detail
+
+    # 1000 steps of the vascular case, from its measured rate, against dense peers on its bounding box
+    n_sparse = res["sparse_cells"]
+    wall = {"hemotwin_sparse_fp32": 1000 * n_sparse / (res["sparse_fp32_mlups"] * 1e6)}
+    for key, v in peer_mlups.items():
+        wall[key + "_bounding_box"] = 1000 * bbox / (v * 1e6)
+    res["aorta_1000_steps_s"] = wall
+    res["notes"].append("aorta_1000_steps_s is extrapolated from the measured MLUPS (peers: measured on "
+                        f"the {size}^3 box, applied to the {bbox}-cell bounding box)")
+    return res
+
+
+def format_table(res: dict) -> str:
+    """Human-readable summary of :func:`run_bench`'s result."""
+    lines = [f"hemotwin bench  {res['date']}  commit {res['commit']}  {res['machine']['cpu']} "
+             f"({res['machine']['threads']} threads, load {res['machine']['load_average'][0]:.1f})",
+             f"STREAM triad: {res['stream_triad_gbps']:.1f} GB/s all threads, "
+             f"{res['stream_triad_gbps_1thread']:.1f} GB/s 1 thread  [{res['stream_source']}]",
+             f"in-place roofline: {res['roofline_mlups']:.0f} MLUPS fp32, {res['roofline_fp64_mlups']:.0f} fp64",
+             "", f"{'case':<28}{'prec':<9}{'threads':>8}{'MLUPS':>10}{'B/cell':>8}{'roofline':>10}"]
+    for r in res["runs"]:
+        size = f"{r['size']}^3" if isinstance(r["size"], int) else "x".join(map(str, r["size"]))
+        roof = inplace_roofline_mlups(res["stream_triad_gbps"] if r["threads"] > 1 else
+                                      res["stream_triad_gbps_1thread"], BYTES[r["precision"]])
+        lines.append(f"{r['case'] + ' ' + size:<28}{r['precision']:<9}{r['threads']:>8}{r['mlups']:>10.1f}"
+                     f"{r['bytes_per_cell']:>8}{100 * r['mlups'] / roof:>9.0f}%")
+    lines.append("")
+    lines.append(f"dense fp32 {res['dense_size']}^3: {res['dense_fp32_mlups']:.1f} MLUPS = "
+                 f"{100 * res['roofline_fraction']:.0f}% of the in-place roofline")
+    lines.append(f"sparse ({res['sparse_geometry']}, {res['sparse_cells']} cells, "
+                 f"{100 * res['sparse_fluid_fraction']:.1f}% of its box): {res['sparse_fp32_mlups']:.1f} MLUPS "
+                 f"fp32 = {100 * res['sparse_over_dense']:.0f}% of dense")
+    for k, v in res["peers"].items():
+        lines.append(f"peer {k}: {v:.1f} MLUPS ({res['dense_size']}^3)")
+    for k, v in res["aorta_1000_steps_s"].items():
+        lines.append(f"1000 aorta steps, {k}: {v:.1f} s")
+    lines.extend(f"note: {n}" for n in res["notes"])
+    return "\n".join(lines)
