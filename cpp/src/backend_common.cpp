@@ -95,7 +95,7 @@ void Backend::step(int64_t nsteps) {
   if (nsteps < 0) throw std::invalid_argument("number of steps must be >= 0");
   const size_t np = size_t(lat_.n_ports);
   std::vector<double> scale(np, 1.0), rho(np, 1.0);
-  std::vector<double> sum(np, 0.0);
+  std::vector<double> last(np, 0.0), sum(np, 0.0);
   const int interval = std::max(1, cfg_.divergence_check_interval);
   for (int64_t s = 0; s < nsteps; ++s) {
     for (size_t p = 0; p < np; ++p) {
@@ -109,8 +109,6 @@ void Backend::step(int64_t nsteps) {
     }
     do_step((t_ & 1) != 0, scale, rho);
     ++t_;
-    const std::vector<double> last = reduce_port_flux();
-    for (size_t p = 0; p < np; ++p) sum[p] += last[p];
     if ((t_ % interval) == 0 || s + 1 == nsteps) {
       if (poll_bad()) {
         size_t cell = 0;
@@ -124,10 +122,12 @@ void Backend::step(int64_t nsteps) {
                               lat_.ijk[3 * cell + 2], r, u);
       }
     }
-    if (s + 1 == nsteps) port_flux_ = last;
   }
-  if (nsteps > 0)
+  if (nsteps > 0) {
+    read_port_flux(last, sum);
+    port_flux_ = last;
     for (size_t p = 0; p < np; ++p) port_flux_mean_[p] = sum[p] / double(nsteps);
+  }
 }
 
 }  // namespace hemotwin

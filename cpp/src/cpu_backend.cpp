@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // CPU backend: OpenMP loops over the shared kernels/ cell updates. Every loop writes disjoint data
 // and every sum runs in a fixed order, so results are bit-identical for any thread count.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -110,6 +111,7 @@ class CpuBackend final : public Backend {
     const size_t n = n_;
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (long long b = 0; b < nb; ++b) correct_boundary_cell<S, C>(f, addr, n, odd, bv, size_t(b));
+    accumulate_port_flux();
   }
 
   bool poll_bad() override {
@@ -123,15 +125,20 @@ class CpuBackend final : public Backend {
     port_rho_.assign(size_t(lat_.n_ports), C(1));
   }
 
-  std::vector<double> reduce_port_flux() override {
-    std::vector<double> out(size_t(lat_.n_ports), 0.0);
+  void read_port_flux(std::vector<double>& last, std::vector<double>& sum) override {
+    last = flux_last_;
+    sum = flux_sum_;
+    std::fill(flux_sum_.begin(), flux_sum_.end(), 0.0);
+  }
+
+  void accumulate_port_flux() {
     for (int p = 0; p < lat_.n_ports; ++p) {
       double s = 0;  // fixed order: deterministic whatever the thread count
       for (uint32_t a = lat_.port_link_begin[size_t(p)]; a < lat_.port_link_begin[size_t(p) + 1]; ++a)
         s += double(link_flux_[lat_.port_links[a]]);
-      out[size_t(p)] = s;
+      flux_last_[size_t(p)] = s;
+      flux_sum_[size_t(p)] += s;
     }
-    return out;
   }
 
   void find_bad_cell(size_t& cell, double& rho_out, double& umag) override {
@@ -181,6 +188,8 @@ class CpuBackend final : public Backend {
       for (int k = 0; k < 19; ++k) f_[size_t(k) * n_ + size_t(cc)] = S(D3Q19::w(k));
     port_scale_.assign(size_t(lat_.n_ports), C(1));
     port_rho_.assign(size_t(lat_.n_ports), C(1));
+    flux_last_.assign(size_t(lat_.n_ports), 0.0);
+    flux_sum_.assign(size_t(lat_.n_ports), 0.0);
   }
 
   template <bool LES, bool CY, bool ODD>
@@ -206,6 +215,7 @@ class CpuBackend final : public Backend {
   S* f_ = nullptr;
   CollisionParams<C> params_{};
   std::vector<C> link_flux_, port_scale_, port_rho_;
+  std::vector<double> flux_last_, flux_sum_;
   bool bad_ = false;
 };
 

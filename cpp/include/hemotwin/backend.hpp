@@ -71,7 +71,9 @@ class Backend {
                        const std::vector<double>& port_rho) = 0;
   virtual bool poll_bad() = 0;  // reads and clears the sticky non-physical-cell flag
   virtual void upload_links() = 0;  // link kinds or inlet velocities changed on the host
-  virtual std::vector<double> reduce_port_flux() = 0;
+  // Each do_step adds its per-port mass flux to an accumulator; this returns the last step's and the
+  // accumulated sums (fixed-order reductions) and clears the accumulator.
+  virtual void read_port_flux(std::vector<double>& last, std::vector<double>& sum) = 0;
   // Locates the first non-physical cell after a failed step.
   virtual void find_bad_cell(size_t& cell, double& rho, double& umag) = 0;
 
