@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`hemotwin validate fda-nozzle`: the FDA benchmark nozzle against its PIV data (see docs/validation.md)."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub):
+    p = sub.add_parser("validate", help="validation against experimental benchmarks (FDA nozzle)",
+                       description="Run a validation benchmark and compare with its experimental data.")
+    p.add_argument("benchmark", choices=["fda-nozzle"])
+    p.add_argument("--re", type=int, default=500, choices=[500, 2000, 3500, 5000, 6500],
+                   help="throat Reynolds number")
+    p.add_argument("--orientation", default="sudden-expansion", choices=["sudden-expansion", "conical-diffuser"])
+    p.add_argument("--resolution", default="12",
+                   help="cells across the 4 mm throat; three comma-separated values (e.g. 10,13,17) "
+                        "also give the GCI per station and u_num")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    p.add_argument("--t-end", type=float, default=None, help="simulated time in s (default 0.6 at Re 500, else 0.5)")
+    p.add_argument("--z-outlet", type=float, default=0.11, help="outlet plane in m (data frame)")
+    p.add_argument("--les", choices=["auto", "on", "off"], default="auto", help="Smagorinsky LES (auto: on above Re 500)")
+    p.add_argument("--u-lu", type=float, default=0.15, help="lattice speed of the expected peak velocity")
+    p.add_argument("--data-root", default=None, help="folder holding fda_nozzle_sudden_expansion/")
+    p.add_argument("--no-reuse", action="store_true", help="rerun even if run_N*.json exist in --out")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    import time
+
+    from ..validation.nozzle_validation import validate_fda_nozzle
+
+    res = [float(v) for v in str(args.resolution).split(",") if v.strip()]
+    if len(res) not in (1, 3):
+        raise ValueError("--resolution takes one value or three comma-separated values")
+    les = {"auto": None, "on": True, "off": False}[args.les]
+    t0 = time.time()
+    last = [0.0]
+
+    def progress(t, t_end, u_axis):
+        if time.time() - last[0] > 10:
+            last[0] = time.time()
+            print(f"  t = {t:.3f} / {t_end:.3f} s, peak centreline {u_axis.max():.3f} m/s "
+                  f"({time.time() - t0:.0f} s wall)", flush=True)
+
+    r = validate_fda_nozzle(args.out, re=args.re, orientation=args.orientation, resolutions=res,
+                            device=args.device, threads=args.threads, t_end_s=args.t_end,
+                            z_outlet_m=args.z_outlet, les=les, u_lu_max=args.u_lu,
+                            data_root=args.data_root, reuse=not args.no_reuse, progress=progress)
+    print(json.dumps({"checks": r["checks"], "n_within": r["n_within"], "n_compared": r["n_compared"],
+                      "global_error_Eg": r["global_error_Eg"]}, indent=1))
+    print(f"wrote {args.out}/centerline_velocity.csv, validation.json and plots")
+    return 0
