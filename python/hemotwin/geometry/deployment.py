@@ -33,6 +33,8 @@ def _resample(points_mm, step_mm):
 
 
 def _tangents(p):
+    if len(p) < 2:
+        raise ValueError("a single centerline point has no tangent: pass tangents")
     t = np.gradient(p, axis=0)
     return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-300)
 
