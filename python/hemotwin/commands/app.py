@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`hemotwin app`: the planning workstation in the browser (trame + PyVista)."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "app", help="serve the planning workstation (browser) for a case or a finished run",
+        description="Serve a trame + PyVista web app on 127.0.0.1 (by default). Prints one line "
+        "with the URL, which carries a random access token; requests without it get 403.")
+    p.add_argument("source", nargs="?", metavar="CASE.toml | RESULTS_DIR",
+                   help="a case file (run first, in the background) or a finished run folder")
+    p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1; another one only if you ask)")
+    p.add_argument("--out", metavar="DIR", help="folder for runs started from the app")
+    p.set_defaults(func=_main)
+
+
+def _main(args) -> int:
+    import sys
+
+    from pathlib import Path
+
+    if args.source and not Path(args.source).exists():
+        raise FileNotFoundError(f"{args.source}: no such case file or run folder")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port {args.port}: allowed 0-65535")
+    from ..app.server import serve
+
+    def ready(url):
+        print(f"hemotwin app: serving {args.source or '(no case)'} at {url}", flush=True)
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"hemotwin app: warning: listening on {args.host}, reachable from other machines "
+              "(the access token still applies)", file=sys.stderr, flush=True)
+    serve(args.source, host=args.host, port=args.port, out_dir=args.out, on_ready=ready)
+    return 0
