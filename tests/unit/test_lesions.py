@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hemotwin.analysis.lesions import Lesion, detect_lesions, lesions_from_centerline
+from hemotwin.analysis.lesions import Lesion, centerline_paths, detect_lesions, lesions_from_centerline
 
 
 def _cosine_lesion(s, centre, length, ds):
@@ -107,3 +107,36 @@ def test_lesions_from_centerline_polydata():
     assert len(les) == 1 and les[0].branch_id == 0
     with pytest.raises(KeyError, match="radius"):
         lesions_from_centerline(pv.PolyData(pts))
+
+
+def test_step_into_a_smaller_branch_is_not_a_lesion():
+    s = np.linspace(0, 80, 801)
+    d = np.where(s < 40, 25.0, 9.0)  # aorta into a branch along one inlet-to-outlet path
+    assert detect_lesions(s, d) == []
+
+
+def test_aortic_arch_phantom_coarctation_on_extracted_centerline():
+    """The arch phantom's coarctation (50 %DS over 16 mm) found on helper geometry's centerline
+    tree with no false lesion where the paths step from the aorta into the arch branches."""
+    from hemotwin.geometry import centerlines, phantoms
+    from hemotwin.geometry import ports as ports_mod
+
+    ph = phantoms.aortic_arch(spacing_mm=1.0)
+
+    class Geom:
+        spacing_mm, origin_mm, direction = ph.spacing_mm, ph.origin_mm, ph.direction
+
+    prt = ports_mod.detect_ports(ph.mask, Geom)
+    cl = centerlines.compute_centerlines(ph.mask, Geom, prt)
+    les = lesions_from_centerline(cl)
+    assert len(les) == 1
+    c = les[0]
+    assert abs(c.percent_diameter_stenosis - 100 * ph.info["coarctation_fraction"]) <= 5.0
+    assert abs(c.length_mm - ph.info["coarctation_length_mm"]) <= 0.2 * ph.info["coarctation_length_mm"]
+    idx = centerline_paths(cl)[c.path_port]
+    p = np.asarray(cl.points)[idx]
+    s = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    truth_cl = ph.centerlines_mm[0]
+    s_true = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(truth_cl, axis=0), axis=1))])
+    truth = truth_cl[np.argmin(np.abs(s_true - ph.info["coarctation_center_arclength_mm"]))]
+    assert np.linalg.norm(p[np.argmin(np.abs(s - c.position_mm))] - truth) < 2.0

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Lesion", "detect_lesions", "reference_profile", "lesions_from_centerline"]
+__all__ = ["Lesion", "detect_lesions", "reference_profile", "centerline_paths", "lesions_from_centerline"]
 
 REFERENCE_METHODS = ("interpolated", "average", "distal", "proximal")
 
@@ -43,7 +43,9 @@ class Lesion:
         "interpolated" (RVD interpolated between the reference segments at the MLD, QCA %DS2),
         "average" (mean of the two, %DS1), "distal" or "proximal".
     branch_id : int or None
-        Centerline branch the profile came from, where known.
+        Centerline branch of the MLD, where known.
+    path_port : str or None
+        Outlet at the end of the inlet-to-outlet centerline path the positions refer to.
     """
 
     position_mm: float
@@ -58,6 +60,7 @@ class Lesion:
     end_mm: float
     reference_method: str = "interpolated"
     branch_id: int | None = None
+    path_port: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in asdict(self).items()}
@@ -136,7 +139,10 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
     ``shoulder_fraction`` of its peak (or the noise floor) and then while it keeps decreasing;
     (5) reference segments of ``reference_segment_mm`` just outside each shoulder give the
     proximal and distal reference diameters, and RVD per ``reference_method``; (6) %DS is
-    recomputed from MLD and RVD and lesions below the threshold are dropped.
+    recomputed from MLD and RVD and lesions below the threshold are dropped, as are narrowings
+    that do not recover on both sides (MLD within half the threshold of the smaller reference: a
+    step into a smaller branch, not a lesion -- so an ostial lesion right at a branch origin is
+    missed).
 
     Parameters
     ----------
@@ -237,6 +243,10 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
         pds = 100.0 * (1.0 - mld / rvd)
         if pds < min_stenosis_percent or (b - a) < min_length_mm:
             continue
+        # a narrowing must recover on both sides: a step down into a smaller branch (or a taper
+        # to the end of the profile) is not a lesion
+        if 100.0 * (1.0 - mld / min(prox, dist)) < 0.5 * min_stenosis_percent:
+            continue
         lesions.append(Lesion(
             position_mm=float(s[k]), mld_mm=mld, proximal_reference_mm=prox, distal_reference_mm=dist,
             rvd_mm=float(rvd), percent_diameter_stenosis=float(pds),
@@ -245,28 +255,68 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
     return lesions
 
 
-def lesions_from_centerline(centerline, *, radius_array: str | None = None, **kwargs) -> list:
-    """Run ``detect_lesions`` on every branch of a centerline PolyData (mm).
+def centerline_paths(centerline) -> dict:
+    """Root-to-outlet paths of a centerline tree, as point indices (inlet first).
 
-    Uses point arrays ``equivalent_radius_mm`` (else ``radius_mm``, or ``radius_array``) and
-    ``branch_id`` when present; points of a branch are taken in stored order (proximal first).
-    Lesions carry their ``branch_id``; positions are arclengths along their branch.
+    Uses the field arrays ``branch_parent`` and ``branch_port`` and the point array ``branch_id``
+    of ``geometry.centerlines.compute_centerlines``; the junction point a child branch repeats
+    from its parent is dropped. A centerline without them is one path, ``{"path": all points}``.
     """
+    n = centerline.n_points
+    if "branch_id" not in centerline.point_data or "branch_parent" not in centerline.field_data:
+        return {"path": np.arange(n)}
+    bid = np.asarray(centerline.point_data["branch_id"], int)
+    parents = [int(x) for x in np.asarray(centerline.field_data["branch_parent"]).ravel()]
+    ports = ([str(x) for x in np.asarray(centerline.field_data["branch_port"]).ravel()]
+             if "branch_port" in centerline.field_data else ["-"] * len(parents))
+    children = {b: [c for c, p in enumerate(parents) if p == b] for b in range(len(parents))}
     pts = np.asarray(centerline.points, float)
+    out = {}
+    for leaf in [b for b in range(len(parents)) if not children[b]]:
+        chain, b = [], leaf
+        while b >= 0:
+            chain.append(b)
+            b = parents[b]
+        idx = []
+        for b in reversed(chain):
+            ib = np.nonzero(bid == b)[0]
+            if idx and len(ib) and np.linalg.norm(pts[ib[0]] - pts[idx[-1]]) < 1e-6:
+                ib = ib[1:]
+            idx.extend(ib.tolist())
+        name = ports[leaf] if ports[leaf] not in ("", "-") else f"branch_{leaf}"
+        out[name] = np.asarray(idx, int)
+    return out
+
+
+def lesions_from_centerline(centerline, *, radius_array: str | None = None, **kwargs) -> list:
+    """Run ``detect_lesions`` along every inlet-to-outlet path of a centerline PolyData (mm).
+
+    Uses the point array ``equivalent_radius_mm`` (else ``radius_mm``, or ``radius_array``).
+    Positions are arclengths from the inlet along the path (equal to ``abscissa_mm``). A lesion
+    on a trunk shared by several paths is reported once; each lesion records the ``branch_id``
+    at its MLD and ``path_port``, the outlet its path leads to (``centerline_paths``).
+    """
     names = [radius_array] if radius_array else ["equivalent_radius_mm", "radius_mm"]
     arr = next((n for n in names if n and n in centerline.point_data), None)
     if arr is None:
         raise KeyError(f"centerline has none of the radius arrays {names}; it has "
                        f"{list(centerline.point_data.keys())}")
     radius = np.asarray(centerline.point_data[arr], float)
-    branch = (np.asarray(centerline.point_data["branch_id"], int) if "branch_id" in centerline.point_data
-              else np.zeros(len(pts), int))
+    pts = np.asarray(centerline.points, float)
+    bid = (np.asarray(centerline.point_data["branch_id"], int) if "branch_id" in centerline.point_data
+           else np.zeros(len(pts), int))
     out = []
-    for b in np.unique(branch):
-        idx = np.nonzero(branch == b)[0]
+    for port, idx in sorted(centerline_paths(centerline).items(), key=lambda kv: -len(kv[1])):
         if idx.size < 5:
             continue
         p = pts[idx]
         s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
-        out += detect_lesions(s, 2.0 * radius[idx], branch_id=int(b), **kwargs)
+        for les in detect_lesions(s, 2.0 * radius[idx], **kwargs):
+            k = idx[np.argmin(np.abs(s - les.position_mm))]
+            les.branch_id = int(bid[k])
+            les.path_port = port
+            if any(o.branch_id == les.branch_id and abs(o.position_mm - les.position_mm) < 1.0
+                   for o in out):
+                continue
+            out.append(les)
     return out
