@@ -218,7 +218,7 @@ def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, se
                    ports, seeds, info)
 
 
-def coronary_stenosis(spacing_mm=0.4, radius_mm=1.6, stenosis_ds=0.5, stenosis_length_mm=8.0,
+def coronary_stenosis(spacing_mm=0.3, radius_mm=1.6, stenosis_ds=0.5, stenosis_length_mm=8.0,
                       noise_hu=20.0, blur_vox=0.6, seed=0) -> Phantom:
     """Curved coronary segment with a concentric cosine-shaped stenosis.
 

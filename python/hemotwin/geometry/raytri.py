@@ -17,22 +17,37 @@ def segment_triangle(p0, d, v0, v1, v2, eps=1e-12):
     All arguments are arrays of shape (n, 3) (row-wise pairs). Returns ``t`` (n,) with ``inf``
     where there is no hit. Ties on edges count for both triangles (callers take the minimum).
     """
-    e1 = v1 - v0
-    e2 = v2 - v0
-    h = np.cross(d, e2)
-    a = np.einsum("ij,ij->i", e1, h)
-    ok = np.abs(a) > eps * (np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1)
-                           * np.linalg.norm(d, axis=1) + 1e-300)
-    f = np.zeros_like(a)
-    f[ok] = 1.0 / a[ok]
+    v0 = np.asarray(v0, float)
+    e1 = np.asarray(v1, float) - v0
+    e2 = np.asarray(v2, float) - v0
+    n = _cross(e1, e2)
+    return _seg_tri(np.asarray(p0, float), np.asarray(d, float), v0, e1, e2, n,
+                    np.sqrt(_dot(n, n)), eps)
+
+
+def _dot(a, b):
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+
+
+def _cross(a, b):
+    return np.column_stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]])
+
+
+def _seg_tri(p0, d, v0, e1, e2, n, nlen, eps=1e-12):
+    # Moller & Trumbore (1997) with the triple products rewritten around w = s x d, n = e1 x e2
     s = p0 - v0
-    u = f * np.einsum("ij,ij->i", s, h)
-    q = np.cross(s, e1)
-    v = f * np.einsum("ij,ij->i", d, q)
-    t = f * np.einsum("ij,ij->i", e2, q)
-    tol = 1e-12
-    hit = ok & (u >= -tol) & (v >= -tol) & (u + v <= 1 + tol) & (t >= 0) & (t <= 1)
-    return np.where(hit, t, np.inf)
+    w = _cross(s, d)
+    a = -_dot(d, n)
+    ok = np.abs(a) > eps * nlen * np.sqrt(_dot(d, d))
+    f = np.where(ok, 1.0 / np.where(ok, a, 1.0), 0.0)
+    u = f * _dot(e2, w)
+    v = -f * _dot(e1, w)
+    t = f * _dot(s, n)
+    tol = 1e-9
+    hit = ok & (u >= -tol) & (v >= -tol) & (u + v <= 1 + tol) & (t >= -tol) & (t <= 1 + tol)
+    return np.where(hit, np.clip(t, 0.0, 1.0), np.inf)
 
 
 class TriangleGrid:
@@ -76,6 +91,11 @@ class TriangleGrid:
         self.keys = keys[order]
         self.tris = tri_ids[order]
         self.ukeys, self.ustart, self.ucount = np.unique(self.keys, return_index=True, return_counts=True)
+        self.v0 = tri[:, 0]
+        self.e1 = tri[:, 1] - tri[:, 0]
+        self.e2 = tri[:, 2] - tri[:, 0]
+        self.n = _cross(self.e1, self.e2)
+        self.nlen = np.sqrt(_dot(self.n, self.n))
 
     def _key(self, b):
         return (b[:, 0] * self.dims[1] + b[:, 1]) * self.dims[2] + b[:, 2]
@@ -116,8 +136,7 @@ def first_hits(grid: TriangleGrid, p0, d, batch=2_000_000, exclude_shared=None):
     for s in range(0, len(pid), batch):
         pi = pid[s:s + batch]
         ti = tid[s:s + batch]
-        tri = grid.t[ti]
-        t = segment_triangle(p0[pi], d[pi], grid.v[tri[:, 0]], grid.v[tri[:, 1]], grid.v[tri[:, 2]])
+        t = _seg_tri(p0[pi], d[pi], grid.v0[ti], grid.e1[ti], grid.e2[ti], grid.n[ti], grid.nlen[ti])
         if exclude_shared is not None:
             t = np.where(exclude_shared(pi, ti), np.inf, t)
         # per-segment minimum: sort by (segment, t) and keep the first of each segment

@@ -24,7 +24,7 @@ def _pv():
     return pv
 
 
-def extract_surface(mask, geom, ports=(), levelset=None, smooth_iterations=30, pass_band=0.05,
+def extract_surface(mask, geom, ports=(), levelset=None, smooth_iterations=40, pass_band=0.02,
                     target_edge_mm=None, pad_voxels=4, cap=True):
     """Closed lumen surface (mm, physical LPS) with flat, labelled caps at the ports.
 

@@ -268,6 +268,8 @@ def segment_lumen(
     # opening cuts thin bridges to neighbours touching the vessel (veins, bone, heart)
     r_open = opening_mm if opening_mm is not None else 1.0 * float(vol.spacing_mm.min())
     rad = np.maximum(np.rint(r_open / vol.spacing_mm).astype(int), 0)
+    full = m
+    st = None
     if rad.any() and label_map is None:
         st = _ellipsoid(rad)
         opened = ndimage.binary_opening(m, structure=st)
@@ -279,6 +281,7 @@ def segment_lumen(
     if refine == "gac" and label_map is None and m.any():
         m = _refine_gac(vol, arr, m, level_set_iterations) & ~removed
         m = ndimage.binary_fill_holes(m)
+        full = m
     # component(s) connected to the seeds
     lab, n = ndimage.label(m, structure=np.ones((3, 3, 3)))
     if seed_idx:
@@ -290,6 +293,9 @@ def segment_lumen(
         sizes = ndimage.sum(m, lab, range(1, n + 1)) if n else []
         keep = [int(np.argmax(sizes)) + 1] if n else []
     m = np.isin(lab, keep) if keep else np.zeros_like(m)
+    if st is not None and m.any():
+        # give back the surface voxels the opening shaved off, but not the cut bridges
+        m = full & ndimage.binary_dilation(m, structure=st) & ~removed
     n_vox = int(m.sum())
     stats.update({"n_voxels": n_vox, "volume_ml": n_vox * vox / 1000.0,
                   "fraction_of_volume": n_vox / float(m.size)})
