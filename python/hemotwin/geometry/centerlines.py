@@ -155,7 +155,7 @@ def compute_centerlines(mask, geom, ports, surface=None, levelset=None, step_mm=
         raise ValueError("compute_centerlines needs at least an inlet port")
     h = float(g.spacing_mm.min())
     step_mm = step_mm or 0.5 * h
-    smoothing_mm = h if smoothing_mm is None else smoothing_mm
+    smoothing_mm = 2.0 * h if smoothing_mm is None else smoothing_mm
     # distance to the wall in mm; image faces are not walls (vessels are cut there)
     D = ndimage.distance_transform_edt(m, sampling=g.spacing_mm)
     if m.sum() > max_nodes:
@@ -230,16 +230,21 @@ def compute_centerlines(mask, geom, ports, surface=None, levelset=None, step_mm=
             if len(pp) < 3:
                 continue
             r0 = ndimage.map_coordinates(D, g.world_to_index(pp).T, order=1, mode="nearest")
-            _, cen = cross_section_area(field, g, pp, np.gradient(pp, axis=0),
-                                        2.0 * np.maximum(r0, h) + 2 * h, return_centroids=True)
-            # only a fraction of a radius per iteration, never past the section's own lumen
+            area, cen = cross_section_area(field, g, pp, np.gradient(pp, axis=0),
+                                           2.0 * np.maximum(r0, h) + 2 * h, return_centroids=True)
             shift = cen - pp
+            # sections through a junction include the neighbouring lumen: do not follow them
+            junction = area > 2.0 * np.pi * np.maximum(r0, h) ** 2
+            shift[junction] = 0.0
+            # move smoothly (a noisy centroid must not make the line wiggle), at most r/2
+            sig = max(2.0, float(np.median(r0)) / step_mm)
+            shift = ndimage.gaussian_filter1d(shift, sig, axis=0, mode="nearest")
             lim = 0.5 * np.maximum(r0, h)[:, None]
             n = np.linalg.norm(shift, axis=1, keepdims=True)
             shift = np.where(n > lim, shift * lim / np.maximum(n, 1e-12), shift)
             new = pp + shift
             new[0], new[-1] = pp[0], pp[-1]
-            pts_all[b] = _smooth(new, 1.0)
+            pts_all[b] = _smooth(new, 2.0)
     P = np.vstack(pts_all)
     bid = np.concatenate(bid_all)
     abscissa = []
