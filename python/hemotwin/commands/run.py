@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`hemotwin run CASE.toml --out DIR [--resume] [--device auto|cpu|cuda] [--set key=value ...]`."""
+from __future__ import annotations
+
+
+def register(sub):
+    p = sub.add_parser("run", help="run a case file end to end (flow, sizing, virtual stent, report)")
+    p.add_argument("case", help="case file (TOML)")
+    p.add_argument("--out", required=True, help="output folder (created; foreign files are never overwritten)")
+    p.add_argument("--resume", action="store_true", help="continue interrupted flow runs from checkpoints")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--image", help="image path, overriding image.path of the case")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help='override a case setting, e.g. --set run.max_time="0.5 s"')
+    p.add_argument("--no-cache", action="store_true", help="recompute every stage")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run)
+
+
+def _parse_set(items):
+    import tomllib
+
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ValueError(f"--set {it!r}: expected KEY=VALUE")
+        k, v = it.split("=", 1)
+        try:
+            out[k.strip()] = tomllib.loads(f"x = {v}")["x"]
+        except tomllib.TOMLDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def _run(args):
+    from pathlib import Path
+
+    from ..pipeline import run_case
+
+    overrides = _parse_set(args.set)
+    if args.image:
+        overrides["image.path"] = str(Path(args.image).resolve())
+    res = run_case(args.case, args.out, resume=args.resume, device=args.device,
+                   overrides=overrides or None, progress=not args.quiet, use_cache=not args.no_cache)
+    print(summary_text(res, args.out))
+    return 0
+
+
+def summary_text(res, out_dir) -> str:
+    from pathlib import Path
+
+    lines = [f"case {res['case']}: status {res['status']}, run time {res['run_time_s']:.0f} s"]
+    for i, lz in enumerate(res.get("lesions") or []):
+        post = ((res.get("post") or {}).get("lesions") or [])
+        pg = f", after virtual stent {post[i]['gradient_mmhg']:.1f} mmHg" if i < len(post) else ""
+        lines.append(f"lesion {i + 1}: {lz['percent_diameter_stenosis']:.0f} %DS, MLD "
+                     f"{lz['mld_mm']:.1f} mm, mean gradient {lz['gradient_mmhg']:.1f} mmHg{pg}, "
+                     f"Pd/Pa {lz['pd_pa']:.2f}")
+    dev = res.get("device")
+    if dev:
+        lines.append(f"device: {dev['family']} {dev['diameter_mm']:g} x {dev['length_mm']:g} mm")
+    c = res.get("conservation") or {}
+    if c:
+        lines.append(f"mass imbalance (|Q_in - sum Q_out| / Q_in): {100 * c['mass_imbalance']:.2f} %")
+    rep = (res.get("files") or {}).get("report")
+    out = Path(out_dir).resolve()
+    lines.append(f"report: {out / rep if rep else 'not written'}")
+    lines.append(f"results: {out / 'results.json'}")
+    return "\n".join(lines)

@@ -1,0 +1,772 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The stages strung together: image -> segment -> surface -> centerlines/ports -> lattice -> flow
+-> analysis -> sizing -> virtual deployment -> re-simulation -> report, with a cache per stage
+keyed on the hash of its inputs. Writes results.json, provenance.json and the report folder.
+
+Output folder rule: the pipeline only writes files it created itself (listed in
+``.hemotwin_outputs.json``); an existing file it did not create is never overwritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .config import Case, load_case
+from .config.schema import case_from_dict
+from .units import MMHG_PA
+
+__all__ = ["run_case", "run_case_summary", "demo_case_dict", "PipelineError"]
+
+CACHE_VERSION = "1"
+MANIFEST = ".hemotwin_outputs.json"
+
+
+class PipelineError(RuntimeError):
+    """A stage failed in a way the user can act on; the message says which stage and what to do."""
+
+
+# ----------------------------------------------------------------------------- output folder
+class OutputDir:
+    """An output folder that refuses to overwrite files it did not create."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._manifest_path = self.path / MANIFEST
+        self.created = set()
+        if self._manifest_path.exists():
+            try:
+                self.created = set(json.loads(self._manifest_path.read_text()).get("files", []))
+            except (ValueError, OSError):
+                raise PipelineError(f"{self._manifest_path}: unreadable manifest; use a new --out "
+                                    "folder") from None
+
+    def file(self, rel) -> Path:
+        rel = str(rel)
+        p = self.path / rel
+        if p.exists() and rel not in self.created:
+            raise PipelineError(f"{p} exists and was not written by hemotwin; refusing to overwrite "
+                                "it (choose another --out folder)")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if rel not in self.created:
+            self.created.add(rel)
+            self._save()
+        return p
+
+    def _save(self):
+        self._manifest_path.write_text(json.dumps({"files": sorted(self.created)}, indent=1))
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _file_hash(path) -> str:
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+class _Cache:
+    def __init__(self, out: OutputDir, enabled=True):
+        self.out, self.enabled = out, enabled
+        self.hits, self.times = [], {}
+
+    def get(self, stage, key, compute):
+        t0 = time.perf_counter()
+        path = self.out.path / "cache" / f"{stage}.pkl"
+        if self.enabled and path.exists():
+            try:
+                with open(path, "rb") as fh:
+                    k, value = pickle.load(fh)
+                if k == key:
+                    self.hits.append(stage)
+                    self.times[stage] = 0.0
+                    return value
+            except Exception:  # a stale or truncated cache entry is simply recomputed
+                pass
+        value = compute()
+        p = self.out.file(f"cache/{stage}.pkl")
+        with open(p, "wb") as fh:
+            pickle.dump((key, value), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.times[stage] = round(time.perf_counter() - t0, 2)
+        return value
+
+
+# ----------------------------------------------------------------------------- demo case
+def demo_case_dict() -> dict:
+    """The built-in coarctation demo (same content as cases/coarctation_demo/case.toml)."""
+    return {
+        "case": {"name": "coarctation_demo",
+                 "description": "Built-in aortic arch phantom with a 50 % coarctation: coarse "
+                                "steady flow before and after a virtual stent"},
+        "image": {"phantom": "aortic_arch", "phantom_options": {"spacing_mm": 1.2, "coarctation": 0.5}},
+        "segmentation": {"method": "seeded", "seeds_mm": [[0.0, -25.0, 40.0], [0.0, 25.0, 30.0]]},
+        "physiology": {"cardiac_output": "5 L/min", "target_mean_pressure": "93 mmHg",
+                       "heart_rate": "70 bpm",
+                       "inflow": {"waveform": "constant", "profile": "parabolic", "ramp": "0.1 s"},
+                       "outlets": {"model": "rcr", "murray_exponent": 3.0},
+                       "blood": {"model": "newtonian", "density": "1060 kg/m3",
+                                 "viscosity": "3.5 mPa*s"}},
+        "numerics": {"cells_across": 7, "u_lu_max": 0.1, "les": "auto", "smagorinsky": 0.17,
+                     "precision": "float32"},
+        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "0.4 s",
+                "min_time": "0.25 s", "window": "0.05 s"},
+        "devices": {"indication": "coarctation"},
+        "context_of_use": {"question_of_interest": "Does a stent sized to the adjacent aorta "
+                           "lower the translesional pressure gradient of this coarctation?"},
+    }
+
+
+# ----------------------------------------------------------------------------- stages
+def _stage_image(case: Case):
+    from .imaging.io import ImageVolume
+
+    im = case.image
+    if im.phantom:
+        from .geometry.phantoms import make_phantom
+
+        ph = make_phantom(im.phantom, **im.phantom_options)
+        vol = ImageVolume(np.asarray(ph.image), ph.spacing_mm, ph.origin_mm, ph.direction,
+                          f"built-in phantom {ph.name}", "CT")
+        truth = {"mask": ph.mask, "seeds_mm": [np.asarray(s).tolist() for s in ph.seeds_mm],
+                 "info": ph.info, "name": ph.name}
+        return vol, truth
+    if im.surface:
+        raise PipelineError("image.surface: surface-only cases are not supported by this pipeline "
+                            "yet (give image.path or image.phantom)")
+    from .imaging.io import crop, read_image
+
+    vol = read_image(case.resolve(im.path), series_uid=im.series_uid)
+    if im.crop_lower_mm and im.crop_upper_mm:
+        vol = crop(vol, im.crop_lower_mm, im.crop_upper_mm)
+    if im.resample:
+        from .imaging.io import resample_isotropic
+
+        vol = resample_isotropic(vol, im.resample * 1e3)
+    return vol, None
+
+
+def _stage_segment(case: Case, vol, truth):
+    seg = case.segmentation
+    if seg.method == "truth":
+        if truth is None:
+            raise PipelineError("segmentation.method = 'truth' needs image.phantom")
+        return np.asarray(truth["mask"], np.uint8), None, "phantom truth mask"
+    from .imaging.segmentation import segment_lumen
+
+    label_map = None
+    if seg.method == "label":
+        from .imaging.io import read_image
+
+        if not case.image.label_map:
+            raise PipelineError("segmentation.method = 'label' needs image.label_map")
+        label_map = read_image(case.resolve(case.image.label_map), pixel_type="uint8")
+        if label_map.shape != vol.shape:
+            from .imaging.io import crop
+
+            if case.image.crop_lower_mm and case.image.crop_upper_mm:
+                label_map = crop(label_map, case.image.crop_lower_mm, case.image.crop_upper_mm)
+    seeds = seg.seeds_mm or (truth["seeds_mm"] if truth else None)
+    if seg.method == "vesselness":
+        seeds = None
+    planes = [(np.array(p[:3]), np.array(p[3:]) / np.linalg.norm(p[3:])) for p in seg.clip_planes]
+    res = segment_lumen(vol, [np.asarray(s, float) for s in seeds] if seeds else None,
+                        clip_planes=planes, label_map=label_map, label=seg.label,
+                        lower=seg.lower_hu, upper=seg.upper_hu, refine=seg.refine, name="image")
+    if res.status not in ("ok",):
+        raise PipelineError(f"segmentation: {res.message}")
+    ls = res.levelset.array if res.levelset is not None else None
+    return np.asarray(res.mask.array, np.uint8), ls, res.message
+
+
+def _stage_geometry(case: Case, vol, mask, levelset):
+    from .geometry.centerlines import compute_centerlines
+    from .geometry.ports import detect_ports
+    from .geometry.surface import extract_surface
+
+    seg = case.segmentation
+    ports = detect_ports(mask, vol, clip_planes=[tuple(p) for p in seg.clip_planes],
+                         overrides={k: v for k, v in case.ports.names.items()} or None)
+    if len(ports) < 2:
+        raise PipelineError(f"ports: found {len(ports)} port(s) where the vessel leaves the image "
+                            "or meets a clip plane; need an inlet and at least one outlet")
+    names = [p.name for p in ports]
+    for n in case.physiology.outlets.ports:
+        if n not in names:
+            raise PipelineError(f"physiology.outlets.ports.{n}: unknown port {n!r}; this anatomy "
+                                f"has ports {names}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        surf = extract_surface(mask, vol, ports, levelset=levelset)
+        cl = compute_centerlines(mask, vol, ports, surface=surf)
+    return ports, surf, cl
+
+
+def _stage_lattice(case: Case, surf, ports):
+    from .geometry.voxelize import choose_spacing
+    from .geometry.voxelize_surface import voxelize_surface
+
+    num = case.numerics
+    dx = num.spacing or choose_spacing([p.radius_mm * 1e-3 for p in ports], num.cells_across)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dom = voxelize_surface(surf, ports, dx_m=dx)
+    dom.cell_type = np.ascontiguousarray(dom.cell_type, dtype=np.uint8)
+    dom.wall_links = np.ascontiguousarray(dom.wall_links, dtype=np.int32)
+    if dom.n_fluid > num.max_cells:
+        raise PipelineError(f"lattice: {dom.n_fluid} fluid cells exceed numerics.max_cells = "
+                            f"{num.max_cells}; lower numerics.cells_across or raise max_cells")
+    return dom
+
+
+def _centerline_path(cl, port_name):
+    """Points (mm), abscissa (mm) and equivalent radius (mm) from the inlet to a port."""
+    parents = np.asarray(cl.field_data["branch_parent"]).tolist()
+    bports = [str(s) for s in cl.field_data["branch_port"]]
+    bid = np.asarray(cl.point_data["branch_id"])
+    P = np.asarray(cl.points, float)
+    req = np.asarray(cl.point_data["equivalent_radius_mm"], float)
+    rmis = np.asarray(cl.point_data["radius_mm"], float)
+    b = bports.index(port_name)
+    chain = []
+    while b >= 0:
+        chain.append(b)
+        b = parents[b]
+    pts, r_eq, r_in = [], [], []
+    for b in reversed(chain):
+        sel = bid == b
+        p, q, m = P[sel], req[sel], rmis[sel]
+        if pts and len(p) and np.linalg.norm(p[0] - pts[-1][-1]) < 1e-9:
+            p, q, m = p[1:], q[1:], m[1:]
+        pts.append(p)
+        r_eq.append(q)
+        r_in.append(m)
+    pts = np.vstack(pts)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    r_eq = np.concatenate(r_eq)
+    r_in = np.concatenate(r_in)
+    r = np.where(np.isfinite(r_eq) & (r_eq > 0), r_eq, r_in)
+    return pts, s, r
+
+
+def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm):
+    if case.physiology.peak_velocity:
+        return case.physiology.peak_velocity
+    u_narrow = q_peak / (math.pi * (r_min_mm * 1e-3) ** 2)
+    u_inlet = 2.0 * q_peak / (math.pi * (r_in_mm * 1e-3) ** 2)
+    # a jet through the narrowest section runs ~1.3x its mean speed (coarse lattices, LES)
+    return max(1.3 * u_narrow, u_inlet)
+
+
+def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress):
+    from .solver.outlets import default_outlets
+    from .solver.runner import FlowRunner, FlowSetup
+    from .solver.simulation import CarreauYasuda, Numerics, Simulation
+    from .solver.waveforms import load_waveform
+    from .units import TAU_MIN_LAMINAR
+
+    ph, num, run = case.physiology, case.numerics, case.run
+    q = ph.inflow.mean
+    wave = load_waveform(ph.inflow.waveform if run.mode == "pulsatile" else "constant", q,
+                         ph.period_s, case.base_dir)
+    inlet = next(p for p in ports if p.role == "inlet")
+    u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm)
+    blood = ph.blood
+    nu = blood.viscosity / blood.density
+    dt = num.u_lu_max * dom.spacing_m / u_max
+    tau = 0.5 + 3.0 * nu * dt / dom.spacing_m**2
+    les = num.les if isinstance(num.les, bool) else {"on": True, "off": False}.get(num.les, None)
+    if les is None:  # auto: LES where the lattice Reynolds number leaves tau near 1/2
+        les = tau < TAU_MIN_LAMINAR + 0.02
+    cy = None
+    if blood.model == "carreau_yasuda":
+        cy = CarreauYasuda(blood.mu0, blood.mu_inf, blood.lambda_, blood.n, blood.a)
+    sim = Simulation(dom, density_kg_m3=blood.density, viscosity_pa_s=blood.viscosity,
+                     u_max_m_s=u_max,
+                     numerics=Numerics(collision=num.collision, wall=num.wall, les=bool(les),
+                                       smagorinsky=num.smagorinsky, precision=num.precision,
+                                       u_lu_max=num.u_lu_max),
+                     carreau_yasuda=cy, device=device if device != "auto" else num.device,
+                     threads=num.threads or None)
+    ol = ph.outlets
+    radii = {p.name: p.radius_mm * 1e-3 for p in ports if p.role == "outlet"}
+    overrides = {k: v.model_dump() for k, v in ol.ports.items()}
+    fractions = {k: v.flow_fraction for k, v in ol.ports.items() if v.flow_fraction}
+    models = default_outlets(radii, q, ph.target_mean_pressure, ol.model, ol.murray_exponent,
+                             ol.proximal_fraction, ol.total_compliance, ol.distal_pressure,
+                             fractions or None, overrides)
+    offset = float(np.mean([m.steady_pressure(getattr(m, "target_flow_m3_s", 0.0))
+                            for m in models.values()]))
+    setup = FlowSetup(inlet.name, wave, ph.inflow.profile, models, pressure_offset_pa=offset,
+                      ramp_s=ph.inflow.ramp, viscosity_m2_s=nu)
+    ckpt = out.file(f"checkpoints/{label}.npz") if run.checkpoint_interval else None
+    runner = FlowRunner(sim, setup, run.mode, tolerance=run.steady_tolerance,
+                        max_time_s=run.max_time, min_time_s=run.min_time, window_s=run.window,
+                        cycles=run.cycles, samples_per_cycle=run.samples_per_cycle,
+                        periodicity_tolerance=run.periodicity_tolerance,
+                        coupling_interval=ol.coupling_interval, checkpoint_path=ckpt,
+                        checkpoint_interval=run.checkpoint_interval,
+                        progress=progress and run.progress, label=f"flow ({label})")
+    res = runner.run(resume=resume)
+    fields = res.mean_fields if res.mean_fields is not None else sim.fields()
+    if res.mean_fields is None:
+        fields = {**fields, "pressure_pa": fields["pressure_pa"] + offset}
+    return {
+        "result": res, "fields": {k: np.asarray(v, np.float32) for k, v in fields.items()},
+        "cell_centers_m": sim.cell_centers_m, "cell_ijk": sim.cell_ijk,
+        "describe": {**sim.describe(), "u_max_m_s": u_max, "les_auto": num.les == "auto",
+                     "smagorinsky": num.smagorinsky if les else None,
+                     "coupling_relaxation": runner.relaxation},
+        "outlets": {n: {**m.describe(), "target_flow_m3_s": getattr(m, "target_flow_m3_s", None),
+                        "flow_fraction": getattr(m, "flow_fraction", None)} for n, m in models.items()},
+        "pressure_offset_pa": offset, "shape": dom.shape, "spacing_m": dom.spacing_m,
+        "origin_m": np.asarray(dom.origin_m).tolist(),
+    }
+
+
+# ----------------------------------------------------------------------------- analysis
+def _analyze(case: Case, flow, ports, surf, cl, main_port, lesions_pre=None):
+    """Port table, centerline pressure, per-lesion gradient and Pd/Pa, WSS statistics."""
+    from .analysis import hemodynamics as hd
+
+    res = flow["result"]
+    fields, centers, dx = flow["fields"], flow["cell_centers_m"], flow["spacing_m"]
+    roles = {p.name: p.role for p in ports}
+    port_rows = []
+    q_in = -res.mean_flows_m3_s[next(n for n, r in roles.items() if r == "inlet")]
+    for p in ports:
+        qf = res.mean_flows_m3_s[p.name]
+        q_role = -qf if p.role == "inlet" else qf
+        port_rows.append({
+            "name": p.name, "role": p.role, "radius_mm": float(p.radius_mm),
+            "mean_flow_ml_s": q_role * 1e6, "mean_pressure_mmhg": res.mean_pressures_pa[p.name] / MMHG_PA,
+            "min_pressure_mmhg": res.min_pressures_pa[p.name] / MMHG_PA,
+            "max_pressure_mmhg": res.max_pressures_pa[p.name] / MMHG_PA,
+            "flow_fraction": q_role / q_in if p.role == "outlet" and q_in else None,
+            "target_flow_fraction": flow["outlets"].get(p.name, {}).get("flow_fraction"),
+        })
+    pts, s, r = _centerline_path(cl, main_port)
+    p_cl = hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx)
+    lesions = []
+    from .analysis.lesions import detect_lesions
+
+    found = lesions_pre if lesions_pre is not None else detect_lesions(s, 2.0 * r)
+    for i, les in enumerate(found):
+        ld = les.to_dict() if hasattr(les, "to_dict") else dict(vars(les))
+        g = hd.translesional_gradient(s, p_cl, (ld["start_mm"], ld["end_mm"]))
+        pr = hd.pd_pa(s, p_cl, (ld["start_mm"], ld["end_mm"]))
+        row = {k: (float(v) if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+                   else v) for k, v in ld.items()}
+        # on the treated anatomy the geometry is re-measured at the same span
+        if lesions_pre is not None:
+            sel = (s >= ld["start_mm"]) & (s <= ld["end_mm"])
+            if sel.any():
+                row["mld_mm"] = float(2.0 * r[sel].min())
+                ref = ld.get("rvd_mm") or float("nan")
+                row["percent_diameter_stenosis"] = float(100.0 * (1.0 - row["mld_mm"] / ref))
+        row.update({"id": i + 1, "path_port": main_port,
+                    "gradient_mmhg": g["mean_mmhg"], "gradient_peak_to_peak_mmhg": g["peak_to_peak_mmhg"],
+                    "gradient_peak_instantaneous_mmhg": g["peak_instantaneous_mmhg"],
+                    "proximal_station_mm": g["proximal_mm"], "distal_station_mm": g["distal_mm"],
+                    "pd_pa": pr["pd_pa"], "pa_mmhg": pr["pa_mmhg"], "pd_mmhg": pr["pd_mmhg"]})
+        lesions.append(row)
+    wss_stats, wall = {}, None
+    try:
+        wall = hd.surface_wss(surf, fields, centers, dx)
+        wall = hd.surface_pressure(wall, fields, centers)
+        wss_stats = hd.wss_statistics(np.asarray(wall.point_data["wss_magnitude_pa"]),
+                                      hd.point_areas(wall))
+    except Exception as e:  # WSS is a secondary output: report, do not fail the case
+        wss_stats = {"error": f"{type(e).__name__}: {e}"}
+    cons = {"mass_imbalance": res.mass_imbalance,
+            "inflow_ml_s": q_in * 1e6,
+            "outflow_ml_s": sum(row["mean_flow_ml_s"] for row in port_rows if row["role"] == "outlet")}
+    return {
+        "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
+        "centerline": {"port": main_port, "arclength_mm": s, "diameter_mm": 2.0 * r,
+                       "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
+        "run": res.summary(), "_wall": wall, "_lesion_objs": found,
+    }
+
+
+def _sizing(case: Case, lesion, s_len):
+    from .analysis.catalog import load_catalog
+    from .analysis.sizing import pin_device, recommend_device
+
+    dv = case.devices
+    catalog = load_catalog(case.resolve(dv.catalog) if dv.catalog else None)
+    if dv.pinned:
+        pos = dv.pinned.position * 1e3 if dv.pinned.position is not None else \
+            max(0.0, 0.5 * (lesion.start_mm + lesion.end_mm) - 0.5 * dv.pinned.length * 1e3)
+        return pin_device(dv.pinned.diameter * 1e3, dv.pinned.length * 1e3, pos, catalog=catalog,
+                          indication=dv.indication, centerline_length_mm=s_len)
+    ind = dv.indication if dv.indication != "generic" else "coronary"
+    return recommend_device(lesion, catalog, ind, landing_margin_mm=dv.landing_margin * 1e3,
+                            centerline_length_mm=s_len)
+
+
+# ----------------------------------------------------------------------------- writers
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items() if not str(k).startswith("_")}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def _write_series_csv(out: OutputDir, name, res):
+    se = res.series
+    p = out.file(f"{name}_ports.csv")
+    names = se["names"]
+    with open(p, "w") as fh:
+        fh.write("time_s," + ",".join(f"{n}_flow_ml_s,{n}_pressure_mmhg" for n in names) + "\n")
+        for i, t in enumerate(se["time_s"]):
+            vals = []
+            for j in range(len(names)):
+                vals += [f"{se['flow_m3_s'][i, j] * 1e6:.6g}", f"{se['pressure_pa'][i, j] / MMHG_PA:.6g}"]
+            fh.write(f"{t:.6g}," + ",".join(vals) + "\n")
+    return p.name
+
+
+def _write_vtk(out: OutputDir, name, flow, analysis):
+    import pyvista as pv
+
+    files = {}
+    shape = tuple(flow["shape"])
+    dx_mm = flow["spacing_m"] * 1e3
+    img = pv.ImageData(dimensions=shape, spacing=(dx_mm,) * 3,
+                       origin=tuple(np.asarray(flow["origin_m"]) * 1e3))
+    ijk = np.asarray(flow["cell_ijk"])
+    flat = np.ravel_multi_index(tuple(ijk.T), shape, order="F")
+    p = np.full(int(np.prod(shape)), np.nan, np.float32)
+    p[flat] = flow["fields"]["pressure_pa"] / MMHG_PA
+    u = np.full((int(np.prod(shape)), 3), np.nan, np.float32)
+    u[flat] = flow["fields"]["velocity_m_s"]
+    img.point_data["pressure_mmhg"] = p
+    img.point_data["velocity_m_s"] = u
+    img.field_data["units"] = np.array(["geometry mm", "pressure_mmhg mmHg (gauge)",
+                                        "velocity_m_s m/s"])
+    f = out.file(f"{name}_fields.vti")
+    img.save(str(f))
+    files["fields"] = f.name
+    if analysis.get("_wall") is not None:
+        f = out.file(f"{name}_wall.vtp")
+        analysis["_wall"].save(str(f))
+        files["wall"] = f.name
+    return files
+
+
+def _fallback_figures(out: OutputDir, pre, post, device):
+    """TODO(viz): replace by hemotwin.viz figures when they land; minimal matplotlib plots here."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs = {}
+    c0 = pre["centerline"]
+    fig, ax = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    ax[0].plot(c0["arclength_mm"], c0["diameter_mm"], label="pre-treatment lumen")
+    if post:
+        c1 = post["centerline"]
+        ax[0].plot(c1["arclength_mm"], c1["diameter_mm"], label="after virtual stent")
+    if device:
+        ax[0].fill_between([device["start_mm"], device["end_mm"]], 0, device["diameter_mm"],
+                           color="0.8", alpha=0.6, label=f"device {device['diameter_mm']:.0f} x "
+                                                          f"{device['length_mm']:.0f} mm")
+    ax[0].set_ylabel("lumen diameter (mm)")
+    ax[0].legend(loc="best", fontsize=8)
+    ax[0].set_title(f"Centerline from the inlet to {c0['port']}")
+    ax[1].plot(c0["arclength_mm"], c0["pressure_mmhg"], label="pre")
+    if post:
+        ax[1].plot(post["centerline"]["arclength_mm"], post["centerline"]["pressure_mmhg"], label="post")
+    ax[1].set_xlabel("arc length from the inlet (mm)")
+    ax[1].set_ylabel("mean pressure (mmHg)")
+    ax[1].legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    p = out.file("figures/centerline_profiles.png")
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    figs["centerline_profiles"] = str(p.relative_to(out.path))
+    return figs
+
+
+def _fallback_report(out: OutputDir, results, figures) -> Path:
+    """TODO(report): replace by hemotwin.report.write_report when it lands."""
+    import base64
+    import html
+
+    rows = []
+    for pr in results["ports"]:
+        rows.append(f"<tr><td>{html.escape(pr['name'])}</td><td>{pr['role']}</td>"
+                    f"<td>{pr['mean_flow_ml_s']:.1f}</td><td>{pr['mean_pressure_mmhg']:.1f}</td></tr>")
+    les = []
+    for i, lz in enumerate(results["lesions"]):
+        post = results.get("post", {}).get("lesions", [])
+        pg = f"{post[i]['gradient_mmhg']:.1f}" if i < len(post) else "-"
+        les.append(f"<tr><td>{i + 1}</td><td>{lz['percent_diameter_stenosis']:.0f}</td>"
+                   f"<td>{lz['mld_mm']:.1f}</td><td>{lz['gradient_mmhg']:.1f}</td><td>{pg}</td>"
+                   f"<td>{lz['pd_pa']:.3f}</td></tr>")
+    imgs = []
+    for name, rel in figures.items():
+        data = base64.b64encode((out.path / rel).read_bytes()).decode()
+        imgs.append(f"<figure><img alt='{name}' src='data:image/png;base64,{data}'/>"
+                    f"<figcaption>{name}</figcaption></figure>")
+    dev = results.get("device") or {}
+    body = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>hemotwin report</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}td,th{{padding:2px 8px}}</style></head>
+<body><h1>hemotwin: {html.escape(results['case'])}</h1>
+<p><b>Research software, not a medical device.</b> Status: {results['status']}.</p>
+<h2>Ports</h2><table><tr><th>port</th><th>role</th><th>mean flow (mL/s)</th><th>mean pressure (mmHg)</th></tr>
+{''.join(rows)}</table>
+<h2>Lesions</h2><table><tr><th>#</th><th>%DS</th><th>MLD (mm)</th><th>gradient pre (mmHg)</th>
+<th>gradient post (mmHg)</th><th>Pd/Pa</th></tr>{''.join(les)}</table>
+<h2>Device</h2><p>{html.escape(str(dev.get('family', '-')))} {dev.get('diameter_mm', '-')} mm x
+{dev.get('length_mm', '-')} mm, from {dev.get('start_mm', '-')} mm along the centerline.</p>
+<h2>Figures</h2>{''.join(imgs)}</body></html>"""
+    p = out.file("report/report.html")
+    p.write_text(body)
+    return p
+
+
+# ----------------------------------------------------------------------------- driver
+def _versions():
+    import importlib.metadata as md
+
+    from . import __version__, build_info
+
+    v = {"hemotwin": __version__, "python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("numpy", "scipy", "pydantic", "SimpleITK", "pyvista", "vtk", "tqdm"):
+        try:
+            v[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            v[pkg] = None
+    try:
+        v["core"] = build_info()
+    except Exception:
+        pass
+    return v
+
+
+def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None, progress=True,
+             use_cache=True) -> dict:
+    """Run a case end to end and write results.json, provenance.json and the report.
+
+    Parameters
+    ----------
+    case_path : str, Path, Case or dict
+        The case TOML (or an already validated Case, or a dict of TOML tables).
+    out_dir : str or Path
+        Output folder (created); files not written by hemotwin are never overwritten.
+    resume : bool
+        Continue interrupted flow runs from their checkpoints (run.checkpoint_interval > 0).
+    device : {"auto", "cpu", "cuda"}
+        Overrides numerics.device unless "auto".
+    overrides : dict, optional
+        Dotted case keys to replace, e.g. ``{"image.path": "/data/ct.nii.gz"}``.
+    progress : bool
+        Show progress bars.
+    use_cache : bool
+        Reuse stages whose inputs did not change.
+
+    Returns
+    -------
+    dict
+        The results (as written to results.json; schema in hemotwin.report.results_schema).
+    """
+    t_start = time.perf_counter()
+    if isinstance(case_path, Case):
+        case, case_hash = case_path, _hash(case_path.raw)
+    elif isinstance(case_path, dict):
+        case = case_from_dict(case_path, None, overrides)
+        case_hash = _hash(case.raw)
+    else:
+        case = load_case(case_path, overrides)
+        case_hash = _file_hash(case_path)
+    out = OutputDir(out_dir)
+    cache = _Cache(out, use_cache)
+    raw = case.raw
+    inputs = {}
+    for field in ("path", "label_map"):
+        rel = getattr(case.image, field)
+        if rel:
+            inputs[f"image.{field}"] = {"sha256": _file_hash(case.resolve(rel)),
+                                        "suffix": "".join(Path(rel).suffixes[-2:])}
+    k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs})
+    vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
+    k_seg = _hash({"up": k_img, "seg": raw.get("segmentation")})
+    mask, levelset, seg_msg = cache.get("segment", k_seg, lambda: _stage_segment(case, vol, truth))
+    k_geo = _hash({"up": k_seg, "ports": raw.get("ports"), "outl": sorted(case.physiology.outlets.ports)})
+    ports, surf, cl = cache.get("geometry", k_geo, lambda: _stage_geometry(case, vol, mask, levelset))
+    k_lat = _hash({"up": k_geo, "num": raw.get("numerics")})
+    dom = cache.get("lattice", k_lat, lambda: _stage_lattice(case, surf, ports))
+    outlets = [p for p in ports if p.role == "outlet"]
+    main_port = max(outlets, key=lambda p: p.radius_mm).name
+    pts, s, r = _centerline_path(cl, main_port)
+    k_flow = _hash({"up": k_lat, "phys": raw.get("physiology"), "run": raw.get("run"),
+                    "num": raw.get("numerics"), "device": device})
+    flow_pre = cache.get("flow_pre", k_flow, lambda: _stage_flow(
+        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress))
+    pre = _analyze(case, flow_pre, ports, surf, cl, main_port)
+    results = {
+        "schema_version": "1.0", "case": case.case.name, "status": "ok",
+        "question_of_interest": case.context_of_use.question_of_interest,
+        "ports": pre["ports"], "lesions": pre["lesions"], "wss": pre["wss"],
+        "conservation": pre["conservation"], "run": pre["run"], "device": None, "post": None,
+        "segmentation": {"message": seg_msg, "n_voxels": int(np.count_nonzero(mask))},
+    }
+    if not pre["run"]["converged"]:
+        results["status"] = "not_converged"
+    post = device_d = None
+    lesion_objs = pre["_lesion_objs"]
+    if lesion_objs and (case.devices.deploy or case.devices.pinned):
+        from .geometry.deployment import deploy_stent
+
+        target = min(lesion_objs, key=lambda lz: lz.mld_mm / max(lz.rvd_mm, 1e-9))
+        dev = cache.get("sizing", _hash({"up": k_geo, "dev": raw.get("devices"),
+                                         "les": [vars(lz) for lz in lesion_objs]}),
+                        lambda: _sizing(case, target, float(s[-1])))
+        device_d = _jsonable(dev.to_dict())
+        device_d["lesion_id"] = lesion_objs.index(target) + 1
+        results["device"] = device_d
+        k_dep = _hash({"up": k_geo, "dev": device_d})
+
+        def deploy():
+            treated = deploy_stent(mask, vol.spacing_mm, vol.origin_mm, pts, dev)
+            ports2, surf2, cl2 = _stage_geometry(case, vol, treated, None)
+            return treated, ports2, surf2, cl2
+
+        treated, ports2, surf2, cl2 = cache.get("deploy", k_dep, deploy)
+        k_lat2 = _hash({"up": k_dep, "num": raw.get("numerics")})
+        dom2 = cache.get("lattice_post", k_lat2, lambda: _stage_lattice(case, surf2, ports2))
+        _, s2, r2 = _centerline_path(cl2, main_port)
+        k_flow2 = _hash({"up": k_lat2, "phys": raw.get("physiology"), "run": raw.get("run"),
+                         "num": raw.get("numerics"), "device": device})
+        flow_post = cache.get("flow_post", k_flow2, lambda: _stage_flow(
+            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress))
+        post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesions_pre=lesion_objs)
+        results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
+                           "conservation": post["conservation"], "run": post["run"]}
+        if not post["run"]["converged"] and results["status"] == "ok":
+            results["status"] = "not_converged"
+    files = {"pre_ports_csv": _write_series_csv(out, "pre", flow_pre["result"])}
+    if post is not None:
+        files["post_ports_csv"] = _write_series_csv(out, "post", flow_post["result"])
+    if case.outputs.vtk:
+        try:
+            files.update({f"pre_{k}": v for k, v in _write_vtk(out, "pre", flow_pre, pre).items()})
+            if post is not None:
+                files.update({f"post_{k}": v for k, v in _write_vtk(out, "post", flow_post, post).items()})
+        except Exception as e:
+            files["vtk_error"] = f"{type(e).__name__}: {e}"
+    if case.outputs.surface and surf is not None:
+        f = out.file("lumen.vtp")
+        surf.save(str(f))
+        files["surface"] = f.name
+    results["files"] = files
+    results["centerline"] = _jsonable({k: v for k, v in pre["centerline"].items() if k != "points_mm"})
+    results = _jsonable(results)
+    figures = {}
+    if case.outputs.figures:
+        figures = _make_figures(out, pre, post, device_d, results)
+    report_path = None
+    if case.outputs.report:
+        report_path = _write_report(out, results, figures)
+        results["files"]["report"] = str(Path(report_path).relative_to(out.path))
+    wall = round(time.perf_counter() - t_start, 2)
+    results["run_time_s"] = wall
+    out.file("results.json").write_text(json.dumps(results, indent=1))
+    prov = {
+        "schema_version": "1.0", "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "case_sha256": case_hash, "inputs": inputs, "versions": _versions(),
+        "parameters": _jsonable(raw),
+        "lattice": {"pre": _jsonable(flow_pre["describe"]),
+                    "post": _jsonable(flow_post["describe"]) if post is not None else None},
+        "outlets": _jsonable({"pre": flow_pre["outlets"],
+                              "post": flow_post["outlets"] if post is not None else None}),
+        "pressure_offset_pa": flow_pre["pressure_offset_pa"],
+        "stage_times_s": cache.times, "cached_stages": cache.hits, "run_time_s": wall,
+        "seed": case.run.seed, "device": flow_pre["describe"].get("device"),
+        "notes": ["Rp/(Rp+Rd) default 0.09 is [UNVERIFIED] (REFERENCE.md sec. 5)",
+                  "built-in waveforms are synthetic typical shapes, not measured data"],
+    }
+    out.file("provenance.json").write_text(json.dumps(_jsonable(prov), indent=1))
+    return results
+
+
+def _make_figures(out, pre, post, device_d, results):
+    try:
+        from . import viz  # noqa: F401
+
+        if hasattr(viz, "case_figures"):
+            return viz.case_figures(out.path, pre, post, device_d, results)
+    except ImportError:
+        pass
+    return _fallback_figures(out, pre, post, device_d)
+
+
+def _write_report(out, results, figures):
+    try:
+        from . import report
+
+        if hasattr(report, "write_report"):
+            return report.write_report(out.path, results, figures)
+    except ImportError:
+        pass
+    return _fallback_report(out, results, figures)
+
+
+def run_case_summary(case_path, out_dir, **kwargs) -> dict:
+    """Flat key results of ``run_case`` for cohort tables (one row per case).
+
+    Never raises for a failing case: ``status`` is "error" and ``error`` holds the message.
+    """
+    t0 = time.perf_counter()
+    row = {"case": str(case_path), "status": "error", "error": None}
+    try:
+        r = run_case(case_path, out_dir, progress=False, **kwargs)
+    except Exception as e:  # cohorts continue past a failing case
+        row.update(error=f"{type(e).__name__}: {e}", run_time_s=round(time.perf_counter() - t0, 2))
+        return row
+    row.update(status=r["status"], case=r["case"], run_time_s=r.get("run_time_s"),
+               mass_imbalance=r["conservation"]["mass_imbalance"])
+    les = r["lesions"][0] if r["lesions"] else {}
+    row.update(gradient_mmhg=les.get("gradient_mmhg"), pd_pa=les.get("pd_pa"),
+               percent_diameter_stenosis=les.get("percent_diameter_stenosis"),
+               mld_mm=les.get("mld_mm"), n_lesions=len(r["lesions"]))
+    for p in r["ports"]:
+        row[f"flow_ml_s_{p['name']}"] = p["mean_flow_ml_s"]
+        row[f"pressure_mmhg_{p['name']}"] = p["mean_pressure_mmhg"]
+    for k in ("mean_pa", "max_pa", "p95_pa", "low_area_fraction"):
+        row[f"wss_{k}"] = (r.get("wss") or {}).get(k)
+    dev = r.get("device") or {}
+    row.update(device_diameter_mm=dev.get("diameter_mm"), device_length_mm=dev.get("length_mm"))
+    post = (r.get("post") or {}).get("lesions") or [{}]
+    row["post_gradient_mmhg"] = post[0].get("gradient_mmhg") if post else None
+    return row
