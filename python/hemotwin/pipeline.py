@@ -12,8 +12,6 @@ import hashlib
 import json
 import math
 import pickle
-import platform
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -264,6 +262,12 @@ def _centerline_path(cl, port_name):
     return pts, s, r
 
 
+def _fresh(a, dtype):
+    out = np.empty(np.shape(a), dtype)
+    out[...] = a
+    return out
+
+
 def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm):
     if case.physiology.peak_velocity:
         return case.physiology.peak_velocity
@@ -281,6 +285,11 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     from .units import TAU_MIN_LAMINAR
 
     ph, num, run = case.physiology, case.numerics, case.run
+    # arrays back from the pickle cache carry a non-canonical dtype instance, which the binding's
+    # identity check on the dtype rejects: copy into freshly allocated arrays
+    dom.cell_type = _fresh(dom.cell_type, np.uint8)
+    dom.wall_links = _fresh(dom.wall_links, np.int32)
+    dom.wall_q = _fresh(dom.wall_q, np.float64)
     q = ph.inflow.mean
     wave = load_waveform(ph.inflow.waveform if run.mode == "pulsatile" else "constant", q,
                          ph.period_s, case.base_dir)
@@ -556,24 +565,6 @@ def _fallback_report(out: OutputDir, results, figures) -> Path:
 
 
 # ----------------------------------------------------------------------------- driver
-def _versions():
-    import importlib.metadata as md
-
-    from . import __version__, build_info
-
-    v = {"hemotwin": __version__, "python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("numpy", "scipy", "pydantic", "SimpleITK", "pyvista", "vtk", "tqdm"):
-        try:
-            v[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            v[pkg] = None
-    try:
-        v["core"] = build_info()
-    except Exception:
-        pass
-    return v
-
-
 def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None, progress=True,
              use_cache=True) -> dict:
     """Run a case end to end and write results.json, provenance.json and the report.
@@ -702,20 +693,19 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     wall = round(time.perf_counter() - t_start, 2)
     results["run_time_s"] = wall
     out.file("results.json").write_text(json.dumps(results, indent=1))
-    prov = {
-        "schema_version": "1.0", "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "case_sha256": case_hash, "inputs": inputs, "versions": _versions(),
-        "parameters": _jsonable(raw),
-        "lattice": {"pre": _jsonable(flow_pre["describe"]),
-                    "post": _jsonable(flow_post["describe"]) if post is not None else None},
-        "outlets": _jsonable({"pre": flow_pre["outlets"],
-                              "post": flow_post["outlets"] if post is not None else None}),
-        "pressure_offset_pa": flow_pre["pressure_offset_pa"],
-        "stage_times_s": cache.times, "cached_stages": cache.hits, "run_time_s": wall,
-        "seed": case.run.seed, "device": flow_pre["describe"].get("device"),
-        "notes": ["Rp/(Rp+Rd) default 0.09 is [UNVERIFIED] (REFERENCE.md sec. 5)",
-                  "built-in waveforms are synthetic typical shapes, not measured data"],
-    }
+    from .report.provenance import build_provenance
+
+    prov = build_provenance(
+        case_sha256=case_hash, inputs=inputs, parameters=_jsonable(raw),
+        lattice={"pre": _jsonable(flow_pre["describe"]),
+                 "post": _jsonable(flow_post["describe"]) if post is not None else None},
+        outlets=_jsonable({"pre": flow_pre["outlets"],
+                           "post": flow_post["outlets"] if post is not None else None}),
+        stage_times_s=cache.times, cached_stages=cache.hits, run_time_s=wall, seed=case.run.seed,
+        device=flow_pre["describe"].get("device"), pressure_offset_pa=flow_pre["pressure_offset_pa"],
+        notes=["Rp/(Rp+Rd) default 0.09 is [UNVERIFIED] (REFERENCE.md sec. 5)",
+               "built-in waveforms are synthetic typical shapes, not measured data",
+               "images are identified by content hash only; no image metadata is copied"])
     out.file("provenance.json").write_text(json.dumps(_jsonable(prov), indent=1))
     return results
 

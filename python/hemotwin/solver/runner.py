@@ -284,6 +284,11 @@ class FlowRunner:
         for n in self.outlet_names:
             m: OutletModel = self.setup.outlets[n]
             if self.mode == "steady":
+                if not self._state["ramped"]:
+                    # hold the initial (target) pressures while the inflow ramps up: coupling to
+                    # the still-small outflows would drain the lattice, and the weakly
+                    # compressible lattice refills only with time constant R_total x V/(rho cs^2)
+                    continue
                 p = m.steady_pressure(flows[n])
             else:
                 p = m.pressure(flows[n], self.k * self.dt)
