@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SEVERITIES_PERCENT = (30, 50, 65, 80)
+SEVERITIES_PERCENT = (30, 45, 60, 70)
 SPACING_MM = 0.4
 
 CASE_TEMPLATE = """\
@@ -23,7 +23,7 @@ description = "Coarse coronary stenosis phantom, {ds} % DS (graded-severity coho
 {source}
 
 [segmentation]
-method = "seeded"
+method = "truth"
 
 [physiology]
 target_mean_pressure = "90 mmHg"
@@ -38,21 +38,25 @@ model = "resistance"
 
 [numerics]
 cells_across = {cells_across}
+u_lu_max = 0.1
 
 [run]
 mode = "steady"
+max_time = "0.03 s"
+steady_tolerance = 0.01
 progress = false
 
 [devices]
 indication = "coronary"
+deploy = false
 
 [outputs]
 vtk = false
 figures = false
 report = false
 """
-FLOW = "1 mL/s"
-CELLS_ACROSS = 8
+FLOW = "0.5 mL/s"
+CELLS_ACROSS = 6
 
 
 def _case_text(name, ds, source):
