@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// CPU backend: OpenMP loops over the shared kernels/ cell updates. Every loop writes disjoint data
-// and every sum runs in a fixed order, so results are bit-identical for any thread count.
+// CPU backend: OpenMP loops over the shared kernels/ cell updates, the bulk sweep in SIMD blocks of
+// cells (core/cpu_aa_block.hpp). Every loop writes disjoint data and every sum runs in a fixed order,
+// so results are bit-identical for any thread count.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
 
 #include "hemotwin/backend.hpp"
+#include "hemotwin/core/cpu_aa_block.hpp"
 #include "hemotwin/kernels/aa_step.hpp"
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,11 +23,16 @@ namespace {
 
 template <class S, class C>
 class CpuBackend final : public Backend {
+  // The block sweep loads storage straight into compute registers; a narrower storage type would
+  // need a conversion in cpu::Mem.
+  static_assert(std::is_same<S, C>::value, "CPU backend: storage and compute precision must match");
+  static constexpr int W = cpu::Simd<S>::W;
+
  public:
   CpuBackend(SparseLattice lattice, PhysicsConfig cfg, int threads)
       : Backend(std::move(lattice), cfg), threads_(threads > 0 ? threads : default_threads()) {
     n_ = lat_.n;
-    f_raw_ = alloc_populations();
+    alloc_populations();
     link_flux_.assign(lat_.n_links(), C(0));
     params_.tau = C(cfg_.tau);
     params_.magic = C(cfg_.magic);
@@ -33,7 +44,10 @@ class CpuBackend final : public Backend {
     params_.cy_a = C(cfg_.cy_a);
     init_equilibrium();
   }
-  ~CpuBackend() override { std::free(base_); }
+  ~CpuBackend() override {
+    std::free(base_);
+    std::free(addr_);
+  }
   std::string name() const override { return "cpu"; }
 
   std::vector<double> port_mean_pressure() override {
@@ -45,7 +59,7 @@ class CpuBackend final : public Backend {
       for (uint32_t a = a0; a < a1; ++a) {
         const size_t c = lat_.port_cells[a];
         double rho = 0;
-        for (int k = 0; k < 19; ++k) rho += double(f_[pre_slot(k, c, odd_next, lat_.addr.data(), n_)]);
+        for (int k = 0; k < 19; ++k) rho += double(f_[pre_slot(k, c, odd_next, addr_, N_)]);
         sum += (rho - 1.0) / 3.0;
       }
       out[size_t(p)] = a1 > a0 ? sum / double(a1 - a0) : 0.0;
@@ -60,7 +74,7 @@ class CpuBackend final : public Backend {
     for (long long cc = 0; cc < (long long)n_; ++cc) {
       const size_t c = size_t(cc);
       C g[19], r, ux, uy, uz, s[6];
-      for (int k = 0; k < 19; ++k) g[k] = C(f_[pre_slot(k, c, odd_next, lat_.addr.data(), n_)]);
+      for (int k = 0; k < 19; ++k) g[k] = C(f_[pre_slot(k, c, odd_next, addr_, N_)]);
       if (les && cy) macroscopic<C, true, true>(g, params_, r, ux, uy, uz, s);
       else if (les) macroscopic<C, true, false>(g, params_, r, ux, uy, uz, s);
       else if (cy) macroscopic<C, false, true>(g, params_, r, ux, uy, uz, s);
@@ -80,13 +94,13 @@ class CpuBackend final : public Backend {
     const bool odd_next = (t_ & 1) != 0;
     for (int k = 0; k < 19; ++k)
       for (size_t c = 0; c < n_; ++c)
-        out[size_t(k) * n_ + c] = double(f_[pre_slot(k, c, odd_next, lat_.addr.data(), n_)]);
+        out[size_t(k) * n_ + c] = double(f_[pre_slot(k, c, odd_next, addr_, N_)]);
   }
   void set_populations(const double* in) override {
     const bool odd_next = (t_ & 1) != 0;
     for (int k = 0; k < 19; ++k)
       for (size_t c = 0; c < n_; ++c)
-        f_[pre_slot(k, c, odd_next, lat_.addr.data(), n_)] = S(in[size_t(k) * n_ + c]);
+        f_[pre_slot(k, c, odd_next, addr_, N_)] = S(in[size_t(k) * n_ + c]);
   }
 
  protected:
@@ -107,8 +121,8 @@ class CpuBackend final : public Backend {
                        port_scale_.data(), port_rho_.data(), cfg_.bouzidi ? 1 : 0};
     const long long nb = (long long)lat_.bcells.size();
     S* f = f_;
-    const uint32_t* addr = lat_.addr.data();
-    const size_t n = n_;
+    const uint32_t* addr = addr_;
+    const size_t n = N_;
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (long long b = 0; b < nb; ++b) correct_boundary_cell<S, C>(f, addr, n, odd, bv, size_t(b));
     accumulate_port_flux();
@@ -148,7 +162,7 @@ class CpuBackend final : public Backend {
     umag = rho_out;
     for (size_t c = 0; c < n_; ++c) {
       double g[19], r, ux, uy, uz;
-      for (int k = 0; k < 19; ++k) g[k] = double(f_[pre_slot(k, c, odd_next, lat_.addr.data(), n_)]);
+      for (int k = 0; k < 19; ++k) g[k] = double(f_[pre_slot(k, c, odd_next, addr_, N_)]);
       moments<double>(g, r, ux, uy, uz);
       const double u2 = ux * ux + uy * uy + uz * uz;
       if (!(r > 0.2 && r < 5.0 && u2 < 0.5)) {
@@ -169,23 +183,56 @@ class CpuBackend final : public Backend {
 #endif
   }
 
-  S* alloc_populations() {
-    // 19 arrays in one block with an odd cache-line stagger between them (see aligned_array).
-    const size_t stride = ((n_ * sizeof(S) + 4095) / 4096) * 4096 + 64 * 7;
+  // Stride of the 19 population arrays and of the 18 address rows: n rounded up to a page plus three
+  // cache lines, so the arrays start 192 B apart modulo 4 KiB (19 x 192 < 4096: no two share L1
+  // sets) and on whole SIMD blocks. Arrays all on the same page offset ran ~10x slower (issue 5).
+  static size_t padded_stride(size_t n) {
+    const size_t bytes = ((n * sizeof(S) + 4095) / 4096) * 4096 + 64 * 3;
+    return bytes / sizeof(S);
+  }
+
+  void alloc_populations() {
+    N_ = padded_stride(n_);
+    if (19 * N_ >= size_t(std::numeric_limits<uint32_t>::max()))
+      throw std::invalid_argument("too many fluid cells for 32-bit addressing (" + std::to_string(n_) + ")");
+    big_ = 19 * N_ >= (size_t(1) << 31);  // AVX-512 gathers take signed 32-bit indices
     void* raw = nullptr;
-    if (posix_memalign(&raw, 4096, 19 * stride + 4096) != 0) throw std::bad_alloc();
+    if (posix_memalign(&raw, 4096, 19 * N_ * sizeof(S) + 4096) != 0) throw std::bad_alloc();
     base_ = raw;
-    // The address table indexes f[q * n + c], so the 19 arrays must be contiguous with stride n:
-    // stagger the whole block instead of each array.
-    return reinterpret_cast<S*>(static_cast<char*>(raw) + 64 * 5);
+    f_raw_ = static_cast<S*>(raw);
+    raw = nullptr;
+    if (posix_memalign(&raw, 4096, 18 * N_ * sizeof(uint32_t) + 4096) != 0) throw std::bad_alloc();
+    addr_ = static_cast<uint32_t*>(raw);
+    // The lattice's table, re-based on the padded stride and first touched by the threads that
+    // will read it (same static block schedule as the sweeps). The canonical copy is then dropped.
+    const size_t n = n_, N = N_;
+    const uint32_t* src = lat_.addr.data();
+    uint32_t* dst = addr_;
+    const long long nblocks = (long long)((N + W - 1) / W);
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (long long b = 0; b < nblocks; ++b)
+      for (size_t r = 0; r < 18; ++r)
+        for (size_t c = size_t(b) * W; c < std::min(N, size_t(b + 1) * W); ++c) {
+          if (c < n) {
+            const uint32_t a = src[r * n + c];
+            dst[r * N + c] = uint32_t((a / n) * N + a % n);
+          } else {
+            dst[r * N + c] = uint32_t((r + 1) * N + c);  // padding: never read by a sweep
+          }
+        }
+    std::vector<uint32_t>().swap(lat_.addr);
   }
 
   void init_equilibrium() {
     f_ = f_raw_;
-    // first touch by the threads that will update the cells (static schedule, same as the sweeps)
+    // first touch by the threads that will update the cells (static block schedule, as the sweeps)
+    const size_t N = N_;
+    const long long nblocks = (long long)((N + W - 1) / W);
 #pragma omp parallel for schedule(static) num_threads(threads_)
-    for (long long cc = 0; cc < (long long)n_; ++cc)
-      for (int k = 0; k < 19; ++k) f_[size_t(k) * n_ + size_t(cc)] = S(D3Q19::w(k));
+    for (long long b = 0; b < nblocks; ++b)
+      for (int k = 0; k < 19; ++k)
+        for (size_t c = size_t(b) * W; c < std::min(N, size_t(b + 1) * W); ++c)
+          f_[size_t(k) * N + c] = S(D3Q19::w(k));
     port_scale_.assign(size_t(lat_.n_ports), C(1));
     port_rho_.assign(size_t(lat_.n_ports), C(1));
     flux_last_.assign(size_t(lat_.n_ports), 0.0);
@@ -194,22 +241,141 @@ class CpuBackend final : public Backend {
 
   template <bool LES, bool CY, bool ODD>
   bool sweep() {
+    return big_ ? sweep_blocks<LES, CY, ODD, true>() : sweep_blocks<LES, CY, ODD, false>();
+  }
+
+  // One AA step over all cells, W cells (one SIMD register) per block. Even steps touch only the
+  // cell's own slots (contiguous vectors); odd steps go through the neighbours: on the dense
+  // periodic box by index arithmetic along each k row, elsewhere through the address table, with a
+  // plain vector load/store whenever the W addresses are consecutive and a gather/scatter otherwise.
+  template <bool LES, bool CY, bool ODD, bool BIG>
+  bool sweep_blocks() {
+    typedef cpu::Mem<S, BIG> M;
+    typedef typename cpu::Simd<S>::V V;
+    typedef typename cpu::Simd<S>::I I;
     S* HT_RESTRICT f = f_;
-    const uint32_t* HT_RESTRICT addr = lat_.addr.data();
-    const size_t n = n_;
+    const uint32_t* HT_RESTRICT addr = addr_;
+    const size_t n = n_, N = N_;
     const CollisionParams<C> p = params_;
+    const cpu::Rates<S> rates(p);
+    const bool dense = lat_.dense_box;
+    const long long nx = lat_.nx, ny = lat_.ny, nz = lat_.nz;
+    const long long nblocks = (long long)((n + W - 1) / W);
     int bad = 0;
-    // simd: cells are independent, so the compiler may run one cell per vector lane
-#pragma omp parallel for simd schedule(static) num_threads(threads_) reduction(| : bad)
-    for (long long c = 0; c < (long long)n; ++c) {
-      const bool cell_ok = aa_update<S, C, LES, CY, ODD>(f, addr, n, size_t(c), p);
-      bad |= int(!cell_ok);
+#pragma omp parallel num_threads(threads_) reduction(| : bad)
+    {
+      decltype(cpu::collide_trt_block<S>(nullptr, rates)) lane_ok;
+      for (int j = 0; j < W; ++j) lane_ok[j] = -1;
+#pragma omp for schedule(static)
+      for (long long b = 0; b < nblocks; ++b) {
+        const size_t c0 = size_t(b) * W;
+        const int m = int(std::min<size_t>(W, n - c0));
+        V g[19];
+        // Dense box, block inside one k row: neighbour rows by arithmetic (periodic in i and j).
+        long long rowbase[9];
+        long long k0 = 0;
+        bool row_block = false;
+        if (ODD && dense && m == W) {
+          const long long row = (long long)c0 / nz;
+          k0 = (long long)c0 - row * nz;
+          row_block = k0 + W <= nz;
+          if (row_block) {
+            const long long ci = row / ny, cj = row - ci * ny;
+            for (int dx = -1; dx <= 1; ++dx)
+              for (int dy = -1; dy <= 1; ++dy) {
+                const long long a = (ci + dx + nx) % nx, bb = (cj + dy + ny) % ny;
+                rowbase[(dx + 1) * 3 + (dy + 1)] = (a * ny + bb) * nz;
+              }
+          }
+        }
+        const bool k_inside = k0 >= 1 && k0 + W + 1 <= nz;  // k0 + dz stays in the row for dz = +-1
+        // Where f_i of this block's post-collision state goes (and, for opp(i), where its
+        // pre-collision population comes from): the odd-step address of direction i for lane 0, or
+        // a per-lane index vector when the lanes are not consecutive.
+        auto odd_target = [&](int i, long long& base, I& idx) -> bool {  // true: consecutive from base
+          if (row_block) {
+            const long long rb = rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
+            const int dz = D3Q19::cz(i);
+            if (dz == 0 || k_inside) {
+              base = rb + k0 + dz;
+              return true;
+            }
+            for (int j = 0; j < W; ++j) {
+              long long kk = k0 + j + dz;
+              kk = kk < 0 ? kk + nz : (kk >= nz ? kk - nz : kk);
+              idx[j] = int32_t(rb + kk);
+            }
+            return false;
+          }
+          idx = M::load_idx(addr + size_t(i - 1) * N + c0);
+          if (M::consecutive(idx)) {
+            base = (long long)uint32_t(idx[0]);
+            return true;
+          }
+          return false;
+        };
+        if (m == W) {
+          if (!ODD) {
+HT_UNROLL
+            for (int i = 0; i < 19; ++i) g[i] = M::load(f + size_t(i) * N + c0);
+          } else {
+            g[0] = M::load(f + c0);
+HT_UNROLL
+            for (int i = 1; i < 19; ++i) {
+              long long base = 0;
+              I idx;
+              const int k = D3Q19::opp(i);
+              if (odd_target(i, base, idx)) g[k] = M::load(f + base);
+              else g[k] = M::gather(f, idx);
+            }
+          }
+        } else {  // the last, partial block: idle lanes hold the rest state (always "physical")
+HT_UNROLL
+          for (int i = 0; i < 19; ++i) {
+            for (int j = 0; j < W; ++j) g[i][j] = S(D3Q19::w(i));
+            for (int j = 0; j < m; ++j) g[i][j] = f[pre_slot(i, c0 + size_t(j), ODD, addr, N)];
+          }
+        }
+        if (!LES && !CY) {
+          lane_ok &= cpu::collide_trt_block<S>(g, rates);
+        } else {
+          for (int j = 0; j < m; ++j) {
+            C cell[19];
+            for (int i = 0; i < 19; ++i) cell[i] = C(g[i][j]);
+            if (!collide<C, LES, CY>(cell, p)) lane_ok[j] = 0;
+            for (int i = 0; i < 19; ++i) g[i][j] = S(cell[i]);
+          }
+        }
+        if (m == W) {
+          if (!ODD) {
+HT_UNROLL
+            for (int i = 0; i < 19; ++i) M::store(f + size_t(D3Q19::opp(i)) * N + c0, g[i]);
+          } else {
+            M::store(f + c0, g[0]);
+HT_UNROLL
+            for (int i = 1; i < 19; ++i) {
+              long long base = 0;
+              I idx;
+              if (odd_target(i, base, idx)) M::store(f + base, g[i]);
+              else M::scatter(f, idx, g[i]);
+            }
+          }
+        } else {
+HT_UNROLL
+          for (int i = 0; i < 19; ++i)
+            for (int j = 0; j < m; ++j) f[post_slot(i, c0 + size_t(j), ODD, addr, N)] = g[i][j];
+        }
+      }
+      for (int j = 0; j < W; ++j) bad |= int(lane_ok[j] == 0);
     }
     return bad == 0;
   }
 
   int threads_;
   size_t n_ = 0;
+  size_t N_ = 0;  // padded stride of the population arrays and address rows
+  bool big_ = false;
+  uint32_t* addr_ = nullptr;
   void* base_ = nullptr;
   S* f_raw_ = nullptr;
   S* f_ = nullptr;

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// CPU fast path of the AA-pattern sweep: cells in blocks of one SIMD register (16 float / 8 double
+// lanes), populations loaded as whole vectors, the TRT/BGK formulas of kernels/collision.hpp applied
+// lane-wise. LES and Carreau-Yasuda blocks call kernels/collision.hpp's collide() lane by lane.
+//
+// Layout as kernels/aa_step.hpp but with a padded stride N >= n for both the populations
+// (f[q * N + c]) and the address table (addr[(i - 1) * N + c] = i * N + neighbour(c, i)), so the 19
+// arrays start on staggered cache lines. Blocks start at multiples of W whatever the thread count,
+// so every cell always takes the same code path: results are bit-identical for any thread count.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hemotwin/kernels/collision.hpp"
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+namespace hemotwin {
+namespace cpu {
+
+template <class T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  static constexpr int W = 16;
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));  // indices, and masks of V comparisons
+};
+
+template <>
+struct Simd<double> {
+  static constexpr int W = 8;
+  typedef double V __attribute__((vector_size(64)));
+  typedef int64_t M __attribute__((vector_size(64)));  // masks of V comparisons
+  typedef int32_t I __attribute__((vector_size(32)));  // indices
+};
+
+// Lane-wise memory access. AVX-512 gathers take signed 32-bit indices: the caller guarantees
+// 19 * N < 2^31 before taking the BIG = false instantiation.
+template <class T, bool BIG>
+struct Mem {
+  typedef typename Simd<T>::V V;
+  typedef typename Simd<T>::I I;
+  static constexpr int W = Simd<T>::W;
+
+  static HT_INLINE V load(const T* p) {
+    V v;
+    memcpy(&v, p, sizeof(V));
+    return v;
+  }
+  static HT_INLINE void store(T* p, V v) { memcpy(p, &v, sizeof(V)); }
+  static HT_INLINE I load_idx(const uint32_t* p) {
+    I v;
+    memcpy(&v, p, sizeof(I));
+    return v;
+  }
+  static HT_INLINE V gather(const T* base, I idx) {
+#ifdef __AVX512F__
+    if (!BIG) {
+      if constexpr (W == 16) return (V)_mm512_i32gather_ps((__m512i)idx, base, 4);
+      else return (V)_mm512_i32gather_pd((__m256i)idx, base, 8);
+    }
+#endif
+    V v;
+    for (int j = 0; j < W; ++j) v[j] = base[uint32_t(idx[j])];
+    return v;
+  }
+  static HT_INLINE void scatter(T* base, I idx, V v) {
+#ifdef __AVX512F__
+    if (!BIG) {
+      if constexpr (W == 16) _mm512_i32scatter_ps(base, (__m512i)idx, (__m512)v, 4);
+      else _mm512_i32scatter_pd(base, (__m256i)idx, (__m512d)v, 8);
+      return;
+    }
+#endif
+    for (int j = 0; j < W; ++j) base[uint32_t(idx[j])] = v[j];
+  }
+  // The W neighbour addresses are consecutive: a plain vector load/store replaces the gather/scatter.
+  static HT_INLINE bool consecutive(I idx) {
+    I iota;
+    for (int j = 0; j < W; ++j) iota[j] = j;
+    const I d = idx - iota - idx[0];
+#ifdef __AVX512F__
+    if constexpr (W == 16) return _mm512_test_epi32_mask((__m512i)d, (__m512i)d) == 0;
+    else return _mm256_testz_si256((__m256i)d, (__m256i)d) != 0;
+#else
+    bool z = true;
+    for (int j = 0; j < W; ++j) z &= d[j] == 0;
+    return z;
+#endif
+  }
+};
+
+// Relaxation rates of kernels/collision.hpp's collide() for a Newtonian fluid without LES.
+template <class T>
+struct Rates {
+  T om_p, om_m;
+  explicit Rates(const CollisionParams<T>& p) {
+    const T tau_p = p.tau;
+    om_p = T(1) / tau_p;
+    om_m = p.magic > T(0) ? T(1) / (T(0.5) + p.magic / (tau_p - T(0.5))) : om_p;
+  }
+};
+
+// c_i . u with the zero terms of collide() left out: they add +-0, which changes no finite value.
+template <class V>
+HT_INLINE V c_dot(int i, V ux, V uy, V uz) {
+  const int cx = D3Q19::cx(i), cy = D3Q19::cy(i), cz = D3Q19::cz(i);
+  V s;
+  bool have = false;
+  if (cx != 0) {
+    s = cx > 0 ? ux : -ux;
+    have = true;
+  }
+  if (cy != 0) {
+    s = have ? (cy > 0 ? s + uy : s - uy) : (cy > 0 ? uy : -uy);
+    have = true;
+  }
+  if (cz != 0) s = have ? (cz > 0 ? s + uz : s - uz) : (cz > 0 ? uz : -uz);
+  return s;
+}
+
+// The two-relaxation-time update of collide<C, false, false>() (Ginzburg 2005) on W cells at once,
+// in the same order of operations; returns the lanes' "physical" mask (rho in (0.2, 5), u^2 < 0.5).
+template <class T>
+HT_INLINE auto collide_trt_block(typename Simd<T>::V g[19], const Rates<T>& r) {
+  typedef typename Simd<T>::V V;
+  // moments: rho = sum f_i, j = sum c_i f_i (Krueger et al. 2017, eq. 3.3)
+  V rho = g[0];
+  V jx = {}, jy = {}, jz = {};  // c_0 = 0
+HT_UNROLL
+  for (int i = 1; i < 19; ++i) {
+    rho += g[i];
+    if (D3Q19::cx(i) > 0) jx += g[i];
+    if (D3Q19::cx(i) < 0) jx -= g[i];
+    if (D3Q19::cy(i) > 0) jy += g[i];
+    if (D3Q19::cy(i) < 0) jy -= g[i];
+    if (D3Q19::cz(i) > 0) jz += g[i];
+    if (D3Q19::cz(i) < 0) jz -= g[i];
+  }
+  const V inv = T(1) / rho;
+  const V ux = jx * inv, uy = jy * inv, uz = jz * inv;
+  const V u2 = ux * ux + uy * uy + uz * uz;
+  const V base = T(1) - T(1.5) * u2;
+  g[0] -= r.om_p * (g[0] - T(D3Q19::w(0)) * rho * base);
+HT_UNROLL
+  for (int i = 1; i < 19; i += 2) {  // pairs (i, i+1) are opposite
+    const V cu = c_dot(i, ux, uy, uz);
+    const V wr = T(D3Q19::w(i)) * rho;
+    const V eq_sym = wr * (base + T(4.5) * cu * cu);
+    const V eq_asym = wr * T(3) * cu;
+    const V d_sym = r.om_p * (T(0.5) * (g[i] + g[i + 1]) - eq_sym);
+    const V d_asym = r.om_m * (T(0.5) * (g[i] - g[i + 1]) - eq_asym);
+    g[i] -= d_sym + d_asym;
+    g[i + 1] -= d_sym - d_asym;
+  }
+  return (rho > T(0.2)) & (rho < T(5)) & (u2 < T(0.5));
+}
+
+}  // namespace cpu
+}  // namespace hemotwin
