@@ -32,8 +32,8 @@ def _compare_png(new: Path, name: str):
     diff = np.abs(a - b).max(axis=-1)
     # renderer/font differences move edges by a pixel: allow a little, catch real changes
     # (wrong colours, missing colour bar, camera or geometry changes move far more)
-    assert float(diff.mean()) < 0.03, f"{name}: mean difference {diff.mean():.4f}"
-    assert float(np.mean(diff > 0.25)) < 0.03, f"{name}: {np.mean(diff > 0.25):.2%} pixels differ"
+    assert float(diff.mean()) < 0.02, f"{name}: mean difference {diff.mean():.4f}"
+    assert float(np.mean(diff > 0.25)) < 0.015, f"{name}: {np.mean(diff > 0.25):.2%} pixels differ"
 
 
 def _scene():
