@@ -183,8 +183,11 @@ def _read_dicom_file(path: Path, name: str):
 
 def _first_line(exc):
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    # ITK messages end with the useful line; keep it short
-    return lines[-1] if lines else type(exc).__name__
+    # ITK messages: the line with "ITK ERROR:" says what went wrong; keep it short
+    for ln in lines:
+        if "ERROR:" in ln:
+            return ln.split("ERROR:", 1)[1].split("):", 1)[-1].strip()[:200]
+    return lines[-1][:200] if lines else type(exc).__name__
 
 
 def _read_dicom_folder(folder: Path, name: str, series_uid):
@@ -266,7 +269,10 @@ def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
         try:
             img = sitk.ReadImage(str(p))
         except RuntimeError as exc:
-            raise ImageReadError(f"{name}: unreadable image file ({_first_line(exc)})") from None
+            why = _first_line(exc)
+            if "direction" in str(exc).lower():
+                raise ImageReadError(f"{name}: direction matrix is not invertible ({why})") from None
+            raise ImageReadError(f"{name}: unreadable image file ({why})") from None
         kind = "".join(s for s in p.suffixes[-2:]).lstrip(".") + " file"
     img = _check_volume(img, name, modality)
     desc = _describe(img, kind, modality)
@@ -312,8 +318,9 @@ def crop(vol: ImageVolume, lower_mm, upper_mm, margin_mm=0.0) -> ImageVolume:
     hi = np.maximum(lower_mm, upper_mm) + margin_mm
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     ijk = vol.world_to_index(corners)
-    a = np.clip(np.floor(ijk.min(0)).astype(int), 0, np.array(vol.shape) - 1)
-    b = np.clip(np.ceil(ijk.max(0)).astype(int), 0, np.array(vol.shape) - 1)
+    # voxels whose centres lie in the box (with a little round-off slack)
+    a = np.clip(np.ceil(ijk.min(0) - 1e-6).astype(int), 0, np.array(vol.shape) - 1)
+    b = np.clip(np.floor(ijk.max(0) + 1e-6).astype(int), 0, np.array(vol.shape) - 1)
     if np.any(b - a < 1):
         raise ValueError(f"crop box {lo.tolist()}..{hi.tolist()} mm does not overlap the image")
     sub = vol.array[a[0]:b[0] + 1, a[1]:b[1] + 1, a[2]:b[2] + 1]
