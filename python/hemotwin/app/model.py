@@ -128,9 +128,9 @@ def load_run(out_dir) -> RunData:
     if cl is not None:
         pts, s, d = _centerline(pv.read(cl))
         run.centerline_mm, run.arclength_mm, run.diameter_mm = pts, s, d
-    prof = results.get("profile") or {}
-    if run.diameter_mm is None and prof.get("diameter_mm"):
-        run.arclength_mm = np.asarray(prof["arclength_mm"], float)
+    prof = results.get("profile") or results.get("centerline") or {}
+    if run.diameter_mm is None and isinstance(prof, dict) and prof.get("diameter_mm"):
+        run.arclength_mm = np.asarray(prof.get("arclength_mm") or prof.get("s_mm"), float)
         run.diameter_mm = np.asarray(prof["diameter_mm"], float)
     return run
 
