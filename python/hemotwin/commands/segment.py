@@ -47,6 +47,12 @@ def register(subparsers):
     p.add_argument("--upper", type=float, default=None, help="region-growing upper threshold")
     p.add_argument("--refine", choices=("antialias", "gac", "none"), default="antialias",
                    help="level-set refinement (default antialias)")
+    p.add_argument("--split-touching-mm", type=float, default=None, metavar="DEPTH",
+                   help="separate structures touching the vessel (marker watershed on the distance "
+                        "map; cores deeper than DEPTH mm without a seed are removed)")
+    p.add_argument("--crop", type=float, nargs=6, default=None,
+                   metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
+                   help="crop to the box between two corners (mm) before segmenting")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     p.add_argument("--no-figure", action="store_true", help="skip the PNG")
     p.set_defaults(func=run)
@@ -62,7 +68,7 @@ def run(args):
     from ..geometry.model import build_vessel_model
     from ..geometry.ports import write_ports_json
     from ..geometry.surface import write_surface
-    from ..imaging import ImageVolume, read_image, segment_lumen, write_image
+    from ..imaging import crop, read_image, segment_lumen, write_image
 
     out = Path(args.out)
     existing = [str(out / f) for f in OUTPUTS if (out / f).exists()]
@@ -70,6 +76,8 @@ def run(args):
         raise CliError(f"{', '.join(existing)} exist(s); refusing to overwrite (use --overwrite "
                        "or another --out)")
     vol = read_image(args.image, series_uid=args.series)
+    if args.crop:
+        vol = crop(vol, args.crop[:3], args.crop[3:])
     name = Path(args.image).name
     clips = [(np.array(c[:3]), np.array(c[3:]) / np.linalg.norm(c[3:])) for c in args.clip]
     if args.label is not None:
@@ -77,7 +85,9 @@ def run(args):
                             label=args.label, refine=args.refine, name=name)
     else:
         res = segment_lumen(vol, [np.array(s) for s in args.seed] or None, clips, lower=args.lower,
-                            upper=args.upper, refine=args.refine, name=name)
+                            upper=args.upper, refine=args.refine, name=name,
+                            split_touching=args.split_touching_mm is not None,
+                            split_depth_mm=args.split_touching_mm)
     if res.status in ("empty", "leak"):
         raise CliError(res.message)
     if res.status == "pieces":
