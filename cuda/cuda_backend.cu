@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: Apache-2.0
+// CUDA backend: device buffers and __global__ wrappers around the SAME kernels/ cell updates the CPU
+// loops call (aa_update, correct_boundary_cell, macroscopic), on the same f[q * n + cell] layout.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "hemotwin/backend.hpp"
+#include "hemotwin/kernels/aa_step.hpp"
+
+namespace hemotwin {
+
+namespace {
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err));
+}
+
+template <class T>
+struct DeviceArray {
+  T* ptr = nullptr;
+  size_t count = 0;
+  DeviceArray() = default;
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() {
+    if (ptr) cudaFree(ptr);
+  }
+  void allocate(size_t n) {
+    if (ptr) cudaFree(ptr);
+    ptr = nullptr;
+    count = n;
+    if (n) check(cudaMalloc(&ptr, n * sizeof(T)), "cudaMalloc");
+  }
+  void upload(const std::vector<T>& v) {
+    if (v.size() != count) allocate(v.size());
+    if (!v.empty()) check(cudaMemcpy(ptr, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  }
+  std::vector<T> download() const {
+    std::vector<T> v(count);
+    if (count) check(cudaMemcpy(v.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost), "download");
+    return v;
+  }
+};
+
+constexpr int kBlock = 256;
+inline unsigned grid_for(size_t n) { return unsigned((n + kBlock - 1) / kBlock); }
+
+template <class S, class C, bool LES, bool CY, bool ODD>
+__global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ f, const uint32_t* __restrict__ addr,
+                                                                size_t n, CollisionParams<C> p, int* bad) {
+  const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= n) return;
+  if (!aa_update<S, C, LES, CY, ODD>(f, addr, n, c, p)) *bad = 1;  // every writer stores the same value
+}
+
+template <class S, class C>
+__global__ void boundary_kernel(S* f, const uint32_t* addr, size_t n, bool odd_done, BoundaryView<C> bv,
+                                size_t nb) {
+  const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b < nb) correct_boundary_cell<S, C>(f, addr, n, odd_done, bv, b);
+}
+
+// One block per port, each thread sums a fixed strided subset and a fixed tree combines them:
+// the same order every run, so the sums are deterministic.
+template <class C>
+__global__ void port_flux_kernel(const C* link_flux, const uint32_t* port_links, const uint32_t* begin,
+                                 double* last, double* sum) {
+  __shared__ double part[kBlock];
+  const int p = blockIdx.x;
+  double s = 0;
+  for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) s += double(link_flux[port_links[a]]);
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = kBlock / 2; w > 0; w >>= 1) {
+    if (int(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    last[p] = part[0];
+    sum[p] += part[0];
+  }
+}
+
+template <class S>
+__global__ void port_pressure_kernel(const S* f, const uint32_t* addr, size_t n, bool odd_next,
+                                     const uint32_t* cells, const uint32_t* begin, double* out) {
+  __shared__ double part[kBlock];
+  const int p = blockIdx.x;
+  double s = 0;
+  for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) {
+    const size_t c = cells[a];
+    double rho = 0;
+    for (int k = 0; k < 19; ++k) rho += double(f[pre_slot(k, c, odd_next, addr, n)]);
+    s += (rho - 1.0) / 3.0;
+  }
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = kBlock / 2; w > 0; w >>= 1) {
+    if (int(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    const uint32_t m = begin[p + 1] - begin[p];
+    out[p] = m ? part[0] / double(m) : 0.0;
+  }
+}
+
+template <class S, class C, bool LES, bool CY>
+__global__ void fields_kernel(const S* f, const uint32_t* addr, size_t n, bool odd_next, CollisionParams<C> p,
+                              double* rho, double* u, double* sigma) {
+  const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= n) return;
+  C g[19], r, ux, uy, uz, s[6];
+  HT_UNROLL
+  for (int k = 0; k < 19; ++k) g[k] = C(f[pre_slot(k, c, odd_next, addr, n)]);
+  macroscopic<C, LES, CY>(g, p, r, ux, uy, uz, s);
+  rho[c] = double(r);
+  u[3 * c] = double(ux);
+  u[3 * c + 1] = double(uy);
+  u[3 * c + 2] = double(uz);
+  for (int k = 0; k < 6; ++k) sigma[6 * c + k] = double(s[k]);
+}
+
+template <class S>
+__global__ void canonical_kernel(S* f, const uint32_t* addr, size_t n, bool odd_next, double* canon, bool to_canon) {
+  const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= n) return;
+  for (int k = 0; k < 19; ++k) {
+    const size_t slot = pre_slot(k, c, odd_next, addr, n);
+    if (to_canon) canon[size_t(k) * n + c] = double(f[slot]);
+    else f[slot] = S(canon[size_t(k) * n + c]);
+  }
+}
+
+template <class S>
+__global__ void init_kernel(S* f, size_t n) {
+  const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= n) return;
+  for (int k = 0; k < 19; ++k) f[size_t(k) * n + c] = S(D3Q19::w(k));
+}
+
+template <class S, class C>
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(SparseLattice lattice, PhysicsConfig cfg) : Backend(std::move(lattice), cfg) {
+    n_ = lat_.n;
+    params_.tau = C(cfg_.tau);
+    params_.magic = C(cfg_.magic);
+    params_.cs2_smag = C(cfg_.smagorinsky * cfg_.smagorinsky);
+    params_.cy_nu0 = C(cfg_.cy_nu0);
+    params_.cy_nu_inf = C(cfg_.cy_nu_inf);
+    params_.cy_lambda = C(cfg_.cy_lambda);
+    params_.cy_n = C(cfg_.cy_n);
+    params_.cy_a = C(cfg_.cy_a);
+    f_.allocate(19 * n_);
+    addr_.upload(lat_.addr);
+    bcells_.upload(lat_.bcells);
+    link_begin_.upload(lat_.link_begin);
+    link_dir_.upload(lat_.link_dir);
+    link_port_.upload(lat_.link_port);
+    link_q_.upload(lat_.link_q);
+    link_flux_.allocate(lat_.n_links());
+    check(cudaMemset(link_flux_.ptr, 0, link_flux_.count * sizeof(C)), "memset");
+    port_links_.upload(lat_.port_links);
+    port_link_begin_.upload(lat_.port_link_begin);
+    port_cells_.upload(lat_.port_cells);
+    port_cell_begin_.upload(lat_.port_cell_begin);
+    const size_t np = size_t(lat_.n_ports);
+    flux_last_.upload(std::vector<double>(np, 0.0));
+    flux_sum_.upload(std::vector<double>(np, 0.0));
+    port_vals_.upload(std::vector<C>(2 * np, C(1)));
+    bad_.upload(std::vector<int>(1, 0));
+    init_kernel<S><<<grid_for(n_), kBlock>>>(f_.ptr, n_);
+    check(cudaGetLastError(), "init_kernel");
+    upload_links();
+  }
+  std::string name() const override { return "cuda"; }
+
+  std::vector<double> port_mean_pressure() override {
+    const size_t np = size_t(lat_.n_ports);
+    if (np == 0) return {};
+    DeviceArray<double> out;
+    out.allocate(np);
+    port_pressure_kernel<S><<<unsigned(np), kBlock>>>(f_.ptr, addr_.ptr, n_, (t_ & 1) != 0, port_cells_.ptr,
+                                                      port_cell_begin_.ptr, out.ptr);
+    check(cudaGetLastError(), "port_pressure_kernel");
+    return out.download();
+  }
+
+  void fields(double* rho, double* u, double* sigma) override {
+    DeviceArray<double> d_rho, d_u, d_s;
+    d_rho.allocate(n_);
+    d_u.allocate(3 * n_);
+    d_s.allocate(6 * n_);
+    const bool odd_next = (t_ & 1) != 0;
+    const bool les = cfg_.smagorinsky > 0, cy = cfg_.carreau_yasuda;
+    if (les && cy) fields_kernel<S, C, true, true><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, odd_next, params_, d_rho.ptr, d_u.ptr, d_s.ptr);
+    else if (les) fields_kernel<S, C, true, false><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, odd_next, params_, d_rho.ptr, d_u.ptr, d_s.ptr);
+    else if (cy) fields_kernel<S, C, false, true><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, odd_next, params_, d_rho.ptr, d_u.ptr, d_s.ptr);
+    else fields_kernel<S, C, false, false><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, odd_next, params_, d_rho.ptr, d_u.ptr, d_s.ptr);
+    check(cudaGetLastError(), "fields_kernel");
+    copy_out(rho, d_rho);
+    copy_out(u, d_u);
+    copy_out(sigma, d_s);
+  }
+
+  void get_populations(double* out) override { canonical(out, true); }
+  void set_populations(const double* in) override { canonical(const_cast<double*>(in), false); }
+
+ protected:
+  void do_step(bool odd, const std::vector<double>& scale, const std::vector<double>& rho) override {
+    const size_t np = size_t(lat_.n_ports);
+    if (np) {
+      std::vector<C> vals(2 * np);
+      bool changed = false;
+      for (size_t p = 0; p < np; ++p) {
+        vals[p] = C(scale[p]);
+        vals[np + p] = C(rho[p]);
+        changed |= (vals[p] != host_vals_[p]) || (vals[np + p] != host_vals_[np + p]);
+      }
+      if (changed) {  // tiny async copy only when a waveform or 0D model moved the port values
+        host_vals_ = vals;
+        check(cudaMemcpy(port_vals_.ptr, host_vals_.data(), 2 * np * sizeof(C), cudaMemcpyHostToDevice), "port values");
+      }
+    }
+    const bool les = cfg_.smagorinsky > 0, cy = cfg_.carreau_yasuda;
+    if (odd) launch<true>(les, cy);
+    else launch<false>(les, cy);
+    const size_t nb = lat_.bcells.size();
+    if (nb) {
+      BoundaryView<C> bv{bcells_.ptr, link_begin_.ptr, link_dir_.ptr, link_kind_.ptr, link_port_.ptr, link_q_.ptr,
+                         link_u_d_.ptr, link_flux_.ptr, port_vals_.ptr, port_vals_.ptr + np, cfg_.bouzidi ? 1 : 0};
+      boundary_kernel<S, C><<<grid_for(nb), kBlock>>>(f_.ptr, addr_.ptr, n_, odd, bv, nb);
+    }
+    if (np)
+      port_flux_kernel<C><<<unsigned(np), kBlock>>>(link_flux_.ptr, port_links_.ptr, port_link_begin_.ptr,
+                                                    flux_last_.ptr, flux_sum_.ptr);
+    ++since_poll_;
+  }
+
+  bool poll_bad() override {
+    check(cudaGetLastError(), "stream-collide step");
+    int flag = 0;
+    check(cudaMemcpy(&flag, bad_.ptr, sizeof(int), cudaMemcpyDeviceToHost), "poll");
+    if (flag) check(cudaMemset(bad_.ptr, 0, sizeof(int)), "reset flag");
+    since_poll_ = 0;
+    return flag != 0;
+  }
+
+  void upload_links() override {
+    link_kind_.upload(lat_.link_kind);
+    link_u_d_.upload(link_u_);
+    host_vals_.assign(2 * size_t(lat_.n_ports), C(-1));  // force a port-value upload
+  }
+
+  void read_port_flux(std::vector<double>& last, std::vector<double>& sum) override {
+    const size_t np = size_t(lat_.n_ports);
+    last = flux_last_.download();
+    sum = flux_sum_.download();
+    if (np) check(cudaMemset(flux_sum_.ptr, 0, np * sizeof(double)), "reset flux");
+  }
+
+  void find_bad_cell(size_t& cell, double& rho_out, double& umag) override {
+    std::vector<double> r(n_), u(3 * n_), s(6 * n_);
+    fields(r.data(), u.data(), s.data());
+    cell = 0;
+    rho_out = std::numeric_limits<double>::quiet_NaN();
+    umag = rho_out;
+    for (size_t c = 0; c < n_; ++c) {
+      const double u2 = u[3 * c] * u[3 * c] + u[3 * c + 1] * u[3 * c + 1] + u[3 * c + 2] * u[3 * c + 2];
+      if (!(r[c] > 0.2 && r[c] < 5.0 && u2 < 0.5)) {
+        cell = c;
+        rho_out = r[c];
+        umag = std::sqrt(u2);
+        return;
+      }
+    }
+  }
+
+ private:
+  template <bool ODD>
+  void launch(bool les, bool cy) {
+    const unsigned g = grid_for(n_);
+    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, params_, bad_.ptr);
+    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, params_, bad_.ptr);
+    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, params_, bad_.ptr);
+    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, params_, bad_.ptr);
+  }
+
+  void copy_out(double* host, const DeviceArray<double>& d) {
+    if (host) check(cudaMemcpy(host, d.ptr, d.count * sizeof(double), cudaMemcpyDeviceToHost), "fields");
+  }
+
+  void canonical(double* host, bool to_canon) {
+    DeviceArray<double> d;
+    d.allocate(19 * n_);
+    if (!to_canon) check(cudaMemcpy(d.ptr, host, 19 * n_ * sizeof(double), cudaMemcpyHostToDevice), "populations");
+    canonical_kernel<S><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, (t_ & 1) != 0, d.ptr, to_canon);
+    check(cudaGetLastError(), "canonical_kernel");
+    if (to_canon) copy_out(host, d);
+    else check(cudaDeviceSynchronize(), "populations");
+  }
+
+  size_t n_ = 0;
+  CollisionParams<C> params_{};
+  DeviceArray<S> f_;
+  DeviceArray<uint32_t> addr_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
+  DeviceArray<uint8_t> link_dir_, link_kind_;
+  DeviceArray<int16_t> link_port_;
+  DeviceArray<float> link_q_, link_u_d_;
+  DeviceArray<C> link_flux_, port_vals_;
+  DeviceArray<double> flux_last_, flux_sum_;
+  DeviceArray<int> bad_;
+  std::vector<C> host_vals_;
+  int since_poll_ = 0;
+};
+
+}  // namespace
+
+int cuda_device_count_impl() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return count;
+}
+
+std::string cuda_device_name_impl() {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return std::string();
+  return prop.name;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(SparseLattice lattice, PhysicsConfig cfg) {
+  // Reading the divergence flag synchronises host and device: do it every 32 steps at most.
+  cfg.divergence_check_interval = std::max(cfg.divergence_check_interval, 32);
+  if (cfg.precision == Precision::Float64)
+    return std::make_unique<CudaBackend<double, double>>(std::move(lattice), cfg);
+  return std::make_unique<CudaBackend<float, float>>(std::move(lattice), cfg);
+}
+
+}  // namespace hemotwin
