@@ -51,8 +51,8 @@ def test_reference_methods_and_threshold():
     d = ref * _cosine_lesion(s, 30, 8, 0.5)
     by = {m: detect_lesions(s, d, reference_method=m, min_stenosis_percent=10)[0]
           for m in ("interpolated", "average", "distal", "proximal")}
-    np.testing.assert_allclose(by["average"].rvd_mm,
-                               0.5 * (by["average"].proximal_reference_mm + by["average"].distal_reference_mm))
+    avg = by["average"]
+    np.testing.assert_allclose(avg.rvd_mm, 0.5 * (avg.proximal_reference_mm + avg.distal_reference_mm))
     assert by["distal"].rvd_mm == by["distal"].distal_reference_mm
     assert by["proximal"].percent_diameter_stenosis > by["distal"].percent_diameter_stenosis
     with pytest.raises(ValueError, match="reference_method"):

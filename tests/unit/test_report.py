@@ -44,7 +44,8 @@ def case(tmp_path_factory):
     d_pre = 2 * _radius(s)
     les = detect_lesions(s, d_pre)
     dev = recommend_device(les[0], load_catalog(), "coronary").to_dict()
-    d_post = np.where((s >= dev["start_mm"]) & (s <= dev["end_mm"]), np.maximum(d_pre, dev["diameter_mm"]), d_pre)
+    covered = (s >= dev["start_mm"]) & (s <= dev["end_mm"])
+    d_post = np.where(covered, np.maximum(d_pre, dev["diameter_mm"]), d_pre)
     p_pre = 90 - 0.05 * s - 12 * (s > 20)
     p_post = 90 - 0.05 * s - 1 * (s > 20)
     lz = les[0].to_dict() | {"id": 1, "gradient_mmhg": 12.0, "pd_pa": 0.86, "proximal_station_mm": 15.0,
@@ -118,3 +119,10 @@ def test_scrub_identifiers_recursive():
     r = scrub_identifiers({"ports": [{"name": "inlet", "patient_id": "x"}],
                            "InstitutionName": "h", "case": "c", "study_date": "2020"})
     assert r == {"ports": [{"name": "inlet"}], "case": "c"}
+
+
+def test_report_in_subfolder_resolves_figures_against_base(case):
+    out, figs, results = case
+    p = write_report(out / "report", results, figs, figures_base=out)
+    assert p == out / "report" / "report.html"
+    assert "Figures not found" not in p.read_text()

@@ -116,7 +116,9 @@ def _img(path: Path, name: str) -> str:
 
 
 def _card(k, v, unit=""):
-    return f'<div class="card"><div class="v">{_fmt(v)}{(" " + unit) if unit else ""}</div><div class="k">{html.escape(k)}</div></div>'
+    u = f" {unit}" if unit else ""
+    return (f'<div class="card"><div class="v">{_fmt(v)}{u}</div>'
+            f'<div class="k">{html.escape(k)}</div></div>')
 
 
 def _summary(results: dict) -> str:
@@ -131,7 +133,8 @@ def _summary(results: dict) -> str:
             pg = post[i].get("gradient_mmhg") if i < len(post) else None
             txt = f"{_fmt(lz['gradient_mmhg'])}" + (f" → {_fmt(pg)}" if pg is not None else "")
             cards.append(f'<div class="card"><div class="v">{txt} mmHg</div><div class="k">{tag}: '
-                         f"mean translesional gradient{' (pre → post)' if pg is not None else ''}</div></div>")
+                         "mean translesional gradient"
+                         f"{' (pre → post)' if pg is not None else ''}</div></div>")
         if lz.get("pd_pa") is not None:
             pp = post[i].get("pd_pa") if i < len(post) else None
             txt = f"{_fmt(lz['pd_pa'])}" + (f" → {_fmt(pp)}" if pp is not None else "")
@@ -217,7 +220,8 @@ def render_report(results: dict, figures: dict, *, base_dir=None, title=None) ->
             parts.append(f"<p><b>Rule.</b> {html.escape(str(dev['rule']))}</p>")
         if dev.get("rule_status"):
             cls = "warn" if "UNVERIFIED" in str(dev["rule_status"]) else "note"
-            parts.append(f'<p class="{cls}"><b>Evidence status.</b> {html.escape(str(dev["rule_status"]))}</p>')
+            parts.append(f'<p class="{cls}"><b>Evidence status.</b> '
+                         f'{html.escape(str(dev["rule_status"]))}</p>')
         for w in dev.get("warnings") or []:
             parts.append(f'<p class="warn">{html.escape(str(w))}</p>')
         parts.append('<p class="note">The catalog shipped with hemotwin is generic, not any '
@@ -234,7 +238,8 @@ def render_report(results: dict, figures: dict, *, base_dir=None, title=None) ->
             pl = (post.get("lesions") or [])
             q = pl[i] if i < len(pl) else {}
             rows.append({"id": lz.get("id", i + 1),
-                         "gradient_pre_mmhg": lz.get("gradient_mmhg"), "gradient_post_mmhg": q.get("gradient_mmhg"),
+                         "gradient_pre_mmhg": lz.get("gradient_mmhg"),
+                         "gradient_post_mmhg": q.get("gradient_mmhg"),
                          "pd_pa_pre": lz.get("pd_pa"), "pd_pa_post": q.get("pd_pa"),
                          "mld_pre_mm": lz.get("mld_mm"), "mld_post_mm": q.get("mld_mm")})
         if rows:
@@ -291,13 +296,13 @@ def render_report(results: dict, figures: dict, *, base_dir=None, title=None) ->
 
 
 def write_report(out_dir, results: dict, figures: dict, *, filename: str = "report.html",
-                 title: str | None = None) -> Path:
+                 title: str | None = None, figures_base=None) -> Path:
     """Write a self-contained ``report.html`` into ``out_dir``.
 
     Parameters
     ----------
     out_dir : str or Path
-        Folder to write into (created). Relative figure paths are resolved against it.
+        Folder to write into (created).
     results : dict
         The results structure (results.json): ``ports``, ``lesions``, ``device``, ``post``,
         ``wss``, ``conservation``, ``run``, ``case``, ``status``, optionally ``provenance``;
@@ -308,6 +313,9 @@ def write_report(out_dir, results: dict, figures: dict, *, filename: str = "repo
         ``stream`` -> flows), others at the end.
     filename : str
     title : str, optional
+    figures_base : str or Path, optional
+        Folder relative figure paths are resolved against (default ``out_dir``), e.g. the run's
+        output folder when the report goes into a ``report/`` subfolder.
 
     Returns
     -------
@@ -322,7 +330,8 @@ def write_report(out_dir, results: dict, figures: dict, *, filename: str = "repo
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = render_report(results, figures, base_dir=out, title=title)
+    text = render_report(results, figures, base_dir=out if figures_base is None else figures_base,
+                         title=title)
     path = out / filename
     path.write_text(text, encoding="utf-8")
     return path
