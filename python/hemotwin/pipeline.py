@@ -601,6 +601,10 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         case = load_case(case_path, overrides)
         case_hash = _file_hash(case_path)
     out = OutputDir(out_dir)
+    for name in ("results.json", "provenance.json", "report/report.html", "lumen.vtp"):
+        if (out.path / name).exists() and name not in out.created:  # fail before the long stages
+            raise PipelineError(f"{out.path / name} exists and was not written by hemotwin; "
+                                "refusing to overwrite it (choose another --out folder)")
     cache = _Cache(out, use_cache)
     raw = case.raw
     inputs = {}

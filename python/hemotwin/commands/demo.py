@@ -20,7 +20,13 @@ def _demo(args):
     t0 = time.perf_counter()
     print("hemotwin demo: aortic arch phantom with a 50 % coarctation, coarse steady flow "
           "(a few minutes on 2 CPU cores)")
-    res = run_case(demo_case_dict(), args.out, device=args.device, progress=not args.quiet)
+    from ..cli import CliError
+    from ..pipeline import PipelineError
+
+    try:
+        res = run_case(demo_case_dict(), args.out, device=args.device, progress=not args.quiet)
+    except PipelineError as e:
+        raise CliError(str(e)) from None
     lz = (res.get("lesions") or [None])[0]
     post = ((res.get("post") or {}).get("lesions") or [None])[0]
     print(summary_text(res, args.out))

@@ -40,8 +40,16 @@ def _run(args):
     overrides = _parse_set(args.set)
     if args.image:
         overrides["image.path"] = str(Path(args.image).resolve())
-    res = run_case(args.case, args.out, resume=args.resume, device=args.device,
-                   overrides=overrides or None, progress=not args.quiet, use_cache=not args.no_cache)
+    from ..cli import CliError
+    from ..pipeline import PipelineError
+    from ..solver.simulation import SimulationDiverged
+
+    try:
+        res = run_case(args.case, args.out, resume=args.resume, device=args.device,
+                       overrides=overrides or None, progress=not args.quiet,
+                       use_cache=not args.no_cache)
+    except (PipelineError, SimulationDiverged) as e:
+        raise CliError(str(e)) from None
     print(summary_text(res, args.out))
     return 0
 

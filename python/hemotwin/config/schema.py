@@ -43,6 +43,7 @@ def _q(kind, positive=True, nonnegative=False):
 
 Length = Annotated[float, _q("length")]
 Time = Annotated[float, _q("time")]
+NonNegativeTime = Annotated[float, _q("time", positive=False, nonnegative=True)]
 Frequency = Annotated[float, _q("frequency")]
 Pressure = Annotated[float, _q("pressure", positive=False)]
 PositivePressure = Annotated[float, _q("pressure")]
@@ -138,7 +139,7 @@ class InflowSection(_Section):
     mean: Flow | None = None
     waveform: str = "constant"  # "constant", "builtin:aortic", "builtin:coronary", or a CSV path
     profile: Literal["plug", "parabolic", "womersley"] = "parabolic"
-    ramp: Time = 0.05  # steady runs: time to ramp the inflow from 0 (s)
+    ramp: NonNegativeTime = 0.05  # steady runs: time to ramp the inflow from 0 (s)
 
     @model_validator(mode="after")
     def _wave(self):
@@ -255,7 +256,7 @@ class RunSection(_Section):
     mode: Literal["steady", "pulsatile"] = "steady"
     steady_tolerance: float = Field(2e-3, gt=0.0, lt=0.5)
     max_time: Time = 3.0  # steady: simulated-time cap (s)
-    min_time: Time = 0.0
+    min_time: NonNegativeTime = 0.0
     window: Time | None = None  # steady: averaging window (s); default from the transit time
     cycles: int = Field(3, ge=1, le=50)
     periodicity_tolerance: float = Field(0.02, gt=0.0)

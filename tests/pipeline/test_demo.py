@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The whole chain on the coarctation phantom at a very coarse lattice (the demo's code path)."""
+import json
+
+import pytest
+
+from hemotwin.pipeline import PipelineError, demo_case_dict, run_case, run_case_summary
+from hemotwin.report.results_schema import validate_results
+
+FAST = {"numerics.cells_across": 5, "run.max_time": "0.12 s", "run.min_time": "0 s",
+        "physiology.inflow.ramp": "0.03 s", "run.window": "0.02 s"}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    from hemotwin.config.schema import case_from_dict
+
+    case = case_from_dict(demo_case_dict(), None, FAST)
+    res = run_case(case, out, progress=False)
+    return out, res
+
+
+@pytest.mark.slow
+def test_demo_results_follow_schema(demo_run):
+    out, res = demo_run
+    on_disk = json.loads((out / "results.json").read_text())
+    validate_results(on_disk)
+    assert on_disk["lesions"], "the coarctation must be detected"
+    les = on_disk["lesions"][0]
+    # phantom truth 50 %DS; coarse 1.2 mm segmentation + QCA reference -> loose band
+    assert 35.0 < les["percent_diameter_stenosis"] < 65.0
+    assert on_disk["device"]["diameter_mm"] > 0 and on_disk["device"]["length_mm"] > 0
+    # the stent opens the lumen: the post-treatment gradient is lower (issue 4 acceptance)
+    assert on_disk["post"]["lesions"][0]["gradient_mmhg"] < les["gradient_mmhg"]
+    names = [p["name"] for p in on_disk["ports"]]
+    assert names[0] == "inlet" and len(names) == 5
+
+
+@pytest.mark.slow
+def test_demo_report_and_provenance(demo_run):
+    out, res = demo_run
+    html = (out / res["files"]["report"]).read_text()
+    assert "<img" in html and "data:image/png;base64" in html  # self-contained, figures embedded
+    prov = json.loads((out / "provenance.json").read_text())
+    lat = prov["lattice"]["pre"]
+    for k in ("dx_m", "dt_s", "tau", "n_fluid_cells"):
+        assert lat[k] > 0
+    assert prov["versions"]["hemotwin"] and prov["run_time_s"] > 0
+    for f in (out / "results.json", out / "provenance.json"):
+        text = f.read_text()
+        for ident in ("PatientName", "PatientID", "PatientBirthDate"):
+            assert ident not in text
+
+
+@pytest.mark.slow
+def test_demo_cache_and_no_overwrite(demo_run, tmp_path):
+    out, res = demo_run
+    from hemotwin.config.schema import case_from_dict
+
+    again = run_case(case_from_dict(demo_case_dict(), None, FAST), out, progress=False)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert "flow_pre" in prov["cached_stages"] and "geometry" in prov["cached_stages"]
+    assert again["lesions"][0]["gradient_mmhg"] == res["lesions"][0]["gradient_mmhg"]
+    (tmp_path / "results.json").write_text("mine")
+    with pytest.raises(PipelineError, match="not written by hemotwin"):
+        run_case(case_from_dict(demo_case_dict(), None, FAST), tmp_path, progress=False)
+    assert (tmp_path / "results.json").read_text() == "mine"
+
+
+def test_summary_never_raises(tmp_path):
+    row = run_case_summary(tmp_path / "missing.toml", tmp_path / "o")
+    assert row["status"] == "error" and "case file not found" in row["error"]

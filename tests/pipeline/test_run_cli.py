@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`hemotwin run` errors: one line naming the problem, exit status 2."""
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(args):
+    return subprocess.run([sys.executable, "-m", "hemotwin.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('[image]\nphantom = "aortic_arch"\n[physiology]\ncardiac_output = "5 mmHg"\n',
+     "physiology.cardiac_output = '5 mmHg'"),
+    ('[image]\npath = "nope.nii.gz"\n[physiology]\ncardiac_output = "5 L/min"\n', "image.path = 'nope.nii.gz'"),
+    ('[image]\nphantom = "aortic_arch"\n[physiology]\ncardiac_output = "5 L/min"\n'
+     '[physiology.outlets.ports.carotid]\nmodel = "rcr"\n', "unknown port 'carotid'"),
+    ('[image]\nphantom = "aortic_arch"\n[physiology]\ncardiac_output = "-5 L/min"\n', "must be > 0"),
+])
+def test_run_one_line_errors(tmp_path, body, needle):
+    case = tmp_path / "case.toml"
+    case.write_text(body)
+    r = _run(["run", str(case), "--out", str(tmp_path / "out")])
+    assert r.returncode == 2
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err, err
+
+
+def test_run_missing_case(tmp_path):
+    r = _run(["run", str(tmp_path / "x.toml"), "--out", str(tmp_path / "o")])
+    assert r.returncode == 2 and "case file not found" in r.stderr
