@@ -140,3 +140,21 @@ def test_aortic_arch_phantom_coarctation_on_extracted_centerline():
     s_true = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(truth_cl, axis=0), axis=1))])
     truth = truth_cl[np.argmin(np.abs(s_true - ph.info["coarctation_center_arclength_mm"]))]
     assert np.linalg.norm(p[np.argmin(np.abs(s - c.position_mm))] - truth) < 2.0
+
+
+def test_coronary_phantom_through_centerline_tree():
+    """The same acceptance through helper geometry: mask -> ports -> centerlines (equivalent
+    radius of the perpendicular sections) -> lesions."""
+    from hemotwin.geometry import centerlines, phantoms
+    from hemotwin.geometry import ports as ports_mod
+
+    ph = phantoms.coronary_stenosis(spacing_mm=0.4, stenosis_ds=0.5, stenosis_length_mm=8.0)
+
+    class Geom:
+        spacing_mm, origin_mm, direction = ph.spacing_mm, ph.origin_mm, ph.direction
+
+    cl = centerlines.compute_centerlines(ph.mask, Geom, ports_mod.detect_ports(ph.mask, Geom))
+    les = lesions_from_centerline(cl)
+    assert len(les) == 1
+    assert abs(les[0].percent_diameter_stenosis - ph.info["stenosis_ds_percent"]) <= 5.0
+    assert abs(les[0].length_mm - ph.info["stenosis_length_mm"]) <= 0.2 * ph.info["stenosis_length_mm"]
