@@ -26,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hemotwin {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        except ImportError as exc:  # one command's missing optional dependency must not hide the rest
+            print(f"hemotwin: command {info.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
         if hasattr(module, "register"):
             module.register(sub)
     return parser
