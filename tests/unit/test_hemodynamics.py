@@ -155,3 +155,17 @@ def test_flow_splits_and_pd_pa_errors():
     s = np.linspace(0, 10, 11)
     with pytest.raises(ValueError, match="absolute"):
         hd.pd_pa(s, np.zeros(11), (4, 6))
+
+
+def test_cycle_accumulator_equals_cycle_metrics():
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((30, 5, 3)) + np.array([0.5, 0.0, 0.0])
+    ref = hd.cycle_metrics(w, 0.02)
+    acc = hd.CycleAccumulator()
+    for k in range(30):
+        acc.add(w[k], 0.02)
+    got = acc.result()
+    for key in ("tawss_pa", "osi", "rrt_1_pa", "ecap_1_pa", "tawss_vector_pa", "period_s"):
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-12)
+    with pytest.raises(ValueError, match="no samples"):
+        hd.CycleAccumulator().result()

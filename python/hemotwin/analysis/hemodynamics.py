@@ -23,6 +23,7 @@ __all__ = [
     "surface_wss_operator",
     "point_areas",
     "cycle_metrics",
+    "CycleAccumulator",
     "wss_statistics",
     "centerline_pressure",
     "pressure_at",
@@ -206,7 +207,7 @@ def surface_pressure(surface, fields, cell_centers_m, *, mm_to_m=1e-3, k=4):
 
 
 # ----------------------------------------------------------------------------- cycle metrics
-def cycle_metrics(wss_series, dt_s, *, periodic=True) -> dict:
+def cycle_metrics(wss_series, dt_s, *, periodic=True, _integrals=None) -> dict:
     """TAWSS, OSI, RRT and ECAP from a WSS vector time series over one cardiac cycle.
 
     Parameters
@@ -243,18 +244,19 @@ def cycle_metrics(wss_series, dt_s, *, periodic=True) -> dict:
         raise ValueError(f"wss_series must have shape (T, P, 3), got {w.shape}")
     if not dt_s > 0:
         raise ValueError(f"dt_s must be > 0, got {dt_s}")
-    n_t = w.shape[0]
-    if periodic:
-        weights = np.full(n_t, dt_s)
+    if _integrals is not None:  # CycleAccumulator: dt_s is the whole period
+        int_mag, int_vec = _integrals
+        period = float(dt_s)
     else:
-        if n_t < 2:
-            raise ValueError("periodic=False needs at least 2 samples")
+        n_t = w.shape[0]
         weights = np.full(n_t, dt_s)
-        weights[[0, -1]] = 0.5 * dt_s
-    period = float(np.sum(weights))
-    mag = np.linalg.norm(w, axis=2)
-    int_mag = np.einsum("t,tp->p", weights, mag)
-    int_vec = np.einsum("t,tpa->pa", weights, w)
+        if not periodic:
+            if n_t < 2:
+                raise ValueError("periodic=False needs at least 2 samples")
+            weights[[0, -1]] = 0.5 * dt_s
+        period = float(np.sum(weights))
+        int_mag = np.einsum("t,tp->p", weights, np.linalg.norm(w, axis=2))
+        int_vec = np.einsum("t,tpa->pa", weights, w)
     tawss = int_mag / period
     mean_vec = int_vec / period
     mean_vec_mag = np.linalg.norm(mean_vec, axis=1)
@@ -265,6 +267,44 @@ def cycle_metrics(wss_series, dt_s, *, periodic=True) -> dict:
         ecap = np.where(tawss > 0, osi / tawss, np.inf)
     return {"tawss_pa": tawss, "osi": osi, "rrt_1_pa": rrt, "ecap_1_pa": ecap,
             "tawss_vector_pa": mean_vec, "period_s": period}
+
+
+class CycleAccumulator:
+    """Running TAWSS/OSI/RRT/ECAP over a cycle without storing the WSS series.
+
+    ``add(wss (P, 3) in Pa, dt_s)`` once per sample (rectangle rule: each sample stands for
+    ``dt_s`` of the cycle); ``result()`` returns the same dict as ``cycle_metrics``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> acc = CycleAccumulator()
+    >>> for t in np.arange(100) / 100.0:
+    ...     acc.add(np.array([[1.0 + 2.0 * np.cos(2 * np.pi * t), 0.0, 0.0]]), 0.01)
+    >>> round(float(acc.result()["osi"][0]), 4)
+    0.1518
+    """
+
+    def __init__(self):
+        self._mag = None
+        self._vec = None
+        self._t = 0.0
+
+    def add(self, wss_pa, dt_s: float) -> None:
+        w = np.asarray(wss_pa, float)
+        if w.ndim != 2 or w.shape[1] != 3:
+            raise ValueError(f"wss_pa must have shape (P, 3), got {w.shape}")
+        if self._mag is None:
+            self._mag = np.zeros(len(w))
+            self._vec = np.zeros((len(w), 3))
+        self._mag += dt_s * np.linalg.norm(w, axis=1)
+        self._vec += dt_s * w
+        self._t += dt_s
+
+    def result(self) -> dict:
+        if self._mag is None or self._t <= 0:
+            raise ValueError("no samples added")
+        return cycle_metrics(np.stack([self._vec / self._t]), self._t, _integrals=(self._mag, self._vec))
 
 
 def wss_statistics(values_pa, area_weights=None, *, low_threshold_pa=LOW_WSS_PA) -> dict:
