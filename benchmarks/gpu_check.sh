@@ -34,6 +34,8 @@ HEMOTWIN_PARITY_DOMAIN=.devicedata/demo_domain.npz $PY -m pytest -q -p no:cachep
   tests/backends tests/unit/test_simulation_core.py tests/unit/test_core_lattice.py tests/physics/test_verification.py \
   -k "cuda or parity" 2>&1 | tee "$OUT/pytest.log" | tail -25
 echo "tests $(( $(date +%s) - t0 )) s"
+echo "== benchmark"
+$PY benchmarks/gpu_bench.py --size 256 --aorta .devicedata/aorta_domain.npz --json "$OUT/gpu_bench.json"
 echo "== hemotwin verify --device cuda"
 for prec in float64 float32; do
   $PY -m hemotwin.cli verify poiseuille --device cuda --precision $prec --json | tee -a "$OUT/verify.jsonl"
@@ -41,6 +43,4 @@ for prec in float64 float32; do
 done
 $PY -m hemotwin.cli verify order --device cuda --json | tee -a "$OUT/verify.jsonl"
 echo "verify $(( $(date +%s) - t0 )) s"
-echo "== benchmark"
-$PY benchmarks/gpu_bench.py --size 256 --aorta .devicedata/aorta_domain.npz --json "$OUT/gpu_bench.json"
 echo "total $(( $(date +%s) - t0 )) s"
