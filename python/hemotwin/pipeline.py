@@ -114,6 +114,7 @@ def demo_case_dict() -> dict:
                                 "steady flow before and after a virtual stent"},
         "image": {"phantom": "aortic_arch", "phantom_options": {"spacing_mm": 1.2, "coarctation": 0.5}},
         "segmentation": {"method": "seeded", "seeds_mm": [[0.0, -25.0, 40.0], [0.0, 25.0, 30.0]]},
+        "ports": {"flow_extension_diameters": 2.0},
         "physiology": {"cardiac_output": "5 L/min", "target_mean_pressure": "93 mmHg",
                        "heart_rate": "70 bpm",
                        "inflow": {"waveform": "constant", "profile": "parabolic", "ramp": "0.1 s"},
@@ -122,8 +123,8 @@ def demo_case_dict() -> dict:
                                  "viscosity": "3.5 mPa*s"}},
         "numerics": {"cells_across": 7, "u_lu_max": 0.1, "les": "auto", "smagorinsky": 0.17,
                      "precision": "float32"},
-        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "0.4 s",
-                "min_time": "0.25 s", "window": "0.05 s"},
+        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "0.3 s",
+                "min_time": "0.2 s", "window": "0.05 s"},
         "devices": {"indication": "coarctation"},
         "context_of_use": {"question_of_interest": "Does a stent sized to the adjacent aorta "
                            "lower the translesional pressure gradient of this coarctation?"},
@@ -212,7 +213,18 @@ def _stage_geometry(case: Case, vol, mask, levelset):
         warnings.simplefilter("ignore")
         surf = extract_surface(mask, vol, ports, levelset=levelset)
         cl = compute_centerlines(mask, vol, ports, surface=surf)
-    return ports, surf, cl
+    ext = case.ports.flow_extension_diameters
+    if ext > 0:
+        # outlet flow extensions (lattice only): a jet leaving through a pressure outlet with
+        # backflow destabilises it; centerlines and analysis stay on the imaged anatomy
+        import copy
+
+        from .geometry.surface import add_flow_extensions
+
+        ports_lat = copy.deepcopy(ports)
+        surf_lat = add_flow_extensions(surf, ports_lat, length_diameters=ext, which="outlets")
+        return ports, surf, cl, (ports_lat, surf_lat)
+    return ports, surf, cl, None
 
 
 def _stage_lattice(case: Case, surf, ports):
@@ -618,9 +630,10 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     k_seg = _hash({"up": k_img, "seg": raw.get("segmentation")})
     mask, levelset, seg_msg = cache.get("segment", k_seg, lambda: _stage_segment(case, vol, truth))
     k_geo = _hash({"up": k_seg, "ports": raw.get("ports"), "outl": sorted(case.physiology.outlets.ports)})
-    ports, surf, cl = cache.get("geometry", k_geo, lambda: _stage_geometry(case, vol, mask, levelset))
+    ports, surf, cl, lat_geo = cache.get("geometry", k_geo,
+                                         lambda: _stage_geometry(case, vol, mask, levelset))
     k_lat = _hash({"up": k_geo, "num": raw.get("numerics")})
-    dom = cache.get("lattice", k_lat, lambda: _stage_lattice(case, surf, ports))
+    dom = cache.get("lattice", k_lat, lambda: _stage_lattice(case, *(lat_geo or (ports, surf))[::-1]))
     outlets = [p for p in ports if p.role == "outlet"]
     main_port = max(outlets, key=lambda p: p.radius_mm).name
     pts, s, r = _centerline_path(cl, main_port)
@@ -654,12 +667,12 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
 
         def deploy():
             treated = deploy_stent(mask, vol.spacing_mm, vol.origin_mm, pts, dev)
-            ports2, surf2, cl2 = _stage_geometry(case, vol, treated, None)
-            return treated, ports2, surf2, cl2
+            return (treated, *_stage_geometry(case, vol, treated, None))
 
-        treated, ports2, surf2, cl2 = cache.get("deploy", k_dep, deploy)
+        treated, ports2, surf2, cl2, lat_geo2 = cache.get("deploy", k_dep, deploy)
         k_lat2 = _hash({"up": k_dep, "num": raw.get("numerics")})
-        dom2 = cache.get("lattice_post", k_lat2, lambda: _stage_lattice(case, surf2, ports2))
+        dom2 = cache.get("lattice_post", k_lat2,
+                         lambda: _stage_lattice(case, *(lat_geo2 or (ports2, surf2))[::-1]))
         _, s2, r2 = _centerline_path(cl2, main_port)
         k_flow2 = _hash({"up": k_lat2, "phys": raw.get("physiology"), "run": raw.get("run"),
                          "num": raw.get("numerics"), "device": device})
