@@ -79,3 +79,35 @@ def test_stent_tube_on_a_curved_centerline_and_errors():
         stent_tube(cl, 4.0, L - 5.0, 10.0)
     with pytest.raises(ValueError, match="> 0"):
         stent_tube(cl, 0.0, 1.0, 10.0)
+
+
+def test_coarctation_phantom_sized_and_opened():
+    """Arch phantom: lesion on the centerline tree -> coarctation rule -> deployment along the
+    path; the narrowest covered section reaches the device diameter (1 mm voxels: within 3 %)."""
+    from hemotwin.analysis.catalog import load_catalog
+    from hemotwin.analysis.lesions import centerline_paths, lesions_from_centerline
+    from hemotwin.analysis.sizing import recommend_device
+    from hemotwin.geometry import centerlines, phantoms
+    from hemotwin.geometry import ports as ports_mod
+
+    ph = phantoms.aortic_arch(spacing_mm=1.0)
+
+    class Geom:
+        spacing_mm, origin_mm, direction = ph.spacing_mm, ph.origin_mm, ph.direction
+
+    cl = centerlines.compute_centerlines(ph.mask, Geom, ports_mod.detect_ports(ph.mask, Geom))
+    les = lesions_from_centerline(cl)[0]
+    pts = np.asarray(cl.points)[centerline_paths(cl)[les.path_port]]
+    s = centerline_arclength(pts)
+    dev = recommend_device(les, load_catalog(), "coarctation", centerline_length_mm=float(s[-1]))
+    assert dev.diameter_mm <= min(les.proximal_reference_mm, les.distal_reference_mm)
+    assert dev.start_mm <= les.start_mm and dev.end_mm >= les.end_mm
+    new = deploy_stent(ph.mask, ph.spacing_mm, ph.origin_mm, pts, dev)
+    sel = np.nonzero((s > dev.start_mm + 2) & (s < dev.end_mm - 2))[0]
+    tang = np.gradient(pts, axis=0)[sel]
+    kw = dict(radius_mm=0.75 * dev.diameter_mm + 3, step_mm=0.4)
+    d0 = 2 * np.sqrt(cross_section_area_mm2(ph.mask, ph.spacing_mm, ph.origin_mm, pts[sel], tang, **kw) / np.pi)
+    d1 = 2 * np.sqrt(cross_section_area_mm2(new, ph.spacing_mm, ph.origin_mm, pts[sel], tang, **kw) / np.pi)
+    assert d0.min() < 0.6 * dev.diameter_mm
+    np.testing.assert_allclose(d1.min(), dev.diameter_mm, rtol=0.03)
+    assert np.all(d1 >= d0 - 1e-9)
