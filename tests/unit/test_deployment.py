@@ -106,8 +106,12 @@ def test_coarctation_phantom_sized_and_opened():
     sel = np.nonzero((s > dev.start_mm + 2) & (s < dev.end_mm - 2))[0]
     tang = np.gradient(pts, axis=0)[sel]
     kw = dict(radius_mm=0.75 * dev.diameter_mm + 3, step_mm=0.4)
-    d0 = 2 * np.sqrt(cross_section_area_mm2(ph.mask, ph.spacing_mm, ph.origin_mm, pts[sel], tang, **kw) / np.pi)
-    d1 = 2 * np.sqrt(cross_section_area_mm2(new, ph.spacing_mm, ph.origin_mm, pts[sel], tang, **kw) / np.pi)
+
+    def diam(mask):
+        a = cross_section_area_mm2(mask, ph.spacing_mm, ph.origin_mm, pts[sel], tang, **kw)
+        return 2 * np.sqrt(a / np.pi)
+
+    d0, d1 = diam(ph.mask), diam(new)
     assert d0.min() < 0.6 * dev.diameter_mm
     np.testing.assert_allclose(d1.min(), dev.diameter_mm, rtol=0.03)
     assert np.all(d1 >= d0 - 1e-9)
