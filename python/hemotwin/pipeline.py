@@ -289,7 +289,8 @@ def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm):
     return max(1.3 * u_narrow, u_inlet)
 
 
-def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress):
+def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress,
+                surf=None):
     from .solver.outlets import default_outlets
     from .solver.runner import FlowRunner, FlowSetup
     from .solver.simulation import CarreauYasuda, Numerics, Simulation
@@ -336,14 +337,31 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     setup = FlowSetup(inlet.name, wave, ph.inflow.profile, models, pressure_offset_pa=offset,
                       ramp_s=ph.inflow.ramp, viscosity_m2_s=nu)
     ckpt = out.file(f"checkpoints/{label}.npz") if run.checkpoint_interval else None
+    on_sample, op = None, None
+    if run.mode == "pulsatile" and surf is not None:
+        from .analysis import hemodynamics as hd
+
+        # WSS vectors on the imaged wall at every sample of the last cycle -> TAWSS, OSI, ...
+        op = hd.surface_wss_operator(surf, sim.cell_centers_m, dom.spacing_m)
+
+        def on_sample(s, t):
+            return op.wss(s.fields()["stress_pa"])
     runner = FlowRunner(sim, setup, run.mode, tolerance=run.steady_tolerance,
                         max_time_s=run.max_time, min_time_s=run.min_time, window_s=run.window,
                         cycles=run.cycles, samples_per_cycle=run.samples_per_cycle,
                         periodicity_tolerance=run.periodicity_tolerance,
                         coupling_interval=ol.coupling_interval, checkpoint_path=ckpt,
                         checkpoint_interval=run.checkpoint_interval,
-                        progress=progress and run.progress, label=f"flow ({label})")
+                        progress=progress and run.progress, label=f"flow ({label})",
+                        on_sample=on_sample)
     res = runner.run(resume=resume)
+    cycle = None
+    if res.samples:
+        from .analysis import hemodynamics as hd
+
+        series = np.stack(res.samples)
+        cycle = hd.cycle_metrics(series, wave.period_s / len(series))
+        cycle = {k: np.asarray(v) for k, v in cycle.items()}
     fields = res.mean_fields if res.mean_fields is not None else sim.fields()
     if res.mean_fields is None:
         fields = {**fields, "pressure_pa": fields["pressure_pa"] + offset}
@@ -355,7 +373,7 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
                      "coupling_relaxation": runner.relaxation},
         "outlets": {n: {**m.describe(), "target_flow_m3_s": getattr(m, "target_flow_m3_s", None),
                         "flow_fraction": getattr(m, "flow_fraction", None)} for n, m in models.items()},
-        "pressure_offset_pa": offset, "shape": dom.shape, "spacing_m": dom.spacing_m,
+        "pressure_offset_pa": offset, "shape": dom.shape, "spacing_m": dom.spacing_m, "cycle": cycle,
         "origin_m": np.asarray(dom.origin_m).tolist(),
     }
 
@@ -410,8 +428,20 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, lesions_pre=None):
     try:
         wall = hd.surface_wss(surf, fields, centers, dx)
         wall = hd.surface_pressure(wall, fields, centers)
-        wss_stats = hd.wss_statistics(np.asarray(wall.point_data["wss_magnitude_pa"]),
-                                      hd.point_areas(wall))
+        areas = hd.point_areas(wall)
+        wss_stats = hd.wss_statistics(np.asarray(wall.point_data["wss_magnitude_pa"]), areas)
+        cyc = flow.get("cycle")
+        if cyc is not None:
+            wall_pts = hd._wall_point_mask(surf)
+            for k in ("tawss_pa", "osi", "rrt_1_pa", "ecap_1_pa"):
+                arr = np.full(wall.n_points, np.nan)
+                arr[wall_pts] = cyc[k]
+                wall.point_data[k] = arr
+            wss_stats["tawss"] = hd.wss_statistics(wall.point_data["tawss_pa"], areas)
+            osi = wall.point_data["osi"]
+            ok = np.isfinite(osi)
+            wss_stats["osi_mean"] = float(np.sum(osi[ok] * areas[ok]) / np.sum(areas[ok]))
+            wss_stats["osi_max"] = float(np.max(osi[ok]))
     except Exception as e:  # WSS is a secondary output: report, do not fail the case
         wss_stats = {"error": f"{type(e).__name__}: {e}"}
     cons = {"mass_imbalance": res.mass_imbalance,
@@ -640,7 +670,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     k_flow = _hash({"up": k_lat, "phys": raw.get("physiology"), "run": raw.get("run"),
                     "num": raw.get("numerics"), "device": device})
     flow_pre = cache.get("flow_pre", k_flow, lambda: _stage_flow(
-        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress))
+        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, surf))
     pre = _analyze(case, flow_pre, ports, surf, cl, main_port)
     results = {
         "schema_version": "1.0", "case": case.case.name, "status": "ok",
@@ -677,7 +707,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         k_flow2 = _hash({"up": k_lat2, "phys": raw.get("physiology"), "run": raw.get("run"),
                          "num": raw.get("numerics"), "device": device})
         flow_post = cache.get("flow_post", k_flow2, lambda: _stage_flow(
-            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress))
+            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, surf2))
         post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesions_pre=lesion_objs)
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}

@@ -75,6 +75,7 @@ class RunResult:
     periodicity_error: float = float("nan")
     mean_fields: dict | None = None
     info: dict = field(default_factory=dict)
+    samples: list = field(default_factory=list)
 
     def summary(self) -> dict:
         return {"mode": self.mode, "converged": self.converged, "status": self.status,
@@ -113,7 +114,8 @@ class FlowRunner:
     progress : bool
         tqdm bar with steps, simulated time and ETA.
     on_sample : callable, optional
-        ``on_sample(sim, t_s)`` at each pulsatile field sample in the last cycle.
+        ``on_sample(sim, t_s)`` at each pulsatile field sample in the last cycle; a returned
+        array is kept (and checkpointed) in ``RunResult.samples``.
     """
 
     def __init__(self, sim: Simulation, setup: FlowSetup, mode: str = "steady", *,
@@ -179,7 +181,7 @@ class FlowRunner:
             "chunk": 0, "win_n": 0, "win_q": np.zeros(len(self.names)), "win_p": np.zeros(len(self.names)),
             "prev_q": None, "prev_p": None, "calm": 0, "history": [], "converged": False,
             "series_t": [], "series_q": [], "series_p": [], "series_pm": [],
-            "n_samples": 0, "field_sums": None, "ramped": False, "imposed": {},
+            "n_samples": 0, "field_sums": None, "ramped": False, "imposed": {}, "samples": [],
         }
 
     def _save_checkpoint(self):
@@ -193,7 +195,9 @@ class FlowRunner:
                                          for n, m in self.setup.outlets.items()}),
             "runner_json": json.dumps({k: v for k, v in s.items()
                                        if k not in ("win_q", "win_p", "prev_q", "prev_p", "field_sums",
-                                                    "series_t", "series_q", "series_p", "series_pm")}),
+                                                    "series_t", "series_q", "series_p", "series_pm",
+                                                    "samples")}),
+            "samples": np.asarray(s["samples"], float) if s["samples"] else np.zeros(0),
             "win_q": s["win_q"], "win_p": s["win_p"],
             "prev_q": np.array([]) if s["prev_q"] is None else s["prev_q"],
             "prev_p": np.array([]) if s["prev_p"] is None else s["prev_p"],
@@ -228,6 +232,7 @@ class FlowRunner:
         s["series_t"] = d["series_t"].tolist()
         for k in ("series_q", "series_p", "series_pm"):
             s[k] = [row for row in d[k]]
+        s["samples"] = [row for row in d["samples"]] if d["samples"].size else []
         fs = {k[6:]: d[k].copy() for k in d.files if k.startswith("field_")}
         s["field_sums"] = fs or None
         self._state = s
@@ -405,7 +410,10 @@ class FlowRunner:
             s["field_sums"][k] += v
         s["n_samples"] += 1
         if self.on_sample is not None:
-            self.on_sample(self.sim, self.sim.time_s)
+            # whatever the callback returns is kept (and checkpointed) in RunResult.samples
+            out = self.on_sample(self.sim, self.sim.time_s)
+            if out is not None:
+                s["samples"].append(np.asarray(out, float))
 
     # ------------------------------------------------------------------ results
     def _result(self, status, wall) -> RunResult:
@@ -457,4 +465,5 @@ class FlowRunner:
             series={"time_s": t, "flow_m3_s": Q, "pressure_pa": P, "names": names,
                     "model_pressure_pa": np.asarray(s["series_pm"], float).reshape(-1, len(names))},
             history=list(s["history"]), mass_imbalance=float(imbalance),
-            periodicity_error=per_err, mean_fields=mean_fields, info=info)
+            periodicity_error=per_err, mean_fields=mean_fields, info=info,
+            samples=list(s["samples"]))
