@@ -115,3 +115,19 @@ def test_coarctation_phantom_sized_and_opened():
     assert d0.min() < 0.6 * dev.diameter_mm
     np.testing.assert_allclose(d1.min(), dev.diameter_mm, rtol=0.03)
     assert np.all(d1 >= d0 - 1e-9)
+
+
+def test_direction_cosines_are_honoured():
+    """The same vessel stored with a flipped x axis (direction diag(-1, 1, 1)) deploys identically."""
+    mask, sp, org, cl = _vessel(_stenosis)
+    flipped = mask[::-1].copy()
+    org_f = org.copy()
+    org_f[0] = org[0] + sp * (mask.shape[0] - 1)  # voxel 0 of the flipped array is the far end
+    dirn = np.diag([-1.0, 1.0, 1.0])
+    dev = {"diameter_mm": 3.0, "length_mm": 14.0, "start_mm": 8.0}
+    a = deploy_stent(mask, sp, org, cl, dev)
+    b = deploy_stent(flipped, sp, org_f, cl, dev, direction=dirn)
+    assert np.array_equal(a, b[::-1])
+    k = np.argmin(np.abs(centerline_arclength(cl) - 15.0))
+    area = cross_section_area_mm2(b, sp, org_f, cl[k:k + 1], [[1.0, 0, 0]], radius_mm=4.0, direction=dirn)
+    np.testing.assert_allclose(area, np.pi * 1.5**2, rtol=0.03)

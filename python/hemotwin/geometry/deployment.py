@@ -3,8 +3,8 @@
 device's nominal diameter (a tube swept along the centerline), on a voxel mask or as an implicit
 function, and measure lumen cross-sections to check it.
 
-Masks are indexed [i, j, k] with voxel centre origin_mm + (i, j, k) * spacing_mm (identity
-direction, as every mask in hemotwin); all lengths in mm.
+Masks are indexed [i, j, k] with voxel centre origin_mm + direction @ (spacing_mm * (i, j, k))
+(ITK's convention; identity direction by default); all lengths in mm.
 """
 from __future__ import annotations
 
@@ -113,8 +113,15 @@ def stent_tube(centerline_points_mm, diameter_mm: float, start_mm: float, length
     return StentTube(axis_pts, 0.5 * float(diameter_mm), float(start_mm), float(end_mm))
 
 
+def _index_matrix(spacing_mm, direction):
+    sp = np.broadcast_to(np.asarray(spacing_mm, float), (3,))
+    d = np.eye(3) if direction is None else np.asarray(direction, float).reshape(3, 3)
+    return d * sp[None, :]  # physical = origin + M @ ijk
+
+
 def deploy_stent(mask_array, spacing_mm, origin_mm, centerline_points_mm, device, start_mm=None,
-                 *, mode: str = "union", return_tube: bool = False, smooth_mm: float = 0.0):
+                 *, mode: str = "union", return_tube: bool = False, smooth_mm: float = 0.0,
+                 direction=None):
     """Virtually deploy a device: the lumen over the covered segment becomes the device's tube.
 
     Parameters
@@ -138,6 +145,8 @@ def deploy_stent(mask_array, spacing_mm, origin_mm, centerline_points_mm, device
         (an aneurysmal segment excluded; side branches starting in the segment are closed).
     return_tube : bool
         Also return the ``StentTube`` implicit function, as ``(mask, tube)``.
+    direction : (3, 3) array, optional
+        Direction cosines of the mask grid (column a: physical direction of index axis a).
 
     Returns
     -------
@@ -151,15 +160,17 @@ def deploy_stent(mask_array, spacing_mm, origin_mm, centerline_points_mm, device
     if mode not in ("union", "replace"):
         raise ValueError(f"mode must be 'union' or 'replace', got {mode!r}")
     m = np.asarray(mask_array) > 0
-    sp = np.broadcast_to(np.asarray(spacing_mm, float), (3,))
+    mat = _index_matrix(spacing_mm, direction)
     org = np.broadcast_to(np.asarray(origin_mm, float), (3,))
     tube = stent_tube(centerline_points_mm, diameter, start_mm, length, smooth_mm=smooth_mm)
     lo, hi = tube.bounds_mm
-    i0 = np.clip(np.floor((lo - org) / sp).astype(int) - 1, 0, np.array(m.shape) - 1)
-    i1 = np.clip(np.ceil((hi - org) / sp).astype(int) + 2, 0, np.array(m.shape))
+    box = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    ijk = (box - org) @ np.linalg.inv(mat).T
+    i0 = np.clip(np.floor(ijk.min(axis=0)).astype(int) - 1, 0, np.array(m.shape) - 1)
+    i1 = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 2, 0, np.array(m.shape))
     sub = tuple(slice(a, b) for a, b in zip(i0, i1))
-    grid = np.stack(np.meshgrid(*[org[k] + sp[k] * np.arange(i0[k], i1[k]) for k in range(3)],
-                                indexing="ij"), axis=-1)
+    idx = np.stack(np.meshgrid(*[np.arange(i0[k], i1[k]) for k in range(3)], indexing="ij"), axis=-1)
+    grid = org + idx @ mat.T
     sdf = tube(grid.reshape(-1, 3)).reshape(grid.shape[:3])
     out = m.copy()
     inside = sdf <= 0
@@ -176,7 +187,8 @@ def deploy_stent(mask_array, spacing_mm, origin_mm, centerline_points_mm, device
 
 
 def cross_section_area_mm2(mask_array, spacing_mm, origin_mm, points_mm, tangents=None, *,
-                           radius_mm: float = 10.0, step_mm: float | None = None) -> np.ndarray:
+                           radius_mm: float = 10.0, step_mm: float | None = None,
+                           direction=None) -> np.ndarray:
     """Lumen cross-sectional area (mm^2) in the plane normal to the centerline at each point.
 
     The mask is trilinearly interpolated on a square grid in the plane (``step_mm``, default a
@@ -192,6 +204,8 @@ def cross_section_area_mm2(mask_array, spacing_mm, origin_mm, points_mm, tangent
         Plane normals; default the centerline's finite-difference tangents.
     radius_mm : float
         Half-width of the sampled square (mm): larger than the lumen.
+    direction : (3, 3) array, optional
+        Direction cosines of the mask grid.
 
     Returns
     -------
@@ -199,6 +213,7 @@ def cross_section_area_mm2(mask_array, spacing_mm, origin_mm, points_mm, tangent
     """
     m = np.asarray(mask_array, float)
     sp = np.broadcast_to(np.asarray(spacing_mm, float), (3,))
+    inv = np.linalg.inv(_index_matrix(sp, direction))
     org = np.broadcast_to(np.asarray(origin_mm, float), (3,))
     p = np.atleast_2d(np.asarray(points_mm, float))
     t = _tangents(p) if tangents is None else np.atleast_2d(np.asarray(tangents, float))
@@ -214,7 +229,7 @@ def cross_section_area_mm2(mask_array, spacing_mm, origin_mm, points_mm, tangent
         e1 /= np.linalg.norm(e1)
         e2 = np.cross(tn, e1)
         x = c + uu[..., None] * e1 + vv[..., None] * e2
-        idx = ((x - org) / sp).reshape(-1, 3).T
+        idx = ((x - org).reshape(-1, 3) @ inv.T).T
         val = ndimage.map_coordinates(m, idx, order=1, mode="constant", cval=0.0).reshape(uu.shape)
         inside = val >= 0.5
         lab, nl = ndimage.label(inside)
