@@ -154,7 +154,10 @@ def test_flow_splits_and_pd_pa_errors():
     np.testing.assert_allclose(r["inflow_ml_s"], 10.0)
     s = np.linspace(0, 10, 11)
     with pytest.raises(ValueError, match="absolute"):
-        hd.pd_pa(s, np.zeros(11), (4, 6))
+        hd.pd_pa(s, np.zeros(11), (4, 6), strict=True)
+    with pytest.warns(UserWarning, match="undefined"):
+        r = hd.pd_pa(s, np.zeros(11), (4, 6))
+    assert np.isnan(r["pd_pa"]) and "offset_pa" in r["error"]
 
 
 def test_cycle_accumulator_equals_cycle_metrics():

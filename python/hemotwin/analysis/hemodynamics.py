@@ -7,6 +7,7 @@ say so. Definitions and sources: docs/metrics.md.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -503,7 +504,7 @@ def translesional_gradient(arclength_mm, pressure_pa, lesion=None, *, start_mm=N
 
 
 def pd_pa(arclength_mm, pressure_pa, lesion=None, *, start_mm=None, end_mm=None, margin_mm=None,
-          pa_position_mm=None, offset_pa=0.0, window_mm=1.0) -> dict:
+          pa_position_mm=None, offset_pa=0.0, window_mm=1.0, strict=False) -> dict:
     """Pd/Pa: time-mean distal pressure over time-mean aortic (proximal) pressure.
 
     FFR is Pd/Pa at maximal hyperemia, ischemic at <= 0.80 (REFERENCE.md sec. 4); computed at rest
@@ -521,6 +522,9 @@ def pd_pa(arclength_mm, pressure_pa, lesion=None, *, start_mm=None, end_mm=None,
         coronary model).
     offset_pa : float
         Added to every pressure before the ratio (Pa).
+    strict : bool
+        Raise ValueError when Pa is not positive; default: warn and return ``pd_pa`` NaN with an
+        ``error`` message (a pipeline keeps going).
 
     Returns
     -------
@@ -533,8 +537,14 @@ def pd_pa(arclength_mm, pressure_pa, lesion=None, *, start_mm=None, end_mm=None,
     pa = float(np.mean(pressure_at(s, pressure_pa, pa_pos, window_mm=window_mm))) + offset_pa
     pd = float(np.mean(pressure_at(s, pressure_pa, st.distal_mm, window_mm=window_mm))) + offset_pa
     if pa <= 0:
-        raise ValueError(f"Pa = {pa:.4g} Pa is not positive: Pd/Pa needs absolute pressures; "
-                         "pass offset_pa (e.g. the mean aortic pressure imposed at the outlets)")
+        if strict:
+            raise ValueError(f"Pa = {pa:.4g} Pa is not positive: Pd/Pa needs absolute pressures; "
+                             "pass offset_pa (e.g. the mean aortic pressure imposed at the outlets)")
+        msg = (f"Pd/Pa undefined: Pa = {pa:.4g} Pa is not positive (gauge pressures from "
+               "zero-pressure outlets?); pass offset_pa")
+        warnings.warn(msg, stacklevel=2)
+        return {"pd_pa": float("nan"), "pa_mmhg": pa / PA_PER_MMHG, "pd_mmhg": pd / PA_PER_MMHG,
+                "pa_mm": pa_pos, "pd_mm": st.distal_mm, "error": msg}
     return {"pd_pa": pd / pa, "pa_mmhg": pa / PA_PER_MMHG, "pd_mmhg": pd / PA_PER_MMHG,
             "pa_mm": pa_pos, "pd_mm": st.distal_mm}
 
