@@ -122,9 +122,11 @@ def cap_ports(surf, ports, voxel_mm):
         c, n = np.asarray(port.center_mm, float), np.asarray(port.normal, float)
         R = 2.0 * float(port.radius_mm) + 3.0 * voxel_mm
         beyond = (p_all - c) @ n
-        ball = R - np.linalg.norm(p_all - c, axis=1)
-        s = np.maximum(s, np.minimum(beyond, ball))
-    keep = s
+        # the plane value itself (linear, so the cut is exactly in the plane) near the port;
+        # "keep" far away so the plane does not cut other parts of the vessel
+        near = np.linalg.norm(p_all - c, axis=1) <= 2.0 * R
+        s = np.maximum(s, np.where(near, beyond, -np.inf))
+    keep = np.where(np.isfinite(s), s, -1.0)
     surf = surf.copy()
     surf.point_data["_cut"] = keep
     cut = surf.clip_scalar(scalars="_cut", value=0.0, invert=True)
