@@ -290,7 +290,7 @@ def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm):
 
 
 def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress,
-                surf=None):
+                surf=None, u_max=None):
     from .solver.outlets import default_outlets
     from .solver.runner import FlowRunner, FlowSetup
     from .solver.simulation import CarreauYasuda, Numerics, Simulation
@@ -307,7 +307,8 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     wave = load_waveform(ph.inflow.waveform if run.mode == "pulsatile" else "constant", q,
                          ph.period_s, case.base_dir)
     inlet = next(p for p in ports if p.role == "inlet")
-    u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm)
+    if u_max is None:
+        u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm)
     blood = ph.blood
     nu = blood.viscosity / blood.density
     dt = num.u_lu_max * dom.spacing_m / u_max
@@ -704,10 +705,15 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         dom2 = cache.get("lattice_post", k_lat2,
                          lambda: _stage_lattice(case, *(lat_geo2 or (ports2, surf2))[::-1]))
         _, s2, r2 = _centerline_path(cl2, main_port)
+        # the treated anatomy runs with the same time step as the native one: identical
+        # discretisation for the pre/post comparison (and the same lattice compressibility,
+        # whose relaxation time grows with dt^2)
+        u_pre = flow_pre["describe"]["u_max_m_s"]
         k_flow2 = _hash({"up": k_lat2, "phys": raw.get("physiology"), "run": raw.get("run"),
-                         "num": raw.get("numerics"), "device": device})
+                         "num": raw.get("numerics"), "device": device, "u_max": u_pre})
         flow_post = cache.get("flow_post", k_flow2, lambda: _stage_flow(
-            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, surf2))
+            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, surf2,
+            u_max=u_pre))
         post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesions_pre=lesion_objs)
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}

@@ -57,19 +57,26 @@ def _run(args):
 def summary_text(res, out_dir) -> str:
     from pathlib import Path
 
-    lines = [f"case {res['case']}: status {res['status']}, run time {res['run_time_s']:.0f} s"]
+    def f(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
+
+    lines = [f"case {res['case']}: status {res['status']}, run time {f(res.get('run_time_s'), '.0f')} s"]
+    if not res.get("lesions"):
+        lines.append("no lesion detected")
     for i, lz in enumerate(res.get("lesions") or []):
         post = ((res.get("post") or {}).get("lesions") or [])
-        pg = f", after virtual stent {post[i]['gradient_mmhg']:.1f} mmHg" if i < len(post) else ""
-        lines.append(f"lesion {i + 1}: {lz['percent_diameter_stenosis']:.0f} %DS, MLD "
-                     f"{lz['mld_mm']:.1f} mm, mean gradient {lz['gradient_mmhg']:.1f} mmHg{pg}, "
-                     f"Pd/Pa {lz['pd_pa']:.2f}")
+        pg = f", after virtual stent {f(post[i]['gradient_mmhg'], '.1f')} mmHg" if i < len(post) else ""
+        lines.append(f"lesion {i + 1}: {f(lz['percent_diameter_stenosis'], '.0f')} %DS, MLD "
+                     f"{f(lz['mld_mm'], '.1f')} mm, mean gradient {f(lz['gradient_mmhg'], '.1f')} "
+                     f"mmHg{pg}, Pd/Pa {f(lz['pd_pa'], '.2f')}")
     dev = res.get("device")
     if dev:
         lines.append(f"device: {dev['family']} {dev['diameter_mm']:g} x {dev['length_mm']:g} mm")
     c = res.get("conservation") or {}
     if c:
-        lines.append(f"mass imbalance (|Q_in - sum Q_out| / Q_in): {100 * c['mass_imbalance']:.2f} %")
+        mi = c.get("mass_imbalance")
+        lines.append("mass imbalance (|Q_in - sum Q_out| / Q_in): "
+                     + ("n/a" if mi is None else f"{100 * mi:.2f} %"))
     rep = (res.get("files") or {}).get("report")
     out = Path(out_dir).resolve()
     lines.append(f"report: {out / rep if rep else 'not written'}")
