@@ -13,8 +13,8 @@ def register(sub):
                    help="throat Reynolds number")
     p.add_argument("--orientation", default="sudden-expansion", choices=["sudden-expansion", "conical-diffuser"])
     p.add_argument("--resolution", default="12",
-                   help="cells across the 4 mm throat; three comma-separated values (e.g. 10,13,17) "
-                        "also give the GCI per station and u_num")
+                   help="cells across the 4 mm throat; two or three comma-separated values (e.g. "
+                        "12,16,21.3) also give the GCI per station and u_num")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     p.add_argument("--t-end", type=float, default=None, help="simulated time in s (default 0.6 at Re 500, else 0.5)")
@@ -33,8 +33,8 @@ def _run(args) -> int:
     from ..validation.nozzle_validation import validate_fda_nozzle
 
     res = [float(v) for v in str(args.resolution).split(",") if v.strip()]
-    if len(res) not in (1, 3):
-        raise ValueError("--resolution takes one value or three comma-separated values")
+    if len(res) not in (1, 2, 3):
+        raise ValueError("--resolution takes one, two or three comma-separated values")
     les = {"auto": None, "on": True, "off": False}[args.les]
     t0 = time.time()
     last = [0.0]

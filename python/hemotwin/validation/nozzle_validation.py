@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.gci import gci
+from ..analysis.gci import gci, gci_two_grids
 from . import fda_data, metrics, plots
 from .fda_nozzle import RHO_KG_M3, STATIONS_M, NozzleRunConfig, run_nozzle, throat_mean_velocity
 
@@ -113,6 +113,14 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
             g = gci(h, [_interp(r, s) for r in runs], p_theory=2.0)
             gci_rows[f"u_cl(z={s:+.3f})"] = g.as_dict()
             u_num.append(metrics.u_num_from_gci(g.gci_fine, s_fine[k]))
+    elif len(runs) == 2:
+        # two grids: formal order 2 and Fs = 3 (Roache); no observed order
+        h = [r["dx_m"] for r in runs]
+        u_num = []
+        for k, s in enumerate(stations):
+            g = gci_two_grids(h, [_interp(r, s) for r in runs], p_theory=2.0)
+            gci_rows[f"u_cl(z={s:+.3f})"] = g
+            u_num.append(metrics.u_num_from_gci(g["gci_fine"], s_fine[k]))
     u_in = metrics.INPUT_UNCERTAINTY_FRAC.get(re)
     if exp_cl:
         per_station = metrics.station_metrics(stations, s_fine, exp_cl["mean"], exp_cl["sd"], exp_cl["n"],
@@ -164,7 +172,8 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         "uncertainty_model": {
             "u_D": "sample SD across the experimental data sets at the station",
             "u_num": ("GCI_fine |S| / 2 from the three resolutions (Fs 1.25, or 3 with p_theory = 2 on "
-                      "fallback)") if u_num is not None else "not estimated (one resolution run)",
+                      "fallback)" if len(runs) == 3 else "GCI_fine |S| / 2 from two resolutions (p = 2 "
+                      "assumed, Fs = 3)") if u_num is not None else "not estimated (one resolution run)",
             "u_input": (f"{u_in:.0%} of S (Hariharan 2011: 10 % Re change -> this centreline change; "
                         "assumes ~10 % flow uncertainty)") if u_in is not None else "not estimated",
             "criterion": "|E| <= 2 u_val (ASME V&V 20, k = 2)",

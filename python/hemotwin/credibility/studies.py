@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Calculation verification (three lattice spacings) and input sensitivity of a case, via the pipeline.
+
+Both drive ``hemotwin.pipeline.run_case(case_path, out_dir, overrides=...)`` (read-only use) and
+take every numeric scalar of its results dict as a candidate output; quantities of interest are
+the ones whose flattened name matches ``QOI_PATTERNS``.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+from ..analysis.gci import gci
+
+QOI_PATTERNS = (r"gradient", r"pd_?pa", r"flow", r"wss", r"pressure_drop", r"ffr")
+
+# Declared inputs and their case-file keys (config.schema); the perturbation is relative.
+SENSITIVITY_INPUTS = {
+    "viscosity": "physiology.blood.viscosity",
+    "inlet_flow": "physiology.inflow.mean",
+    "outlet_resistance": "physiology.outlets.resistance_scale",
+    "segmentation_threshold": "segmentation.threshold",
+}
+
+
+def flatten_numbers(d, prefix="") -> dict:
+    """{dotted.name: float} for every finite int/float leaf of nested dicts (lists of scalars indexed)."""
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(flatten_numbers(v, f"{prefix}{k}."))
+    elif isinstance(d, (list, tuple)) and len(d) <= 16 and all(isinstance(v, (int, float)) for v in d):
+        for i, v in enumerate(d):
+            out.update(flatten_numbers(v, f"{prefix}{i}."))
+    elif isinstance(d, (int, float)) and not isinstance(d, bool) and math.isfinite(d):
+        out[prefix.rstrip(".")] = float(d)
+    return out
+
+
+def is_qoi(name: str) -> bool:
+    return any(re.search(p, name, re.I) for p in QOI_PATTERNS)
+
+
+def _run_case():
+    try:
+        from ..pipeline import run_case
+    except ImportError as exc:
+        raise RuntimeError("hemotwin.pipeline.run_case is not available in this build "
+                           f"({exc}); the study needs the pipeline") from None
+    if "overrides" not in inspect.signature(run_case).parameters:
+        raise RuntimeError("hemotwin.pipeline.run_case has no 'overrides' parameter: the study needs "
+                           "run_case(case_path, out_dir, overrides={'numerics.cells_across': n, ...})")
+    return run_case
+
+
+def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float | None = None,
+                      runner=None, progress=print) -> dict:
+    """Run the case at three spacings h, r h, r^2 h and tabulate GCI for every output.
+
+    Parameters
+    ----------
+    case_path : path
+    out_dir : path
+        Gets ``run_<n>/`` per resolution, ``convergence.json`` and ``convergence.png``.
+    ratio : float
+        Refinement ratio r in [1.3, 2] (Celik et al. 2008 recommend >= 1.3).
+    base_cells : float, optional
+        Cells across the reference port on the FINEST grid (default: the case's
+        ``numerics.cells_across``).
+    runner : callable, optional
+        ``runner(case_path, out_dir, overrides) -> results dict`` (default: pipeline.run_case).
+    """
+    if not 1.3 <= ratio <= 2.0:
+        raise ValueError(f"--ratio must be between 1.3 and 2, got {ratio}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runner = runner or _run_case()
+    if base_cells is None:
+        from ..config import load_case
+
+        base_cells = float(load_case(case_path).numerics.cells_across)
+    cells = [base_cells / ratio**2, base_cells / ratio, base_cells]
+    results, times = [], []
+    for n in cells:
+        t0 = time.perf_counter()
+        if progress:
+            progress(f"convergence: {n:.3g} cells across")
+        res = runner(case_path, out_dir / f"run_{n:.3g}", {"numerics.cells_across": n})
+        times.append(time.perf_counter() - t0)
+        results.append(flatten_numbers(res))
+    h = [1.0 / n for n in cells]  # spacing relative to the port diameter
+    common = sorted(set(results[0]) & set(results[1]) & set(results[2]))
+    table = {}
+    for name in common:
+        f = [r[name] for r in results]
+        if max(abs(v) for v in f) == 0.0:
+            continue
+        try:
+            table[name] = gci(h, f, p_theory=2.0).as_dict()
+        except (ValueError, ZeroDivisionError) as exc:
+            table[name] = {"error": str(exc), "f": f}
+        table[name]["qoi"] = is_qoi(name)
+    out = {"case": str(case_path), "ratio": ratio, "cells_across": cells, "h_relative": h,
+           "seconds": times, "p_theory": 2.0,
+           "method": "Celik et al. 2008 / Roache GCI, Fs = 1.25 (3.0 on fallback), REFERENCE.md 1.5",
+           "table": table}
+    (out_dir / "convergence.json").write_text(json.dumps(out, indent=1))
+    try:
+        from ..validation.plots import plot_gci
+
+        qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v}
+        plot_gci(out_dir / "convergence.png", dict(list(qoi.items())[:8]), f"GCI study, r = {ratio:g}")
+    except Exception as exc:  # a figure must not lose the numbers
+        out["plot_error"] = str(exc)
+    return out
+
+
+def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, runner=None,
+                      progress=print) -> dict:
+    """Perturb declared inputs by +/- ``percent`` and report normalised sensitivities.
+
+    S = (dY / Y0) / (dX / X0) from the central difference (Y+ - Y-) / (2 Y0 (percent/100)).
+    An input whose key is not in the case (or which the pipeline rejects) is reported as skipped.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runner = runner or _run_case()
+    inputs = inputs or SENSITIVITY_INPUTS
+    from ..config import load_case
+
+    case = load_case(case_path)
+    base = flatten_numbers(runner(case_path, out_dir / "base", {}))
+    rows, skipped = {}, {}
+    frac = percent / 100.0
+    for label, key in inputs.items():
+        x0 = _get(case, key)
+        if x0 is None:
+            skipped[label] = f"{key} not set in the case (or not a number)"
+            continue
+        res = {}
+        try:
+            for sign in (+1, -1):
+                if progress:
+                    progress(f"sensitivity: {label} {sign * percent:+g} %")
+                res[sign] = flatten_numbers(runner(case_path, out_dir / f"{label}_{'p' if sign > 0 else 'm'}",
+                                                   {key: x0 * (1 + sign * frac)}))
+        except Exception as exc:  # noqa: BLE001 - report, keep the other inputs
+            skipped[label] = f"run failed: {exc}"
+            continue
+        sens = {}
+        for name, y0 in base.items():
+            if name in res[1] and name in res[-1] and y0 != 0.0:
+                sens[name] = (res[1][name] - res[-1][name]) / (2 * y0 * frac)
+        rows[label] = {"key": key, "x0": x0, "percent": percent, "sensitivity": sens}
+    out = {"case": str(case_path), "percent": percent, "base": base, "inputs": rows, "skipped": skipped,
+           "definition": "S = (dY/Y0)/(dX/X0), central difference over +/- percent",
+           "qoi": sorted(n for n in base if is_qoi(n))}
+    (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def _get(case, dotted):
+    obj = case
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None) if not isinstance(obj, dict) else obj.get(part)
+        if obj is None:
+            return None
+    return float(obj) if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
