@@ -18,12 +18,15 @@ from ..analysis.gci import gci
 
 QOI_PATTERNS = (r"gradient", r"pd_?pa", r"flow", r"wss", r"pressure_drop", r"ffr")
 
-# Declared inputs and their case-file keys (config.schema); the perturbation is relative.
+# Declared inputs: case-file key (config.schema) and how to write a value (SI float) back with its
+# unit. The RCR outlets take R_total = MAP / CO (REFERENCE.md 5), so the outlet resistance is
+# perturbed through the target mean pressure; the segmentation threshold is the seeded/threshold
+# methods' lower HU bound.
 SENSITIVITY_INPUTS = {
-    "viscosity": "physiology.blood.viscosity",
-    "inlet_flow": "physiology.inflow.mean",
-    "outlet_resistance": "physiology.outlets.resistance_scale",
-    "segmentation_threshold": "segmentation.threshold",
+    "viscosity": ("physiology.blood.viscosity", lambda x: f"{x * 1e3:.8g} mPa*s"),
+    "inlet_flow": ("physiology.inflow.mean", lambda x: f"{x * 1e6:.8g} mL/s"),
+    "outlet_resistance": ("physiology.target_mean_pressure", lambda x: f"{x / 133.322387415:.8g} mmHg"),
+    "segmentation_threshold": ("segmentation.lower_hu", lambda x: float(x)),
 }
 
 
@@ -54,7 +57,11 @@ def _run_case():
     if "overrides" not in inspect.signature(run_case).parameters:
         raise RuntimeError("hemotwin.pipeline.run_case has no 'overrides' parameter: the study needs "
                            "run_case(case_path, out_dir, overrides={'numerics.cells_across': n, ...})")
-    return run_case
+
+    def runner(case_path, out_dir, overrides):
+        return run_case(case_path, out_dir, overrides=overrides, progress=False)
+
+    return runner
 
 
 def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float | None = None,
@@ -136,7 +143,7 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     base = flatten_numbers(runner(case_path, out_dir / "base", {}))
     rows, skipped = {}, {}
     frac = percent / 100.0
-    for label, key in inputs.items():
+    for label, (key, fmt) in inputs.items():
         x0 = _get(case, key)
         if x0 is None:
             skipped[label] = f"{key} not set in the case (or not a number)"
@@ -147,7 +154,7 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
                 if progress:
                     progress(f"sensitivity: {label} {sign * percent:+g} %")
                 res[sign] = flatten_numbers(runner(case_path, out_dir / f"{label}_{'p' if sign > 0 else 'm'}",
-                                                   {key: x0 * (1 + sign * frac)}))
+                                                   {key: fmt(x0 * (1 + sign * frac))}))
         except Exception as exc:  # noqa: BLE001 - report, keep the other inputs
             skipped[label] = f"run failed: {exc}"
             continue
