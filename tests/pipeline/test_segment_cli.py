@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`hemotwin segment` end to end on a phantom: the output contract, no silent overwrite, errors
 that name the input, and de-identification of a DICOM series carrying a patient name."""
+
 import json
 import time
 from pathlib import Path
@@ -49,7 +50,9 @@ def test_segment_cli_contract(tube_file, tmp_path, capsys):
         assert q["role"] in ("inlet", "outlet")
     # normals point out of the fluid: from the port centre, +normal leaves the mask
     for q in ports:
-        ijk = np.rint(m.world_to_index(np.array(q["center_mm"]) - 2 * np.array(q["normal"]))).astype(int)
+        ijk = np.rint(
+            m.world_to_index(np.array(q["center_mm"]) - 2 * np.array(q["normal"]))
+        ).astype(int)
         assert m.array[tuple(ijk)] == 1
     srf = pv.read(out / "surface.vtp")
     assert srf.n_cells > 100 and "port_id" in srf.cell_data
@@ -72,17 +75,28 @@ def test_segment_cli_errors_name_input(tmp_path, capsys):
 def _write_dicom_series(vol: ImageVolume, folder: Path):
     """A CT series with identifying tags, slice by slice (SimpleITK's series-writing recipe)."""
     folder.mkdir()
-    img = sitk.Cast(sitk.GetImageFromArray(np.ascontiguousarray(
-        np.transpose(np.rint(vol.array), (2, 1, 0)))), sitk.sitkInt16)
+    img = sitk.Cast(
+        sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(np.rint(vol.array), (2, 1, 0)))),
+        sitk.sitkInt16,
+    )
     img.SetSpacing(vol.spacing_mm.tolist())
     img.SetOrigin(vol.origin_mm.tolist())
     w = sitk.ImageFileWriter()
     w.KeepOriginalImageUIDOn()
     uid = "1.2.826.0.1.3680043.2.1125.1" + time.strftime("%H%M%S")
-    common = {"0010|0010": PATIENT, "0010|0020": PATIENT_ID, "0010|0030": "19510203",
-              "0008|0020": "20240102", "0008|0060": "CT", "0020|000d": uid + ".1",
-              "0020|000e": uid + ".2", "0008|103e": "phantom", "0020|0037": "1\\0\\0\\0\\1\\0",
-              "0028|1052": "0", "0028|1053": "1"}
+    common = {
+        "0010|0010": PATIENT,
+        "0010|0020": PATIENT_ID,
+        "0010|0030": "19510203",
+        "0008|0020": "20240102",
+        "0008|0060": "CT",
+        "0020|000d": uid + ".1",
+        "0020|000e": uid + ".2",
+        "0008|103e": "phantom",
+        "0020|0037": "1\\0\\0\\0\\1\\0",
+        "0028|1052": "0",
+        "0028|1053": "1",
+    }
     for k in range(img.GetDepth()):
         s = img[:, :, k]
         for tag, val in common.items():
@@ -109,13 +123,21 @@ def test_dicom_patient_name_never_leaves(tmp_path, capsys):
     rc = main(["segment", str(d), "--seed", seed, "--out", str(out)])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
-    needles = [PATIENT.encode(), b"Doe^Janet", b"Secretname", PATIENT_ID.encode(), b"19510203", b"20240102"]
+    needles = [
+        PATIENT.encode(),
+        b"Doe^Janet",
+        b"Secretname",
+        PATIENT_ID.encode(),
+        b"19510203",
+        b"20240102",
+    ]
     files = [f for f in out.rglob("*") if f.is_file()]
     assert len(files) >= 5
     for f in files:
         data = f.read_bytes()
         if f.suffix == ".gz":
             import gzip
+
             data += gzip.decompress(data)
         for n in needles:
             assert n not in data, (f.name, n)

@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """Issue 3 done-when on every built-in phantom: Dice >= 0.90 vs truth, centerline radius within 5 %
 (median), ports found = ports that exist with centres within one voxel, watertight surface."""
+
 import numpy as np
 import pytest
 
 pytest.importorskip("SimpleITK")
 pytest.importorskip("pyvista")
 
-from scipy.spatial import cKDTree
-
 from hemotwin.geometry import phantoms
 from hemotwin.geometry.model import build_vessel_model
 from hemotwin.imaging import ImageVolume, dice, segment_lumen
+from scipy.spatial import cKDTree
 
 CASES = {
     # name: (kwargs, MIS-radius tolerance). The maximal-inscribed-sphere radius is the minimum
@@ -32,8 +32,9 @@ def result(request):
     ph = phantoms.make_phantom(name, **kw)
     vol = ImageVolume(ph.image, ph.spacing_mm, ph.origin_mm, ph.direction, name, "CT")
     seg = segment_lumen(vol, ph.seeds_mm)
-    model = build_vessel_model(seg.mask.array, vol, levelset=seg.levelset.array,
-                               self_intersections=name != "aortic_arch")
+    model = build_vessel_model(
+        seg.mask.array, vol, levelset=seg.levelset.array, self_intersections=name != "aortic_arch"
+    )
     return name, ph, seg, model, tol
 
 
@@ -50,7 +51,9 @@ def test_ports_match_truth(result):
     vox = float(np.linalg.norm(ph.spacing_mm))  # one voxel (diagonal)
     for p, t in zip(model.ports, ph.ports):
         err = np.linalg.norm(p.center_mm - t["center_mm"])
-        print(f"{name}: {p.name} centre error {err:.3f} mm, radius {p.radius_mm:.3f} vs {t['radius_mm']:.3f} mm")
+        print(
+            f"{name}: {p.name} centre error {err:.3f} mm, radius {p.radius_mm:.3f} vs {t['radius_mm']:.3f} mm"
+        )
         assert err <= vox
         np.testing.assert_allclose(p.normal, t["normal"], atol=1e-6)
         assert p.role == t["role"]
@@ -65,8 +68,10 @@ def test_centerline_radius(result):
     d, nn = cKDTree(truth_p).query(P)
     r_mis = np.asarray(cl.point_data["radius_mm"]) / truth_r[nn] - 1
     r_eq = np.asarray(cl.point_data["equivalent_radius_mm"]) / truth_r[nn] - 1
-    print(f"{name}: median |radius error| MIS {np.median(np.abs(r_mis)):.3f}, "
-          f"equivalent {np.median(np.abs(r_eq)):.3f}; max distance to truth centerline {d.max():.2f} mm")
+    print(
+        f"{name}: median |radius error| MIS {np.median(np.abs(r_mis)):.3f}, "
+        f"equivalent {np.median(np.abs(r_eq)):.3f}; max distance to truth centerline {d.max():.2f} mm"
+    )
     assert np.median(np.abs(r_eq)) <= 0.05
     assert np.median(np.abs(r_mis)) <= tol
     # centerline stays inside the lumen, near the truth (junction points lie off any branch axis)
@@ -87,11 +92,13 @@ def test_surface_and_topology(result):
     if name == "aortic_arch":
         assert topo["n_bifurcations"] >= 3
         assert set(cl_arr for cl_arr in ("radius_mm", "equivalent_radius_mm", "branch_id")) <= set(
-            model.centerlines.point_data.keys())
+            model.centerlines.point_data.keys()
+        )
 
 
 def test_coronary_stenosis_truth():
     ph = phantoms.coronary_stenosis()
     assert ph.info["stenosis_ds_percent"] == 50.0 and ph.info["stenosis_length_mm"] == 8.0
-    np.testing.assert_allclose(ph.info["min_radius_mm"], 0.5 * ph.info["reference_radius_at_stenosis_mm"],
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        ph.info["min_radius_mm"], 0.5 * ph.info["reference_radius_at_stenosis_mm"], rtol=1e-3
+    )

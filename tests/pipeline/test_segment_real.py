@@ -2,6 +2,7 @@
 """Real angiography from ../shared/data, seeds and clip planes from cases/*/segmentation.toml:
 segment without leaking, report Dice vs the reference, and reach a watertight surface, a
 centerline tree and ports."""
+
 import sys
 from pathlib import Path
 
@@ -16,10 +17,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from scipy import ndimage
-
 from hemotwin.geometry.model import build_vessel_model
 from hemotwin.imaging import crop, dice, read_image, segment_lumen
+from scipy import ndimage
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -52,12 +52,25 @@ def test_thoracic_aorta_cta():
     ct = read_image(DATA / cfg["image"]["path"])
     ref = read_image(DATA / cfg["image"]["reference_mask"]).array > 0
     models = DATA / cfg["image"]["reference_mask"]
-    branches = sum(read_image(models.parent / f).array > 0 for f in (
-        "brachiocephalic_trunk.nii.gz", "common_carotid_artery_left.nii.gz",
-        "subclavian_artery_left.nii.gz")) > 0
+    branches = (
+        sum(
+            read_image(models.parent / f).array > 0
+            for f in (
+                "brachiocephalic_trunk.nii.gz",
+                "common_carotid_artery_left.nii.gz",
+                "subclavian_artery_left.nii.gz",
+            )
+        )
+        > 0
+    )
     clips = [(np.array(c[:3]), np.array(c[3:])) for c in sg["clip_planes_mm"]]
-    res = segment_lumen(ct, [np.array(s) for s in sg["seeds_mm"]], clips,
-                        split_touching=sg["split_touching"], split_depth_mm=sg["split_depth_mm"])
+    res = segment_lumen(
+        ct,
+        [np.array(s) for s in sg["seeds_mm"]],
+        clips,
+        split_touching=sg["split_touching"],
+        split_depth_mm=sg["split_depth_mm"],
+    )
     m = res.mask.array > 0
     assert res.status == "ok", res.message
     # The reference 'aorta' (TotalSegmentator, automatic) includes a partly thrombosed false lumen
@@ -66,18 +79,23 @@ def test_thoracic_aorta_cta():
     enhanced = (ref & (ct.array > res.thresholds[0])) | branches
     d_all, d_enh = dice(m, ref), dice(m, enhanced)
     leak = m & ~ndimage.binary_dilation(ref | branches, iterations=2)
-    print(f"thoracic CTA: Dice vs aorta.nii.gz {d_all:.3f}, vs enhanced aorta + arch branches "
-          f"{d_enh:.3f}; voxels > 3 mm outside the reference {leak.sum()} "
-          f"({100 * leak.sum() / m.sum():.1f} % of the mask)")
+    print(
+        f"thoracic CTA: Dice vs aorta.nii.gz {d_all:.3f}, vs enhanced aorta + arch branches "
+        f"{d_enh:.3f}; voxels > 3 mm outside the reference {leak.sum()} "
+        f"({100 * leak.sum() / m.sum():.1f} % of the mask)"
+    )
     # Levels: without a clip plane and the split the mask leaks into the heart and pulmonary
     # arteries (Dice vs aorta.nii.gz ~0.43, >60k voxels outside). Measured 0.71 / 0.86 / 5 %.
     assert d_all >= 0.65 and d_enh >= 0.80
     assert leak.sum() <= 0.08 * m.sum()  # no leak into heart, other vessels or bone
-    model = build_vessel_model(m, res.mask, sg["clip_planes_mm"], levelset=res.levelset.array,
-                               self_intersections=False)
+    model = build_vessel_model(
+        m, res.mask, sg["clip_planes_mm"], levelset=res.levelset.array, self_intersections=False
+    )
     _check_model(model, 3)
     inlet = model.ports[0]
-    assert inlet.source == "clip" and 12.0 < inlet.radius_mm < 22.0  # aortic root, 2.7-3.5 cm diameter
+    assert (
+        inlet.source == "clip" and 12.0 < inlet.radius_mm < 22.0
+    )  # aortic root, 2.7-3.5 cm diameter
 
 
 def test_abdominal_aorta_mra():

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Phantoms: deterministic, small, CT-like, with consistent truth."""
+
 import numpy as np
 import pytest
-
 from hemotwin.geometry import phantoms
 
 

@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Port detection and the naming rule."""
+
 import numpy as np
 import pytest
-
 from hemotwin.geometry.grid import VoxelGrid
-from hemotwin.geometry.ports import (apply_port_overrides, detect_ports, order_ports, read_ports_json,
-                                     write_ports_json)
+from hemotwin.geometry.ports import (
+    apply_port_overrides,
+    detect_ports,
+    order_ports,
+    read_ports_json,
+    write_ports_json,
+)
 
 
 def _tube_mask(shape=(30, 30, 60), r=6.0, spacing=(0.5, 0.5, 0.5)):

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Surface extraction, caps, checks, flow extensions, and the centerline of a tube."""
+
 import numpy as np
 import pytest
 
@@ -8,7 +9,12 @@ pv = pytest.importorskip("pyvista")
 from hemotwin.geometry.centerlines import centerline_topology, compute_centerlines
 from hemotwin.geometry.grid import VoxelGrid
 from hemotwin.geometry.ports import detect_ports
-from hemotwin.geometry.surface import add_flow_extensions, check_surface, extract_surface, write_surface
+from hemotwin.geometry.surface import (
+    add_flow_extensions,
+    check_surface,
+    extract_surface,
+    write_surface,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +67,9 @@ def test_flow_extensions(tube, tmp_path):
     ext = add_flow_extensions(surf, ports2, length_diameters=2.0)
     chk = check_surface(ext, self_intersections=False)
     assert chk["watertight"]
-    np.testing.assert_allclose(ports2[1].center_mm - ports[1].center_mm, [0, 0, 4 * ports[1].radius_mm],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        ports2[1].center_mm - ports[1].center_mm, [0, 0, 4 * ports[1].radius_mm], atol=1e-9
+    )
     L = (m.shape[2] - 1) * 0.5 + 8 * ports[0].radius_mm
     np.testing.assert_allclose(chk["volume_mm3"], np.pi * R * R * L, rtol=0.03)
     write_surface(ext, tmp_path / "s.stl")
@@ -82,3 +89,19 @@ def test_tube_centerline(tube):
     np.testing.assert_allclose(np.median(cl.point_data["radius_mm"]), R, rtol=0.05)
     s = np.asarray(cl.point_data["abscissa_mm"])
     assert np.all(np.diff(s) > 0)
+
+
+def test_oblique_exit_is_cut_perpendicular():
+    from hemotwin.geometry.model import build_vessel_model
+
+    shape, sp, r = (60, 40, 60), 0.5, 3.0
+    axis = np.array([np.sin(np.radians(30)), 0, np.cos(np.radians(30))])
+    p = np.stack(np.indices(shape).astype(float) * sp, -1) - np.array([10.0, 10.0, 0])
+    m = np.linalg.norm(p - (p @ axis)[..., None] * axis, axis=-1) < r
+    model = build_vessel_model(m, VoxelGrid([sp] * 3, (0, 0, 0), np.eye(3), shape))
+    assert model.surface_check["watertight"]
+    out = model.ports[1]
+    # the port turns to the vessel axis (within 5 degrees) and its section is the circle, not
+    # the 1/cos(30 deg) ellipse the image face cuts
+    assert abs(out.normal @ axis) > np.cos(np.radians(5))
+    np.testing.assert_allclose(out.area_mm2, np.pi * r * r, rtol=0.08)

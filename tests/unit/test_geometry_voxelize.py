@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Voxelization into the lattice: exact q on a sphere and a tube, tube volume, port layers."""
+
 import numpy as np
 import pytest
-
-from hemotwin.lattice import C, FLUID, PORT_BASE, SOLID
 from hemotwin.geometry.voxelize import (
-    choose_spacing, domain_report, nozzle_domain, sphere_domain, tube_domain,
+    choose_spacing,
+    domain_report,
+    nozzle_domain,
+    sphere_domain,
+    tube_domain,
 )
+from hemotwin.lattice import FLUID, PORT_BASE, SOLID, C
 
 
 def _ray_quadric_q(p0, c, A_diag, center, r):

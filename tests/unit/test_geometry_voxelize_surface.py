@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Surface voxelizer: exact ray/triangle q, inside test, port cells, agreement with the analytic path."""
+
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ from hemotwin.geometry.ports import Port
 from hemotwin.geometry.surface import cap_ports
 from hemotwin.geometry.voxelize import sphere_domain, tube_domain
 from hemotwin.geometry.voxelize_surface import voxelize_surface, voxelize_triangles
-from hemotwin.lattice import C, FLUID, PORT_BASE, SOLID
+from hemotwin.lattice import FLUID, PORT_BASE, SOLID, C
 
 
 def _links(dom):
@@ -43,8 +44,15 @@ def test_sphere_mesh_q_matches_analytic():
     # error of the wall
     ana = sphere_domain(R * 1e-3, 1e-4, cm)
     tri = s.faces.reshape(-1, 4)[:, 1:]
-    same = voxelize_triangles(np.asarray(s.points) * 1e-3, tri, np.full(len(tri), -1), [], 1e-4,
-                              origin_m=ana.origin_m, shape=ana.shape)
+    same = voxelize_triangles(
+        np.asarray(s.points) * 1e-3,
+        tri,
+        np.full(len(tri), -1),
+        [],
+        1e-4,
+        origin_m=ana.origin_m,
+        shape=ana.shape,
+    )
     diff = np.argwhere(same.cell_type != ana.cell_type)
     r = np.linalg.norm(ana.origin_m + diff * 1e-4 - cm, axis=1)
     assert np.all(np.abs(r - R * 1e-3) < 2e-7)
@@ -52,10 +60,23 @@ def test_sphere_mesh_q_matches_analytic():
 
 def test_capped_tube_matches_tube_domain():
     R, L = 1.0, 4.0  # mm
-    ports = [Port("inlet", "inlet", np.zeros(3), np.array([0, 0, -1.0]), np.pi, R),
-             Port("outlet", "outlet", np.array([0, 0, L]), np.array([0, 0, 1.0]), np.pi, R)]
-    cyl = pv.Cylinder(center=(0, 0, L / 2), direction=(0, 0, 1), radius=R, height=L + 3,
-                      resolution=720, capping=True).triangulate().subdivide(2, "linear").clean()
+    ports = [
+        Port("inlet", "inlet", np.zeros(3), np.array([0, 0, -1.0]), np.pi, R),
+        Port("outlet", "outlet", np.array([0, 0, L]), np.array([0, 0, 1.0]), np.pi, R),
+    ]
+    cyl = (
+        pv.Cylinder(
+            center=(0, 0, L / 2),
+            direction=(0, 0, 1),
+            radius=R,
+            height=L + 3,
+            resolution=720,
+            capping=True,
+        )
+        .triangulate()
+        .subdivide(2, "linear")
+        .clean()
+    )
     surf = cap_ports(cyl, ports, 0.1)
     # shift off the lattice so no cell centre lies on a mesh vertex
     off = np.array([0.0123, -0.0317, 0.0])
@@ -73,7 +94,7 @@ def test_capped_tube_matches_tube_domain():
     pc = p0[:, :2] - off[:2] * 1e-3
     a = (d[:, :2] ** 2).sum(1)
     b = 2 * (d[:, :2] * pc).sum(1)
-    cc = (pc ** 2).sum(1) - 1e-6
+    cc = (pc**2).sum(1) - 1e-6
     with np.errstate(invalid="ignore", divide="ignore"):
         q_ref = (-b + np.sqrt(b * b - 4 * a * cc)) / (2 * a)
     z_end = p0[:, 2] + q_ref * d[:, 2]
@@ -97,7 +118,7 @@ def test_speed_on_phantom_surface():
     dt = time.perf_counter() - t
     print(f"arch phantom: {dom.n_fluid} fluid cells, {len(dom.wall_q)} wall links in {dt:.1f} s")
     assert dom.n_fluid > 1e5 and dt < 30.0
-    vol = dom.n_fluid * dom.spacing_m ** 3 * 1e9
+    vol = dom.n_fluid * dom.spacing_m**3 * 1e9
     np.testing.assert_allclose(vol, ph.mask.sum() * np.prod(ph.spacing_mm), rtol=0.05)
     for p in range(len(ports)):
         assert np.count_nonzero(dom.cell_type == PORT_BASE + p) > 10

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Image reading: geometry kept, de-identified volumes, and an error naming the input for each bad file."""
+
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,14 @@ import pytest
 
 sitk = pytest.importorskip("SimpleITK")
 
-from hemotwin.imaging import (ImageReadError, ImageVolume, crop, read_image, resample_isotropic,
-                              write_image)
+from hemotwin.imaging import (
+    ImageReadError,
+    ImageVolume,
+    crop,
+    read_image,
+    resample_isotropic,
+    write_image,
+)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -31,8 +38,11 @@ def test_round_trip_keeps_geometry(tmp_path, suffix):
     np.testing.assert_allclose(r.direction, v.direction, atol=1e-6)
     # index -> world mapping agrees with SimpleITK's own
     img = sitk.ReadImage(str(p))
-    np.testing.assert_allclose(r.index_to_world([3, 4, 5]),
-                               img.TransformContinuousIndexToPhysicalPoint([3, 4, 5]), atol=1e-5)
+    np.testing.assert_allclose(
+        r.index_to_world([3, 4, 5]),
+        img.TransformContinuousIndexToPhysicalPoint([3, 4, 5]),
+        atol=1e-5,
+    )
     with pytest.raises(FileExistsError):
         write_image(v, p)
 

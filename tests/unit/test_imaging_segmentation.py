@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Lumen segmentation on small phantoms: statuses (ok/empty/leak/pieces), clip planes, label maps."""
+
 import numpy as np
 import pytest
 
@@ -28,7 +29,9 @@ def test_seeded_tube(tube):
 
 def test_seed_outside_lumen_touches_nothing(tube):
     ph, vol = tube
-    r = segment_lumen(vol, [np.array([ph.origin_mm[0] + 1, ph.origin_mm[1] + 1, 20.0])], name="tube.nii")
+    r = segment_lumen(
+        vol, [np.array([ph.origin_mm[0] + 1, ph.origin_mm[1] + 1, 20.0])], name="tube.nii"
+    )
     assert r.status == "empty"
     assert "touches nothing" in r.message and "tube.nii" in r.message
 
@@ -49,8 +52,13 @@ def test_pieces_reported(tube):
     assert removed[..., -1].all() and not removed[..., 0].any()
     lab = vol.with_array((ph.mask > 0).astype(np.uint8) * 3)
     lab.array[:, :, int(round((z_mid - ph.origin_mm[2]) / ph.spacing_mm[2]))] = 0
-    r = segment_lumen(vol, [np.array([0.3, -0.2, 10.0]), np.array([0.3, -0.2, 30.0])], label_map=lab,
-                      label=3, name="tube.nii")
+    r = segment_lumen(
+        vol,
+        [np.array([0.3, -0.2, 10.0]), np.array([0.3, -0.2, 30.0])],
+        label_map=lab,
+        label=3,
+        name="tube.nii",
+    )
     assert r.status == "pieces" and "2 disconnected pieces" in r.message
 
 

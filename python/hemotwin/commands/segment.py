@@ -4,12 +4,20 @@
 Contract: seeds and clip points are physical mm in the image's frame as SimpleITK reports it
 (LPS); a clip plane removes everything on the side its normal points to.
 """
+
 from __future__ import annotations
 
 import argparse
 
-OUTPUTS = ("mask.nii.gz", "surface.vtp", "centerlines.vtp", "ports.json", "geometry.png",
-           "segmentation.json")
+OUTPUTS = (
+    "mask.nii.gz",
+    "surface.vtp",
+    "surface.stl",
+    "centerlines.vtp",
+    "ports.json",
+    "geometry.png",
+    "segmentation.json",
+)
 
 
 def _triple(text):
@@ -30,29 +38,64 @@ def _six(text):
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "segment", help="segment the lumen and build surface, centerlines and ports",
+        "segment",
+        help="segment the lumen and build surface, centerlines and ports",
         description="Segment a contrast-enhanced lumen and write mask.nii.gz, surface.vtp, "
-                    "centerlines.vtp, ports.json and geometry.png into --out. Coordinates are "
-                    "physical mm, LPS, as SimpleITK reports them.")
-    p.add_argument("image", help="NIfTI/MHA/NRRD file, a DICOM folder, or (with --label) a label map")
-    p.add_argument("--seed", action="append", type=_triple, default=[], metavar="X,Y,Z",
-                   help="seed point inside the lumen (mm); repeatable; none: vesselness mode")
-    p.add_argument("--clip", action="append", type=_six, default=[], metavar="PX,PY,PZ,NX,NY,NZ",
-                   help="clip plane (mm): removes everything on the side the normal points to")
-    p.add_argument("--label", type=int, default=None, metavar="N",
-                   help="IMAGE is a label map: use the voxels with label N as the lumen")
+        "centerlines.vtp, ports.json and geometry.png into --out. Coordinates are "
+        "physical mm, LPS, as SimpleITK reports them.",
+    )
+    p.add_argument(
+        "image", help="NIfTI/MHA/NRRD file, a DICOM folder, or (with --label) a label map"
+    )
+    p.add_argument(
+        "--seed",
+        action="append",
+        type=_triple,
+        default=[],
+        metavar="X,Y,Z",
+        help="seed point inside the lumen (mm); repeatable; none: vesselness mode",
+    )
+    p.add_argument(
+        "--clip",
+        action="append",
+        type=_six,
+        default=[],
+        metavar="PX,PY,PZ,NX,NY,NZ",
+        help="clip plane (mm): removes everything on the side the normal points to",
+    )
+    p.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        metavar="N",
+        help="IMAGE is a label map: use the voxels with label N as the lumen",
+    )
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--series", default=None, help="DICOM series UID (default: the largest series)")
     p.add_argument("--lower", type=float, default=None, help="region-growing lower threshold")
     p.add_argument("--upper", type=float, default=None, help="region-growing upper threshold")
-    p.add_argument("--refine", choices=("antialias", "gac", "none"), default="antialias",
-                   help="level-set refinement (default antialias)")
-    p.add_argument("--split-touching-mm", type=float, default=None, metavar="DEPTH",
-                   help="separate structures touching the vessel (marker watershed on the distance "
-                        "map; cores deeper than DEPTH mm without a seed are removed)")
-    p.add_argument("--crop", type=float, nargs=6, default=None,
-                   metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
-                   help="crop to the box between two corners (mm) before segmenting")
+    p.add_argument(
+        "--refine",
+        choices=("antialias", "gac", "none"),
+        default="antialias",
+        help="level-set refinement (default antialias)",
+    )
+    p.add_argument(
+        "--split-touching-mm",
+        type=float,
+        default=None,
+        metavar="DEPTH",
+        help="separate structures touching the vessel (marker watershed on the distance "
+        "map; cores deeper than DEPTH mm without a seed are removed)",
+    )
+    p.add_argument(
+        "--crop",
+        type=float,
+        nargs=6,
+        default=None,
+        metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
+        help="crop to the box between two corners (mm) before segmenting",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     p.add_argument("--no-figure", action="store_true", help="skip the PNG")
     p.set_defaults(func=run)
@@ -73,21 +116,37 @@ def run(args):
     out = Path(args.out)
     existing = [str(out / f) for f in OUTPUTS if (out / f).exists()]
     if existing and not args.overwrite:
-        raise CliError(f"{', '.join(existing)} exist(s); refusing to overwrite (use --overwrite "
-                       "or another --out)")
+        raise CliError(
+            f"{', '.join(existing)} exist(s); refusing to overwrite (use --overwrite "
+            "or another --out)"
+        )
     vol = read_image(args.image, series_uid=args.series)
     if args.crop:
         vol = crop(vol, args.crop[:3], args.crop[3:])
     name = Path(args.image).name
     clips = [(np.array(c[:3]), np.array(c[3:]) / np.linalg.norm(c[3:])) for c in args.clip]
     if args.label is not None:
-        res = segment_lumen(vol, [np.array(s) for s in args.seed] or None, clips, label_map=vol,
-                            label=args.label, refine=args.refine, name=name)
+        res = segment_lumen(
+            vol,
+            [np.array(s) for s in args.seed] or None,
+            clips,
+            label_map=vol,
+            label=args.label,
+            refine=args.refine,
+            name=name,
+        )
     else:
-        res = segment_lumen(vol, [np.array(s) for s in args.seed] or None, clips, lower=args.lower,
-                            upper=args.upper, refine=args.refine, name=name,
-                            split_touching=args.split_touching_mm is not None,
-                            split_depth_mm=args.split_touching_mm)
+        res = segment_lumen(
+            vol,
+            [np.array(s) for s in args.seed] or None,
+            clips,
+            lower=args.lower,
+            upper=args.upper,
+            refine=args.refine,
+            name=name,
+            split_touching=args.split_touching_mm is not None,
+            split_depth_mm=args.split_touching_mm,
+        )
     if res.status in ("empty", "leak"):
         raise CliError(res.message)
     if res.status == "pieces":
@@ -95,28 +154,45 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     ow = bool(args.overwrite)
     write_image(res.mask, out / "mask.nii.gz", overwrite=ow)
-    model = build_vessel_model(res.mask.array, res.mask, [np.r_[p, n] for p, n in clips],
-                               levelset=None if res.levelset is None else res.levelset.array)
+    model = build_vessel_model(
+        res.mask.array,
+        res.mask,
+        [np.r_[p, n] for p, n in clips],
+        levelset=None if res.levelset is None else res.levelset.array,
+    )
     write_surface(model.surface, out / "surface.vtp", overwrite=ow)
+    write_surface(model.surface, out / "surface.stl", overwrite=ow)
     write_surface(model.centerlines, out / "centerlines.vtp", overwrite=ow)
-    write_ports_json(model.ports, out / "ports.json") if ow or not (out / "ports.json").exists() else None
+    write_ports_json(model.ports, out / "ports.json") if ow or not (
+        out / "ports.json"
+    ).exists() else None
     report = {
-        "input": vol.description, "status": res.status, "message": res.message,
+        "input": vol.description,
+        "status": res.status,
+        "message": res.message,
         "thresholds": [float(t) for t in res.thresholds],
         "seeds_mm": [[float(v) for v in s] for s in res.seeds_mm],
         "clip_planes": [[float(v) for v in c] for c in args.clip],
         "stats": {k: float(v) for k, v in res.stats.items()},
-        "surface": model.surface_check, "topology": model.topology,
+        "surface": model.surface_check,
+        "topology": model.topology,
     }
     (out / "segmentation.json").write_text(json.dumps(report, indent=2) + "\n")
     if not args.no_figure:
         from ..viz.geometry_views import render_geometry
 
-        render_geometry(model.surface, model.centerlines, model.ports, out / "geometry.png",
-                        title=f"{len(model.ports)} ports, {model.topology['n_bifurcations']} bifurcations",
-                        overwrite=ow)
+        render_geometry(
+            model.surface,
+            model.centerlines,
+            model.ports,
+            out / "geometry.png",
+            title=f"{len(model.ports)} ports, {model.topology['n_bifurcations']} bifurcations",
+            overwrite=ow,
+        )
     chk = model.surface_check
-    print(f"{res.message}; surface {chk['n_triangles']} triangles, watertight={chk['watertight']}; "
-          f"ports: {', '.join(f'{p.name} r={p.radius_mm:.2f} mm' for p in model.ports)}")
+    print(
+        f"{res.message}; surface {chk['n_triangles']} triangles, watertight={chk['watertight']}; "
+        f"ports: {', '.join(f'{p.name} r={p.radius_mm:.2f} mm' for p in model.ports)}"
+    )
     print(f"wrote {', '.join(f for f in OUTPUTS if (out / f).exists())} to {out}")
     return 0

@@ -7,6 +7,7 @@ trunk exactly, so splitting where they diverge gives branches and bifurcations w
 single-point pieces. Radii: maximal inscribed sphere (distance to the wall surface) and the
 area-equivalent radius of the perpendicular cross-section.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy.sparse import csgraph
 
 from .grid import grid_of
 
-__all__ = ["compute_centerlines", "centerline_topology", "cross_section_area"]
+__all__ = ["centerline_topology", "compute_centerlines", "cross_section_area"]
 
 
 def _graph(mask, spacing, D, power=2.0):
@@ -23,7 +24,13 @@ def _graph(mask, spacing, D, power=2.0):
     nz = np.argwhere(mask)
     idx[tuple(nz.T)] = np.arange(len(nz))
     rows, cols, w = [], [], []
-    offs = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) > (0, 0, 0)]
+    offs = [
+        (a, b, c)
+        for a in (-1, 0, 1)
+        for b in (-1, 0, 1)
+        for c in (-1, 0, 1)
+        if (a, b, c) > (0, 0, 0)
+    ]
     Dv = D[tuple(nz.T)]
     for o in offs:
         nb = nz + o
@@ -37,9 +44,11 @@ def _graph(mask, spacing, D, power=2.0):
         dm = 0.5 * (Dv[i] + Dv[jj])
         rows.append(i)
         cols.append(jj)
-        w.append(length / (dm ** power + 1e-6))
+        w.append(length / (dm**power + 1e-6))
     n = len(nz)
-    G = sparse.coo_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    G = sparse.coo_matrix(
+        (np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    ).tocsr()
     return G, nz, idx
 
 
@@ -69,8 +78,9 @@ def _resample(points, step):
     return np.column_stack([np.interp(si, s, points[:, a]) for a in range(3)])
 
 
-def cross_section_area(field, geom, points, tangents, half_width_mm, n_pix=41, level=0.0,
-                       return_centroids=False):
+def cross_section_area(
+    field, geom, points, tangents, half_width_mm, n_pix=41, level=0.0, return_centroids=False
+):
     """Area (mm^2) of the lumen cross-section perpendicular to each tangent, through each point.
 
     The plane is sampled on an ``n_pix`` x ``n_pix`` grid of half-width ``half_width_mm`` by
@@ -94,16 +104,19 @@ def cross_section_area(field, geom, points, tangents, half_width_mm, n_pix=41, l
     c = n_pix // 2
     for start in range(0, len(pts), 256):
         sl = slice(start, start + 256)
-        P = (pts[sl, None, None, :] + hw[sl, None, None, None] * (
-            S[None, :, :, None] * u[sl, None, None, :] + T[None, :, :, None] * v[sl, None, None, :]))
+        P = pts[sl, None, None, :] + hw[sl, None, None, None] * (
+            S[None, :, :, None] * u[sl, None, None, :] + T[None, :, :, None] * v[sl, None, None, :]
+        )
         ijk = g.world_to_index(P.reshape(-1, 3)).T
-        vals = ndimage.map_coordinates(field, ijk, order=1, mode="nearest").reshape(-1, n_pix, n_pix)
+        vals = ndimage.map_coordinates(field, ijk, order=1, mode="nearest").reshape(
+            -1, n_pix, n_pix
+        )
         for q in range(vals.shape[0]):
             inside = vals[q] < level
             lab, _ = ndimage.label(inside)
             l0 = lab[c, c]
             if l0 == 0:
-                sub = lab[c - 1:c + 2, c - 1:c + 2]
+                sub = lab[c - 1 : c + 2, c - 1 : c + 2]
                 l0 = sub.max()
             pix = (2.0 * hw[start + q] / (n_pix - 1)) ** 2
             areas[start + q] = float((lab == l0).sum() * pix) if l0 else 0.0
@@ -114,8 +127,17 @@ def cross_section_area(field, geom, points, tangents, half_width_mm, n_pix=41, l
     return (areas, cents) if return_centroids else areas
 
 
-def compute_centerlines(mask, geom, ports, surface=None, levelset=None, step_mm=None,
-                        smoothing_mm=None, max_nodes=3_000_000, recenter_iterations=2):
+def compute_centerlines(
+    mask,
+    geom,
+    ports,
+    surface=None,
+    levelset=None,
+    step_mm=None,
+    smoothing_mm=None,
+    max_nodes=3_000_000,
+    recenter_iterations=2,
+):
     """Centerline tree from the inlet to every outlet with radii and branch ids.
 
     Parameters
@@ -221,8 +243,11 @@ def compute_centerlines(mask, geom, ports, surface=None, levelset=None, step_mm=
         bid_all.append(np.full(len(P), b))
         lines.append(np.arange(offset, offset + len(P)))
         offset += len(P)
-    field = np.asarray(levelset, np.float32) if levelset is not None else \
-        (0.5 - ndimage.gaussian_filter(m.astype(np.float32), 0.6))
+    field = (
+        np.asarray(levelset, np.float32)
+        if levelset is not None
+        else (0.5 - ndimage.gaussian_filter(m.astype(np.float32), 0.6))
+    )
     # re-centre: move interior points to the centroid of their perpendicular section (voxel
     # paths hug one side in bends and are quantised to the grid)
     for _ in range(recenter_iterations):
@@ -230,8 +255,14 @@ def compute_centerlines(mask, geom, ports, surface=None, levelset=None, step_mm=
             if len(pp) < 3:
                 continue
             r0 = ndimage.map_coordinates(D, g.world_to_index(pp).T, order=1, mode="nearest")
-            area, cen = cross_section_area(field, g, pp, np.gradient(pp, axis=0),
-                                           2.0 * np.maximum(r0, h) + 2 * h, return_centroids=True)
+            area, cen = cross_section_area(
+                field,
+                g,
+                pp,
+                np.gradient(pp, axis=0),
+                2.0 * np.maximum(r0, h) + 2 * h,
+                return_centroids=True,
+            )
             shift = cen - pp
             # sections through a junction include the neighbouring lumen: do not follow them
             junction = area > 2.0 * np.pi * np.maximum(r0, h) ** 2
@@ -260,8 +291,10 @@ def compute_centerlines(mask, geom, ports, surface=None, levelset=None, step_mm=
         _, closest = wall.find_closest_cell(P, return_closest_point=True)
         r_mis = np.linalg.norm(np.asarray(closest) - P, axis=1)
     else:
-        r_mis = np.maximum(ndimage.map_coordinates(D, g.world_to_index(P).T, order=1, mode="nearest")
-                           - 0.5 * h, 0.0)
+        r_mis = np.maximum(
+            ndimage.map_coordinates(D, g.world_to_index(P).T, order=1, mode="nearest") - 0.5 * h,
+            0.0,
+        )
     area = cross_section_area(field, g, P, tang, 2.5 * np.maximum(r_mis, h) + 2 * h)
     r_eq = np.sqrt(area / np.pi)
     cells = np.concatenate([np.r_[len(ln), ln] for ln in lines])
@@ -285,9 +318,14 @@ def centerline_topology(cl) -> dict:
     out = []
     for b, par in enumerate(parents):
         pts = P[bid == b]
-        out.append({"branch_id": b, "parent": int(par),
-                    "children": [c for c, pp in enumerate(parents) if pp == b],
-                    "port": "" if ports[b] == "-" else ports[b],
-                    "n_points": int(len(pts)),
-                    "length_mm": float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())})
+        out.append(
+            {
+                "branch_id": b,
+                "parent": int(par),
+                "children": [c for c, pp in enumerate(parents) if pp == b],
+                "port": "" if ports[b] == "-" else ports[b],
+                "n_points": len(pts),
+                "length_mm": float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum()),
+            }
+        )
     return {"branches": out, "n_bifurcations": sum(1 for b in out if len(b["children"]) >= 2)}

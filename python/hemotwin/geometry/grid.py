@@ -4,6 +4,7 @@
 A point with continuous voxel index ``ijk`` (axis 0 = x) sits at
 ``origin_mm + direction @ (spacing_mm * ijk)``, which is ITK's convention.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

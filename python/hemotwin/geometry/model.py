@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """From a lumen mask to a vessel model: ports -> capped surface -> centerlines, with checks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,8 +34,18 @@ class VesselModel:
     topology: dict = field(default_factory=dict)
 
 
-def build_vessel_model(mask, geom, clip_planes=(), levelset=None, port_overrides=None,
-                       target_edge_mm=None, flow_extensions=0.0, self_intersections=True):
+def build_vessel_model(
+    mask,
+    geom,
+    clip_planes=(),
+    levelset=None,
+    port_overrides=None,
+    target_edge_mm=None,
+    flow_extensions=0.0,
+    self_intersections=True,
+    perpendicular_ports=True,
+    max_port_tilt_deg=60.0,
+):
     """Ports, capped surface, centerlines of a lumen mask.
 
     Parameters
@@ -55,6 +66,11 @@ def build_vessel_model(mask, geom, clip_planes=(), levelset=None, port_overrides
         Length of cylindrical flow extensions in port diameters (0 = none).
     self_intersections : bool
         Run the self-intersection check (seconds on large meshes).
+    perpendicular_ports : bool
+        Re-cut every port perpendicular to its centerline when the vessel leaves the image or
+        the clip plane obliquely (tilt > 10 degrees): the new cut lies inside by
+        ``r tan(tilt) + 1.5 voxels`` so its whole section is lumen. Tilts above
+        ``max_port_tilt_deg`` keep the original cut (moving it would eat too much vessel).
 
     Returns
     -------
@@ -64,20 +80,86 @@ def build_vessel_model(mask, geom, clip_planes=(), levelset=None, port_overrides
     from .ports import detect_ports
     from .surface import add_flow_extensions, check_surface, extract_surface
 
-    planes = [np.r_[np.asarray(p[0], float), np.asarray(p[1], float)] if len(p) == 2 else np.asarray(p, float)
-              for p in clip_planes]
+    planes = [
+        np.r_[np.asarray(p[0], float), np.asarray(p[1], float)]
+        if len(p) == 2
+        else np.asarray(p, float)
+        for p in clip_planes
+    ]
     ports = detect_ports(mask, geom, planes, overrides=port_overrides)
     if not ports:
-        raise ValueError("no ports: the lumen touches neither the image boundary nor a clip plane; "
-                         "crop the image or add a clip plane across each vessel end")
+        raise ValueError(
+            "no ports: the lumen touches neither the image boundary nor a clip plane; "
+            "crop the image or add a clip plane across each vessel end"
+        )
     # clip-plane ports: cut one voxel inside the plane, where the lumen section is complete
     h = float(np.cbrt(np.prod(np.asarray(geom.spacing_mm, float))))
     for p in ports:
         if p.source == "clip":
             p.center_mm = np.asarray(p.center_mm) - 1.0 * h * np.asarray(p.normal)
-    surf = extract_surface(mask, geom, ports, levelset=levelset, target_edge_mm=target_edge_mm)
+    from .surface import cap_ports
+
+    open_surf = extract_surface(
+        mask, geom, ports, levelset=levelset, target_edge_mm=target_edge_mm, cap=False
+    )
+    surf = _capped(cap_ports, open_surf, ports, h)
     cl = compute_centerlines(mask, geom, ports, surface=surf, levelset=levelset)
+    if perpendicular_ports and _perpendicular_ports(cl, ports, h, max_port_tilt_deg):
+        surf = _capped(cap_ports, open_surf, ports, h)
+        cl = compute_centerlines(mask, geom, ports, surface=surf, levelset=levelset)
     if flow_extensions:
         surf = add_flow_extensions(surf, ports, flow_extensions)
     chk = check_surface(surf, self_intersections=self_intersections)
     return VesselModel(surf, cl, ports, chk, centerline_topology(cl))
+
+
+def _capped(cap_ports, open_surf, ports, h):
+    surf = cap_ports(open_surf, ports, h)
+    return surf.compute_normals(
+        cell_normals=True,
+        point_normals=False,
+        auto_orient_normals=True,
+        consistent_normals=True,
+        split_vertices=False,
+    )
+
+
+def _perpendicular_ports(cl, ports, h, max_tilt_deg):
+    """Move oblique ports inward along the centerline and turn them perpendicular to it."""
+    P = np.asarray(cl.points)
+    bid = np.asarray(cl.point_data["branch_id"])
+    ends = [str(e) for e in cl.field_data["branch_port"]]
+    changed = False
+    for port in ports:
+        if port.role == "inlet":
+            pts = P[bid == 0][::-1]  # ordered towards the inlet end
+        elif port.name in ends:
+            pts = P[bid == ends.index(port.name)]
+        else:
+            continue
+        if len(pts) < 3:
+            continue
+        s = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(pts[::-1], axis=0), axis=1))])
+        rev = pts[::-1]  # from the port end inwards
+        r = float(port.radius_mm)
+        k = int(np.searchsorted(s, min(2.0 * r, s[-1])))
+        t = rev[0] - rev[min(k, len(rev) - 1)]
+        if np.linalg.norm(t) == 0:
+            continue
+        t /= np.linalg.norm(t)
+        tilt = np.degrees(np.arccos(np.clip(t @ np.asarray(port.normal), -1, 1)))
+        if tilt <= 10.0 or tilt > max_tilt_deg:
+            continue
+        d = r * np.tan(np.radians(tilt)) + 1.5 * h
+        if d >= 0.5 * s[-1]:
+            continue
+        j = int(np.searchsorted(s, d))
+        c = rev[j]
+        # tangent at the new cut
+        j2 = min(int(np.searchsorted(s, d + r)), len(rev) - 1)
+        tn = rev[max(j - 1, 0)] - rev[j2]
+        tn /= np.linalg.norm(tn)
+        port.center_mm = c
+        port.normal = tn
+        changed = True
+    return changed

@@ -4,6 +4,7 @@
 Deterministic for a given ``seed``. Arrays are indexed [i, j, k] (axis 0 = x), voxel centre at
 ``origin_mm + (i, j, k) * spacing_mm``, identity direction: physical LPS millimetres as in ITK.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,11 +13,18 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-__all__ = ["Phantom", "aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube",
-           "PHANTOMS", "make_phantom"]
+__all__ = [
+    "PHANTOMS",
+    "Phantom",
+    "aortic_arch",
+    "coronary_stenosis",
+    "curved_tube",
+    "make_phantom",
+    "straight_tube",
+]
 
-LUMEN_HU = 400.0   # contrast-enhanced lumen (issue 3: 350-450 HU)
-TISSUE_HU = 40.0   # soft tissue / blood without contrast
+LUMEN_HU = 400.0  # contrast-enhanced lumen (issue 3: 350-450 HU)
+TISSUE_HU = 40.0  # soft tissue / blood without contrast
 BONE_HU = 900.0
 
 
@@ -79,7 +87,9 @@ def _polyline(points, step=0.25):
 
 def _arc(center, r, e1, e2, a0, a1, n=200):
     t = np.linspace(a0, a1, n)
-    return np.asarray(center) + r * (np.cos(t)[:, None] * np.asarray(e1) + np.sin(t)[:, None] * np.asarray(e2))
+    return np.asarray(center) + r * (
+        np.cos(t)[:, None] * np.asarray(e1) + np.sin(t)[:, None] * np.asarray(e2)
+    )
 
 
 def _render(branches, shape, origin, spacing, rng, noise_hu, blur_vox, extra=None):
@@ -135,8 +145,9 @@ def _name(ports, inlet_index):
     """Order and name truth ports with the same rule as geometry.ports.name_ports."""
     from .ports import order_ports
 
-    order, names, roles = order_ports([p["radius_mm"] for p in ports],
-                                      [p["center_mm"] for p in ports], inlet_index=inlet_index)
+    order, names, roles = order_ports(
+        [p["radius_mm"] for p in ports], [p["center_mm"] for p in ports], inlet_index=inlet_index
+    )
     out = []
     for i, nm, ro in zip(order, names, roles):
         d = dict(ports[i])
@@ -210,16 +221,37 @@ def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, se
         _boundary_port(cl, r, lo, shape, sp, "last"),
     ] + [_boundary_port(bc, br, lo, shape, sp, "last") for bc, br in branches[1:]]
     ports = _name(ports, inlet_index=None)
-    info = {"coarctation_fraction": coarctation, "coarctation_min_radius_mm": float(r.min()),
-            "coarctation_center_arclength_mm": s_co, "coarctation_length_mm": L_co}
+    info = {
+        "coarctation_fraction": coarctation,
+        "coarctation_min_radius_mm": float(r.min()),
+        "coarctation_center_arclength_mm": s_co,
+        "coarctation_length_mm": L_co,
+    }
     seeds = [np.array([0, -R_arch, 40.0]), np.array([0, R_arch, 30.0])]
-    return Phantom("aortic_arch", img, mask, sp, lo, np.eye(3),
-                   [cl] + [b[0] for b in branches[1:]], [r] + [b[1] for b in branches[1:]],
-                   ports, seeds, info)
+    return Phantom(
+        "aortic_arch",
+        img,
+        mask,
+        sp,
+        lo,
+        np.eye(3),
+        [cl] + [b[0] for b in branches[1:]],
+        [r] + [b[1] for b in branches[1:]],
+        ports,
+        seeds,
+        info,
+    )
 
 
-def coronary_stenosis(spacing_mm=0.3, radius_mm=1.6, stenosis_ds=0.5, stenosis_length_mm=8.0,
-                      noise_hu=20.0, blur_vox=0.6, seed=0) -> Phantom:
+def coronary_stenosis(
+    spacing_mm=0.3,
+    radius_mm=1.6,
+    stenosis_ds=0.5,
+    stenosis_length_mm=8.0,
+    noise_hu=20.0,
+    blur_vox=0.6,
+    seed=0,
+) -> Phantom:
     """Curved coronary segment with a concentric cosine-shaped stenosis.
 
     The vessel enters through the x-low face, bends by 90 degrees (bend radius 15 mm) and leaves
@@ -243,29 +275,38 @@ def coronary_stenosis(spacing_mm=0.3, radius_mm=1.6, stenosis_ds=0.5, stenosis_l
     rng = np.random.default_rng(seed)
     lo, shape, sp = _grid((0.0, -6.0, -5.0), (32.0, 27.0, 5.0), spacing_mm)
     Rb = 15.0
-    pts = np.vstack([
-        [[-2.0, 0, 0], [12.0, 0, 0]],
-        _arc([12.0, Rb, 0], Rb, [0, -1, 0], [1, 0, 0], 0, np.pi / 2, 200)[1:],
-        [[12.0 + Rb, Rb + 14.0, 0]],
-    ])
+    pts = np.vstack(
+        [
+            [[-2.0, 0, 0], [12.0, 0, 0]],
+            _arc([12.0, Rb, 0], Rb, [0, -1, 0], [1, 0, 0], 0, np.pi / 2, 200)[1:],
+            [[12.0 + Rb, Rb + 14.0, 0]],
+        ]
+    )
     cl, s = _polyline(pts, step=0.1)
     r_ref = radius_mm * np.interp(s, [0, s[-1]], [1.0, 0.85])
     s0 = 0.5 * s[-1]
     u = np.clip((s - s0) / (stenosis_length_mm / 2), -1, 1)
     r = r_ref * (1 - stenosis_ds * 0.5 * (1 + np.cos(np.pi * u)))
     img, mask = _render([(cl, r)], shape, lo, sp, rng, noise_hu, blur_vox)
-    ports = [_boundary_port(cl, r, lo, shape, sp, "first"), _boundary_port(cl, r, lo, shape, sp, "last")]
+    ports = [
+        _boundary_port(cl, r, lo, shape, sp, "first"),
+        _boundary_port(cl, r, lo, shape, sp, "last"),
+    ]
     ports = _name(ports, inlet_index=0)
-    info = {"stenosis_ds_percent": 100.0 * stenosis_ds, "stenosis_length_mm": stenosis_length_mm,
-            "stenosis_center_mm": cl[np.argmin(np.abs(s - s0))].tolist(),
-            "reference_radius_at_stenosis_mm": float(np.interp(s0, s, r_ref)),
-            "min_radius_mm": float(r.min())}
+    info = {
+        "stenosis_ds_percent": 100.0 * stenosis_ds,
+        "stenosis_length_mm": stenosis_length_mm,
+        "stenosis_center_mm": cl[np.argmin(np.abs(s - s0))].tolist(),
+        "reference_radius_at_stenosis_mm": float(np.interp(s0, s, r_ref)),
+        "min_radius_mm": float(r.min()),
+    }
     seeds = [cl[np.argmin(np.abs(s - 6.0))]]
     return Phantom("coronary_stenosis", img, mask, sp, lo, np.eye(3), [cl], [r], ports, seeds, info)
 
 
-def straight_tube(spacing_mm=0.5, radius_mm=4.0, length_mm=40.0, noise_hu=20.0, blur_vox=0.6,
-                  seed=0) -> Phantom:
+def straight_tube(
+    spacing_mm=0.5, radius_mm=4.0, length_mm=40.0, noise_hu=20.0, blur_vox=0.6, seed=0
+) -> Phantom:
     """Straight tube along z through the whole volume (inlet at z low, outlet at z high).
 
     Parameters
@@ -281,14 +322,28 @@ def straight_tube(spacing_mm=0.5, radius_mm=4.0, length_mm=40.0, noise_hu=20.0, 
     cl, _ = _polyline(np.array([[0.3, -0.2, -3.0], [0.3, -0.2, length_mm + 3.0]]))
     r = np.full(len(cl), radius_mm)
     img, mask = _render([(cl, r)], shape, lo, sp, rng, noise_hu, blur_vox)
-    ports = [_boundary_port(cl, r, lo, shape, sp, "first"), _boundary_port(cl, r, lo, shape, sp, "last")]
+    ports = [
+        _boundary_port(cl, r, lo, shape, sp, "first"),
+        _boundary_port(cl, r, lo, shape, sp, "last"),
+    ]
     ports = _name(ports, inlet_index=0)
-    return Phantom("straight_tube", img, mask, sp, lo, np.eye(3), [cl], [r], ports,
-                   [np.array([0.3, -0.2, length_mm / 2])])
+    return Phantom(
+        "straight_tube",
+        img,
+        mask,
+        sp,
+        lo,
+        np.eye(3),
+        [cl],
+        [r],
+        ports,
+        [np.array([0.3, -0.2, length_mm / 2])],
+    )
 
 
-def curved_tube(spacing_mm=0.5, radius_mm=3.0, bend_radius_mm=15.0, noise_hu=20.0, blur_vox=0.6,
-                seed=0) -> Phantom:
+def curved_tube(
+    spacing_mm=0.5, radius_mm=3.0, bend_radius_mm=15.0, noise_hu=20.0, blur_vox=0.6, seed=0
+) -> Phantom:
     """Tube with a 90-degree bend: enters through the x-low face, leaves through the y-high face.
 
     Parameters
@@ -304,22 +359,32 @@ def curved_tube(spacing_mm=0.5, radius_mm=3.0, bend_radius_mm=15.0, noise_hu=20.
     Rb = bend_radius_mm
     m = radius_mm + 4.0
     lo, shape, sp = _grid((0.0, -m, -m), (10.0 + Rb + m, Rb + 10.0, m), spacing_mm)
-    pts = np.vstack([
-        [[-3.0, 0, 0], [10.0, 0, 0]],
-        _arc([10.0, Rb, 0], Rb, [0, -1, 0], [1, 0, 0], 0, np.pi / 2, 200)[1:],
-        [[10.0 + Rb, Rb + 13.0, 0]],
-    ])
+    pts = np.vstack(
+        [
+            [[-3.0, 0, 0], [10.0, 0, 0]],
+            _arc([10.0, Rb, 0], Rb, [0, -1, 0], [1, 0, 0], 0, np.pi / 2, 200)[1:],
+            [[10.0 + Rb, Rb + 13.0, 0]],
+        ]
+    )
     cl, _ = _polyline(pts)
     r = np.full(len(cl), radius_mm)
     img, mask = _render([(cl, r)], shape, lo, sp, rng, noise_hu, blur_vox)
-    ports = [_boundary_port(cl, r, lo, shape, sp, "first"), _boundary_port(cl, r, lo, shape, sp, "last")]
+    ports = [
+        _boundary_port(cl, r, lo, shape, sp, "first"),
+        _boundary_port(cl, r, lo, shape, sp, "last"),
+    ]
     ports = _name(ports, inlet_index=0)
-    return Phantom("curved_tube", img, mask, sp, lo, np.eye(3), [cl], [r], ports,
-                   [np.array([5.0, 0.0, 0.0])])
+    return Phantom(
+        "curved_tube", img, mask, sp, lo, np.eye(3), [cl], [r], ports, [np.array([5.0, 0.0, 0.0])]
+    )
 
 
-PHANTOMS = {"aortic_arch": aortic_arch, "coronary_stenosis": coronary_stenosis,
-            "straight_tube": straight_tube, "curved_tube": curved_tube}
+PHANTOMS = {
+    "aortic_arch": aortic_arch,
+    "coronary_stenosis": coronary_stenosis,
+    "straight_tube": straight_tube,
+    "curved_tube": curved_tube,
+}
 
 
 def make_phantom(name: str, **kwargs) -> Phantom:

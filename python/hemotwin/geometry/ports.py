@@ -7,6 +7,7 @@ tie goes to the lowest (z, y, x) centre). Outlets are ``outlet_1, outlet_2, ...`
 decreasing area, ties (within 10 %) by lowest (z, y, x). Case files may override: a mapping
 ``{new_name: point_mm}`` renames the port nearest each point (and may pin the inlet).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,15 @@ from scipy import ndimage
 
 from .grid import grid_of
 
-__all__ = ["Port", "order_ports", "detect_ports", "apply_port_overrides", "write_ports_json",
-           "read_ports_json", "ports_to_planes"]
+__all__ = [
+    "Port",
+    "apply_port_overrides",
+    "detect_ports",
+    "order_ports",
+    "ports_to_planes",
+    "read_ports_json",
+    "write_ports_json",
+]
 
 
 @dataclass
@@ -51,10 +59,14 @@ class Port:
     source: str = "boundary"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "role": self.role,
-                "center_mm": [float(v) for v in self.center_mm],
-                "normal": [float(v) for v in self.normal],
-                "area_mm2": float(self.area_mm2), "radius_mm": float(self.radius_mm)}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "center_mm": [float(v) for v in self.center_mm],
+            "normal": [float(v) for v in self.normal],
+            "area_mm2": float(self.area_mm2),
+            "radius_mm": float(self.radius_mm),
+        }
 
 
 def order_ports(radii_mm, centers_mm, inlet_index=None):
@@ -195,8 +207,18 @@ def detect_ports(mask, geom, clip_planes=(), min_area_voxels=4, overrides=None):
     if first_clip:
         inlet_index = max(first_clip, key=lambda i: found[i][2])
     order, names, roles = order_ports(radii, centers, inlet_index)
-    ports = [Port(nm, ro, np.asarray(found[i][0]), np.asarray(found[i][1]), float(found[i][2]),
-                  float(radii[i]), found[i][3]) for i, nm, ro in zip(order, names, roles)]
+    ports = [
+        Port(
+            nm,
+            ro,
+            np.asarray(found[i][0]),
+            np.asarray(found[i][1]),
+            float(found[i][2]),
+            float(radii[i]),
+            found[i][3],
+        )
+        for i, nm, ro in zip(order, names, roles)
+    ]
     if overrides:
         ports = apply_port_overrides(ports, overrides)
     return ports
@@ -212,7 +234,10 @@ def apply_port_overrides(ports, overrides):
     used = set()
     for new, pt in overrides.items():
         pt = np.asarray(pt, float)
-        d = [np.linalg.norm(p.center_mm - pt) if i not in used else np.inf for i, p in enumerate(ports)]
+        d = [
+            np.linalg.norm(p.center_mm - pt) if i not in used else np.inf
+            for i, p in enumerate(ports)
+        ]
         i = int(np.argmin(d))
         if not np.isfinite(d[i]):
             raise ValueError(f"port override {new!r}: no port left to rename")
@@ -242,13 +267,24 @@ def write_ports_json(ports, path) -> Path:
 def read_ports_json(path) -> list:
     """Read ports written by ``write_ports_json``."""
     d = json.loads(Path(path).read_text())
-    return [Port(p["name"], p["role"], np.asarray(p["center_mm"], float), np.asarray(p["normal"], float),
-                 float(p["area_mm2"]), float(p["radius_mm"])) for p in d["ports"]]
+    return [
+        Port(
+            p["name"],
+            p["role"],
+            np.asarray(p["center_mm"], float),
+            np.asarray(p["normal"], float),
+            float(p["area_mm2"]),
+            float(p["radius_mm"]),
+        )
+        for p in d["ports"]
+    ]
 
 
 def ports_to_planes(ports, scale=1e-3):
     """Convert ports (mm) to ``voxelize.PortPlane`` objects (default in metres)."""
     from .voxelize import PortPlane
 
-    return [PortPlane(p.name, p.role, np.asarray(p.center_mm) * scale, p.normal, p.radius_mm * scale)
-            for p in ports]
+    return [
+        PortPlane(p.name, p.role, np.asarray(p.center_mm) * scale, p.normal, p.radius_mm * scale)
+        for p in ports
+    ]

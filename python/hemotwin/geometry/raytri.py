@@ -4,11 +4,12 @@
 Used by the surface voxelizer (exact wall distance q along lattice links, inside tests by ray
 parity) and by the surface self-intersection check.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TriangleGrid", "segment_triangle", "first_hits", "row_crossings"]
+__all__ = ["TriangleGrid", "first_hits", "row_crossings", "segment_triangle"]
 
 
 def segment_triangle(p0, d, v0, v1, v2, eps=1e-12):
@@ -21,8 +22,9 @@ def segment_triangle(p0, d, v0, v1, v2, eps=1e-12):
     e1 = np.asarray(v1, float) - v0
     e2 = np.asarray(v2, float) - v0
     n = _cross(e1, e2)
-    return _seg_tri(np.asarray(p0, float), np.asarray(d, float), v0, e1, e2, n,
-                    np.sqrt(_dot(n, n)), eps)
+    return _seg_tri(
+        np.asarray(p0, float), np.asarray(d, float), v0, e1, e2, n, np.sqrt(_dot(n, n)), eps
+    )
 
 
 def _dot(a, b):
@@ -30,9 +32,13 @@ def _dot(a, b):
 
 
 def _cross(a, b):
-    return np.column_stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
-                            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-                            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]])
+    return np.column_stack(
+        [
+            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+        ]
+    )
 
 
 def _seg_tri(p0, d, v0, e1, e2, n, nlen, eps=1e-12):
@@ -90,7 +96,9 @@ class TriangleGrid:
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order]
         self.tris = tri_ids[order]
-        self.ukeys, self.ustart, self.ucount = np.unique(self.keys, return_index=True, return_counts=True)
+        self.ukeys, self.ustart, self.ucount = np.unique(
+            self.keys, return_index=True, return_counts=True
+        )
         self.v0 = tri[:, 0]
         self.e1 = tri[:, 1] - tri[:, 0]
         self.e2 = tri[:, 2] - tri[:, 0]
@@ -134,9 +142,11 @@ def first_hits(grid: TriangleGrid, p0, d, batch=2_000_000, exclude_shared=None):
     mid = p0 + 0.5 * d
     pid, tid = grid.candidates(mid)
     for s in range(0, len(pid), batch):
-        pi = pid[s:s + batch]
-        ti = tid[s:s + batch]
-        t = _seg_tri(p0[pi], d[pi], grid.v0[ti], grid.e1[ti], grid.e2[ti], grid.n[ti], grid.nlen[ti])
+        pi = pid[s : s + batch]
+        ti = tid[s : s + batch]
+        t = _seg_tri(
+            p0[pi], d[pi], grid.v0[ti], grid.e1[ti], grid.e2[ti], grid.n[ti], grid.nlen[ti]
+        )
         if exclude_shared is not None:
             t = np.where(exclude_shared(pi, ti), np.inf, t)
         # per-segment minimum: sort by (segment, t) and keep the first of each segment

@@ -4,6 +4,7 @@ flat cuts at the ports with port-labelled caps, watertightness and self-intersec
 
 Cell array ``port_id`` on the surface: -1 for the vessel wall, p for the cap of port p.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,14 @@ from scipy import ndimage
 from .grid import grid_of
 from .ports import Port
 
-__all__ = ["extract_surface", "cap_ports", "check_surface", "write_surface", "wall_of",
-           "add_flow_extensions"]
+__all__ = [
+    "add_flow_extensions",
+    "cap_ports",
+    "check_surface",
+    "extract_surface",
+    "wall_of",
+    "write_surface",
+]
 
 
 def _pv():
@@ -24,8 +31,17 @@ def _pv():
     return pv
 
 
-def extract_surface(mask, geom, ports=(), levelset=None, smooth_iterations=40, pass_band=0.02,
-                    target_edge_mm=None, pad_voxels=4, cap=True):
+def extract_surface(
+    mask,
+    geom,
+    ports=(),
+    levelset=None,
+    smooth_iterations=40,
+    pass_band=0.02,
+    target_edge_mm=None,
+    pad_voxels=4,
+    cap=True,
+):
     """Closed lumen surface (mm, physical LPS) with flat, labelled caps at the ports.
 
     Parameters
@@ -69,7 +85,7 @@ def extract_surface(mask, geom, ports=(), levelset=None, smooth_iterations=40, p
     nz = np.argwhere(m)
     lo = np.maximum(nz.min(0) - 3, 0)
     hi = np.minimum(nz.max(0) + 4, np.array(m.shape))
-    f = f[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    f = f[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     pads = []
     for a in range(3):
         pads.append((pad_voxels if lo[a] == 0 else 0, pad_voxels if hi[a] == m.shape[a] else 0))
@@ -77,7 +93,9 @@ def extract_surface(mask, geom, ports=(), levelset=None, smooth_iterations=40, p
     fmax = float(np.abs(f).max()) + 1.0
     f = np.pad(f, 1, mode="constant", constant_values=fmax)
     start = lo - np.array([p[0] for p in pads]) - 1
-    img = pv.ImageData(dimensions=f.shape, spacing=(1.0, 1.0, 1.0), origin=tuple(float(s) for s in start))
+    img = pv.ImageData(
+        dimensions=f.shape, spacing=(1.0, 1.0, 1.0), origin=tuple(float(s) for s in start)
+    )
     img.point_data["f"] = f.ravel(order="F")
     surf = img.contour([0.0], scalars="f", method="flying_edges")
     surf = surf.extract_largest() if surf.n_points else surf
@@ -86,20 +104,33 @@ def extract_surface(mask, geom, ports=(), levelset=None, smooth_iterations=40, p
     if np.linalg.det(g.direction) < 0:
         surf = surf.flip_faces() if hasattr(surf, "flip_faces") else surf
     if smooth_iterations:
-        surf = surf.smooth_taubin(n_iter=int(smooth_iterations), pass_band=float(pass_band),
-                                  normalize_coordinates=True, boundary_smoothing=False)
+        surf = surf.smooth_taubin(
+            n_iter=int(smooth_iterations),
+            pass_band=float(pass_band),
+            normalize_coordinates=True,
+            boundary_smoothing=False,
+        )
     if target_edge_mm:
         e = _mean_edge(surf)
         if target_edge_mm > e:
             red = float(np.clip(1.0 - (e / target_edge_mm) ** 2, 0.0, 0.95))
             surf = surf.decimate_pro(red, preserve_topology=True)
-    surf = surf.extract_surface(algorithm="dataset_surface") if not isinstance(surf, pv.PolyData) else surf
+    surf = (
+        surf.extract_surface(algorithm="dataset_surface")
+        if not isinstance(surf, pv.PolyData)
+        else surf
+    )
     if cap and ports:
         surf = cap_ports(surf, ports, float(np.cbrt(g.voxel_volume_mm3)))
     else:
         surf.cell_data["port_id"] = np.full(surf.n_cells, -1, np.int32)
-    surf = surf.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=True,
-                                consistent_normals=True, split_vertices=False)
+    surf = surf.compute_normals(
+        cell_normals=True,
+        point_normals=False,
+        auto_orient_normals=True,
+        consistent_normals=True,
+        split_vertices=False,
+    )
     return surf
 
 
@@ -143,8 +174,10 @@ def cap_ports(surf, ports, voxel_mm):
         lp = pts[loop]
         cen = lp.mean(axis=0)
         # which port: nearest centre, must be (nearly) in its plane
-        dists = [np.linalg.norm(cen - np.asarray(p.center_mm)) + 10 * abs((cen - p.center_mm) @ p.normal)
-                 for p in ports]
+        dists = [
+            np.linalg.norm(cen - np.asarray(p.center_mm)) + 10 * abs((cen - p.center_mm) @ p.normal)
+            for p in ports
+        ]
         pi = int(np.argmin(dists))
         port = ports[pi]
         nrm = np.asarray(port.normal, float)
@@ -208,8 +241,9 @@ def wall_of(surf):
     """The wall part of a capped surface (cells with ``port_id == -1``)."""
     if "port_id" not in surf.cell_data:
         return surf
-    return surf.extract_cells(np.nonzero(np.asarray(surf.cell_data["port_id"]) < 0)[0]).extract_surface(
-        algorithm="dataset_surface")
+    return surf.extract_cells(
+        np.nonzero(np.asarray(surf.cell_data["port_id"]) < 0)[0]
+    ).extract_surface(algorithm="dataset_surface")
 
 
 def check_surface(surf, self_intersections=True) -> dict:
@@ -226,8 +260,12 @@ def check_surface(surf, self_intersections=True) -> dict:
     faces = surf.faces.reshape(-1, 4)[:, 1:]
     e = np.sort(np.vstack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     _, cnt = np.unique(e, axis=0, return_counts=True)
-    rep = {"n_points": int(surf.n_points), "n_triangles": int(len(faces)),
-           "boundary_edges": int((cnt == 1).sum()), "non_manifold_edges": int((cnt > 2).sum())}
+    rep = {
+        "n_points": int(surf.n_points),
+        "n_triangles": len(faces),
+        "boundary_edges": int((cnt == 1).sum()),
+        "non_manifold_edges": int((cnt > 2).sum()),
+    }
     rep["watertight"] = rep["boundary_edges"] == 0 and rep["non_manifold_edges"] == 0
     p = np.asarray(surf.points)
     v0, v1, v2 = p[faces[:, 0]], p[faces[:, 1]], p[faces[:, 2]]
@@ -241,7 +279,9 @@ def check_surface(surf, self_intersections=True) -> dict:
 def _count_self_intersections(p, faces, wall=None):
     from .raytri import TriangleGrid, first_hits
 
-    edges = np.unique(np.sort(np.vstack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
+    edges = np.unique(
+        np.sort(np.vstack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0
+    )
     d = p[edges[:, 1]] - p[edges[:, 0]]
     le = np.linalg.norm(d, axis=1)
     # long cap-fan spokes are tested in a second pass so the bins stay small for the wall
@@ -308,8 +348,13 @@ def add_flow_extensions(surf, ports, length_diameters=5.0, n_rings=None, which="
     n = len(pts)
     for p, port in enumerate(ports):
         capf = faces[pid == p]
-        if which == "inlet" and port.role != "inlet" or which == "outlets" and port.role == "inlet" \
-                or len(capf) == 0:
+        if (
+            which == "inlet"
+            and port.role != "inlet"
+            or which == "outlets"
+            and port.role == "inlet"
+            or len(capf) == 0
+        ):
             out_faces.append(capf)
             out_lab.append(np.full(len(capf), p, np.int32))
             continue
@@ -343,6 +388,11 @@ def add_flow_extensions(surf, ports, length_diameters=5.0, n_rings=None, which="
     F = np.vstack(out_faces)
     res = pv.PolyData(P, np.column_stack([np.full(len(F), 3), F]).ravel())
     res.cell_data["port_id"] = np.concatenate(out_lab).astype(np.int32)
-    res = res.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=True,
-                              consistent_normals=True, split_vertices=False)
+    res = res.compute_normals(
+        cell_normals=True,
+        point_normals=False,
+        auto_orient_normals=True,
+        consistent_normals=True,
+        split_vertices=False,
+    )
     return res

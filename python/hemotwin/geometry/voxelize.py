@@ -4,28 +4,29 @@
 Two paths: an analytic implicit function (phantoms, verification; q by bisection to 1e-12) and a
 closed, port-labelled triangle surface (q by exact ray/triangle intersection along each link).
 """
+
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
-from ..lattice import C, FLUID, MAX_PORTS, PORT_BASE, SOLID, LatticeDomain
+from ..lattice import FLUID, MAX_PORTS, PORT_BASE, SOLID, C, LatticeDomain
 
 __all__ = [
     "PortPlane",
-    "voxelize_implicit",
-    "voxelize_surface",
-    "tube_domain",
-    "sphere_domain",
-    "nozzle_domain",
     "choose_spacing",
     "domain_report",
-    "tube_sdf",
+    "nozzle_domain",
+    "sphere_domain",
     "sphere_sdf",
+    "tube_domain",
+    "tube_sdf",
+    "voxelize_implicit",
+    "voxelize_surface",
 ]
 
 # Bytes per fluid cell the solver is expected to hold: 19 float32 populations (in-place
@@ -64,7 +65,9 @@ class PortPlane:
         self.normal = n / np.linalg.norm(n)
         self.radius_m = float(self.radius_m)
         if self.role not in ("inlet", "outlet"):
-            raise ValueError(f"port {self.name!r}: role must be 'inlet' or 'outlet', got {self.role!r}")
+            raise ValueError(
+                f"port {self.name!r}: role must be 'inlet' or 'outlet', got {self.role!r}"
+            )
 
 
 # ----------------------------------------------------------------------------- analytic shapes
@@ -150,8 +153,14 @@ def _grid_centers(origin_m, dx_m, shape):
 
 
 def _check_padding(fluid: np.ndarray):
-    if fluid[0].any() or fluid[-1].any() or fluid[:, 0].any() or fluid[:, -1].any() \
-            or fluid[:, :, 0].any() or fluid[:, :, -1].any():
+    if (
+        fluid[0].any()
+        or fluid[-1].any()
+        or fluid[:, 0].any()
+        or fluid[:, -1].any()
+        or fluid[:, :, 0].any()
+        or fluid[:, :, -1].any()
+    ):
         raise ValueError("fluid touches the lattice bounding box; enlarge the bounds (padding)")
 
 
@@ -178,8 +187,11 @@ def _assign_ports(fluid, inside_ext, centers, dx_m, origin_m, ports):
         h = rel @ port.normal
         lateral = np.linalg.norm(rel - h[:, None] * port.normal, axis=1)
         # beyond the plane by at most one diagonal link, within the port's disc (+ margin)
-        ok = (h >= -1e-12 * dx_m) & (h <= math.sqrt(3) * dx_m + 1e-12) & \
-             (lateral <= 1.5 * port.radius_m + 2 * dx_m)
+        ok = (
+            (h >= -1e-12 * dx_m)
+            & (h <= math.sqrt(3) * dx_m + 1e-12)
+            & (lateral <= 1.5 * port.radius_m + 2 * dx_m)
+        )
         closer = ok & (h < best_d)
         best[closer] = p
         best_d[closer] = h[closer]
@@ -393,9 +405,15 @@ def sphere_domain(radius_m: float, dx_m: float, center_m=(0.0, 0.0, 0.0)) -> Lat
     return voxelize_implicit(sphere_sdf(radius_m, c), c - radius_m, c + radius_m, dx_m)
 
 
-def nozzle_domain(dx_m: float, throat_radius_m: float = 2e-3, inlet_radius_m: float = 6e-3,
-                  cone_length_m: float = 22.685e-3, throat_length_m: float = 40e-3,
-                  outlet_length_m: float = 40e-3, inlet_length_m: float = 20e-3) -> LatticeDomain:
+def nozzle_domain(
+    dx_m: float,
+    throat_radius_m: float = 2e-3,
+    inlet_radius_m: float = 6e-3,
+    cone_length_m: float = 22.685e-3,
+    throat_length_m: float = 40e-3,
+    outlet_length_m: float = 40e-3,
+    inlet_length_m: float = 20e-3,
+) -> LatticeDomain:
     """FDA benchmark nozzle (conical converger, throat, sudden expansion), flow along +z.
 
     Default dimensions follow the FDA "critical path" nozzle (throat diameter 4 mm, inlet and
@@ -422,8 +440,10 @@ def nozzle_domain(dx_m: float, throat_radius_m: float = 2e-3, inlet_radius_m: fl
         return np.hypot(p[..., 0], p[..., 1]) - radius(p[..., 2])
 
     ez = np.array([0.0, 0.0, 1.0])
-    ports = [PortPlane("inlet", "inlet", np.zeros(3), -ez, inlet_radius_m),
-             PortPlane("outlet", "outlet", ez * z4, ez, inlet_radius_m)]
+    ports = [
+        PortPlane("inlet", "inlet", np.zeros(3), -ez, inlet_radius_m),
+        PortPlane("outlet", "outlet", ez * z4, ez, inlet_radius_m),
+    ]
     R = inlet_radius_m
     return voxelize_implicit(f, [-R, -R, 0.0], [R, R, z4], dx_m, ports)
 
@@ -467,23 +487,32 @@ def domain_report(domain: LatticeDomain, warn_below: float = 8.0) -> dict:
         "shape": list(domain.shape),
         "n_cells": int(cell.size),
         "n_fluid": n_fluid,
-        "n_wall_links": int(len(domain.wall_q)),
+        "n_wall_links": len(domain.wall_q),
         "dx_m": float(domain.spacing_m),
         # dense cell-type volume + sparse solver state + wall link table
-        "memory_bytes_estimate": int(cell.size + n_fluid * _BYTES_PER_FLUID_CELL
-                                     + len(domain.wall_q) * (16 + 8)),
+        "memory_bytes_estimate": int(
+            cell.size + n_fluid * _BYTES_PER_FLUID_CELL + len(domain.wall_q) * (16 + 8)
+        ),
         "ports": [],
     }
     for p, name in enumerate(domain.port_names):
         across = 2.0 * float(domain.port_radii_m[p]) / domain.spacing_m
-        rep["ports"].append({
-            "name": name, "role": domain.port_roles[p], "radius_m": float(domain.port_radii_m[p]),
-            "cells_across": across,
-            "n_port_cells": int(np.count_nonzero(cell == PORT_BASE + p)),
-        })
+        rep["ports"].append(
+            {
+                "name": name,
+                "role": domain.port_roles[p],
+                "radius_m": float(domain.port_radii_m[p]),
+                "cells_across": across,
+                "n_port_cells": int(np.count_nonzero(cell == PORT_BASE + p)),
+            }
+        )
         if across < warn_below:
-            warnings.warn(f"port {name!r} has only {across:.1f} cells across its diameter "
-                          f"(< {warn_below:g}); refine dx", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"port {name!r} has only {across:.1f} cells across its diameter "
+                f"(< {warn_below:g}); refine dx",
+                UserWarning,
+                stacklevel=2,
+            )
     return rep
 
 

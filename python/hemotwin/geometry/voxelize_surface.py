@@ -6,6 +6,7 @@ link from a fluid cell to a solid cell is intersected exactly with the triangles
 triangles binned in a uniform grid) and ``q`` is the first hit's fraction of the link. Port
 cells: non-fluid cells one link beyond the fluid whose centre lies beyond a cap, over the cap.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,15 +14,16 @@ import warnings
 
 import numpy as np
 
-from ..lattice import C, FLUID, MAX_PORTS, PORT_BASE, SOLID
+from ..lattice import FLUID, MAX_PORTS, PORT_BASE, SOLID, C
 from .raytri import TriangleGrid, first_hits, row_crossings
 from .voxelize import PortPlane, _dilate_links, _links_leaving, _make_domain, choose_spacing
 
 __all__ = ["voxelize_surface", "voxelize_triangles"]
 
 
-def voxelize_surface(surface, ports, dx_m=None, cells_across=10.0, scale_to_m=1e-3, pad_cells=2,
-                     warn_below=8.0):
+def voxelize_surface(
+    surface, ports, dx_m=None, cells_across=10.0, scale_to_m=1e-3, pad_cells=2, warn_below=8.0
+):
     """Voxelize a capped lumen surface (from ``geometry.surface.extract_surface``).
 
     Parameters
@@ -49,15 +51,25 @@ def voxelize_surface(surface, ports, dx_m=None, cells_across=10.0, scale_to_m=1e
     if not np.all(faces[:, 0] == 3):
         raise ValueError("voxelize_surface needs a triangle surface (triangulate() it first)")
     tri = faces[:, 1:]
-    labels = np.asarray(surface.cell_data["port_id"]) if "port_id" in surface.cell_data \
+    labels = (
+        np.asarray(surface.cell_data["port_id"])
+        if "port_id" in surface.cell_data
         else np.full(len(tri), -1)
+    )
     planes = []
     for p in ports:
         if isinstance(p, PortPlane):
             planes.append(p)
         else:
-            planes.append(PortPlane(p.name, p.role, np.asarray(p.center_mm) * scale_to_m, p.normal,
-                                    float(p.radius_mm) * scale_to_m))
+            planes.append(
+                PortPlane(
+                    p.name,
+                    p.role,
+                    np.asarray(p.center_mm) * scale_to_m,
+                    p.normal,
+                    float(p.radius_mm) * scale_to_m,
+                )
+            )
     verts = np.asarray(surface.points, float) * scale_to_m
     if dx_m is None:
         dx_m = choose_spacing([p.radius_m for p in planes], cells_across)
@@ -65,8 +77,12 @@ def voxelize_surface(surface, ports, dx_m=None, cells_across=10.0, scale_to_m=1e
     for p in planes:
         across = 2 * p.radius_m / dx_m
         if across < warn_below:
-            warnings.warn(f"port {p.name!r}: only {across:.1f} cells across (< {warn_below:g}); "
-                          "use a smaller dx", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"port {p.name!r}: only {across:.1f} cells across (< {warn_below:g}); "
+                "use a smaller dx",
+                UserWarning,
+                stacklevel=2,
+            )
     return dom
 
 
@@ -132,8 +148,11 @@ def voxelize_triangles(verts_m, tri, labels, planes, dx_m, pad_cells=2, origin_m
     if miss.any():
         # a cell centre within round-off of the surface: parity and link test disagree
         if miss.mean() > 1e-3:
-            warnings.warn(f"{int(miss.sum())} of {len(t)} wall links found no wall; q = 0.5 used",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{int(miss.sum())} of {len(t)} wall links found no wall; q = 0.5 used",
+                UserWarning,
+                stacklevel=2,
+            )
         t[miss] = 0.5
     q = np.clip(t, np.finfo(float).tiny, 1.0)
     return _make_domain(cell, dx, origin_m, links, q, planes)

@@ -5,6 +5,7 @@ This package is the only importer of SimpleITK. Nothing that leaves it carries D
 fields: ``ImageVolume`` holds the voxels, the physical geometry and a description built from a
 whitelist (modality, size, spacing), never names, IDs or dates.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageVolume", "ImageReadError", "read_image", "write_image", "crop", "crop_to_mask",
-           "resample_isotropic", "to_sitk", "from_sitk", "list_dicom_series", "mask_from_labels"]
+__all__ = [
+    "ImageReadError",
+    "ImageVolume",
+    "crop",
+    "crop_to_mask",
+    "from_sitk",
+    "list_dicom_series",
+    "mask_from_labels",
+    "read_image",
+    "resample_isotropic",
+    "to_sitk",
+    "write_image",
+]
 
 _SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm", ".ima", ".vtk")
 
@@ -71,8 +83,14 @@ class ImageVolume:
 
     def with_array(self, array, description=None):
         """Same geometry, new voxels."""
-        return ImageVolume(array, self.spacing_mm.copy(), self.origin_mm.copy(), self.direction.copy(),
-                           self.description if description is None else description, self.modality)
+        return ImageVolume(
+            array,
+            self.spacing_mm.copy(),
+            self.origin_mm.copy(),
+            self.direction.copy(),
+            self.description if description is None else description,
+            self.modality,
+        )
 
 
 def _sitk():
@@ -95,8 +113,14 @@ def from_sitk(img, description="", modality="") -> ImageVolume:
     """ImageVolume from a SimpleITK image; metadata dictionaries are dropped on purpose."""
     sitk = _sitk()
     arr = np.transpose(sitk.GetArrayFromImage(img), (2, 1, 0))
-    return ImageVolume(np.ascontiguousarray(arr), img.GetSpacing(), img.GetOrigin(),
-                       np.array(img.GetDirection()).reshape(3, 3), description, modality)
+    return ImageVolume(
+        np.ascontiguousarray(arr),
+        img.GetSpacing(),
+        img.GetOrigin(),
+        np.array(img.GetDirection()).reshape(3, 3),
+        description,
+        modality,
+    )
 
 
 def _looks_dicom(path: Path) -> bool:
@@ -122,15 +146,23 @@ def list_dicom_series(folder) -> dict:
 def _check_volume(img, name, modality):
     sitk = _sitk()
     if img.GetDimension() == 4:
-        raise ImageReadError(f"{name}: 4-D image (size {img.GetSize()}), not a 3-D volume; "
-                             "extract one time frame first")
+        raise ImageReadError(
+            f"{name}: 4-D image (size {img.GetSize()}), not a 3-D volume; "
+            "extract one time frame first"
+        )
     if img.GetDimension() < 3 or min(img.GetSize()) < 2:
         raise ImageReadError(f"{name}: 2-D image (size {img.GetSize()}), need a 3-D volume")
     if img.GetNumberOfComponentsPerPixel() != 1:
-        img = sitk.VectorIndexSelectionCast(img, 0) if img.GetNumberOfComponentsPerPixel() == 3 else img
+        img = (
+            sitk.VectorIndexSelectionCast(img, 0)
+            if img.GetNumberOfComponentsPerPixel() == 3
+            else img
+        )
         if img.GetNumberOfComponentsPerPixel() != 1:
-            raise ImageReadError(f"{name}: {img.GetNumberOfComponentsPerPixel()}-component pixels, "
-                                 "need a scalar volume")
+            raise ImageReadError(
+                f"{name}: {img.GetNumberOfComponentsPerPixel()}-component pixels, "
+                "need a scalar volume"
+            )
     d = np.array(img.GetDirection(), float).reshape(3, 3)
     if not np.all(np.isfinite(d)) or abs(np.linalg.det(d)) < 1e-6:
         raise ImageReadError(f"{name}: direction matrix is not invertible ({d.round(4).tolist()})")
@@ -166,12 +198,17 @@ def _read_dicom_file(path: Path, name: str):
         incr = tag("0028|0009").upper()
         # a frame-increment pointer to FrameTime / a time vector, or a cine FrameTime tag, means
         # the frames are a time series of one plane, which SimpleITK would stack as "z"
-        timeish = ("0018,1063" in incr.replace("|", ",") or "00181063" in incr.replace(",", "")
-                   or "0018,1065" in incr.replace("|", ",") or bool(tag("0018|1063")))
+        timeish = (
+            "0018,1063" in incr.replace("|", ",")
+            or "00181063" in incr.replace(",", "")
+            or "0018,1065" in incr.replace("|", ",")
+            or bool(tag("0018|1063"))
+        )
         if timeish or not tag("5200|9229"):
             raise ImageReadError(
                 f"{name}: not a 3-D volume: a multi-frame DICOM with {n_frames} frames that are a "
-                "cine time series of one plane (FrameTime/FrameIncrementPointer), not slices")
+                "cine time series of one plane (FrameTime/FrameIncrementPointer), not slices"
+            )
     elif n_frames <= 1:
         raise ImageReadError(f"{name}: a single 2-D DICOM slice; pass the folder of the series")
     try:
@@ -197,13 +234,16 @@ def _read_dicom_folder(folder: Path, name: str, series_uid):
         files = [p for p in folder.iterdir() if p.is_file()]
         if not files:
             raise ImageReadError(f"{name}: empty folder, no DICOM series")
-        raise ImageReadError(f"{name}: unreadable DICOM series (no readable DICOM files among "
-                             f"{len(files)} files)")
+        raise ImageReadError(
+            f"{name}: unreadable DICOM series (no readable DICOM files among {len(files)} files)"
+        )
     if series_uid is None:
         series_uid = max(series, key=series.get)
     elif series_uid not in series:
-        raise ImageReadError(f"{name}: no series {series_uid!r}; found {len(series)} series "
-                             f"({', '.join(sorted(series))})")
+        raise ImageReadError(
+            f"{name}: no series {series_uid!r}; found {len(series)} series "
+            f"({', '.join(sorted(series))})"
+        )
     files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_uid)
     if len(files) == 1:
         return _read_dicom_file(Path(files[0]), name)
@@ -271,13 +311,18 @@ def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
         except RuntimeError as exc:
             why = _first_line(exc)
             if "direction" in str(exc).lower():
-                raise ImageReadError(f"{name}: direction matrix is not invertible ({why})") from None
+                raise ImageReadError(
+                    f"{name}: direction matrix is not invertible ({why})"
+                ) from None
             raise ImageReadError(f"{name}: unreadable image file ({why})") from None
         kind = "".join(s for s in p.suffixes[-2:]).lstrip(".") + " file"
     img = _check_volume(img, name, modality)
     desc = _describe(img, kind, modality)
-    img = sitk.Cast(img, sitk.sitkFloat32 if pixel_type == "float32" else sitk.sitkFloat64) \
-        if pixel_type in ("float32", "float64") else img
+    img = (
+        sitk.Cast(img, sitk.sitkFloat32 if pixel_type == "float32" else sitk.sitkFloat64)
+        if pixel_type in ("float32", "float64")
+        else img
+    )
     return from_sitk(img, desc, modality)
 
 
@@ -316,14 +361,16 @@ def crop(vol: ImageVolume, lower_mm, upper_mm, margin_mm=0.0) -> ImageVolume:
     """
     lo = np.minimum(lower_mm, upper_mm) - margin_mm
     hi = np.maximum(lower_mm, upper_mm) + margin_mm
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
     ijk = vol.world_to_index(corners)
     # voxels whose centres lie in the box (with a little round-off slack)
     a = np.clip(np.ceil(ijk.min(0) - 1e-6).astype(int), 0, np.array(vol.shape) - 1)
     b = np.clip(np.floor(ijk.max(0) + 1e-6).astype(int), 0, np.array(vol.shape) - 1)
     if np.any(b - a < 1):
         raise ValueError(f"crop box {lo.tolist()}..{hi.tolist()} mm does not overlap the image")
-    sub = vol.array[a[0]:b[0] + 1, a[1]:b[1] + 1, a[2]:b[2] + 1]
+    sub = vol.array[a[0] : b[0] + 1, a[1] : b[1] + 1, a[2] : b[2] + 1]
     out = vol.with_array(np.ascontiguousarray(sub))
     out.origin_mm = vol.index_to_world(a)
     return out
@@ -336,7 +383,9 @@ def crop_to_mask(vol: ImageVolume, mask: np.ndarray, margin_vox=3) -> ImageVolum
         raise ValueError("crop_to_mask: empty mask")
     a = np.maximum(nz.min(0) - margin_vox, 0)
     b = np.minimum(nz.max(0) + margin_vox, np.array(vol.shape) - 1)
-    out = vol.with_array(np.ascontiguousarray(vol.array[a[0]:b[0] + 1, a[1]:b[1] + 1, a[2]:b[2] + 1]))
+    out = vol.with_array(
+        np.ascontiguousarray(vol.array[a[0] : b[0] + 1, a[1] : b[1] + 1, a[2] : b[2] + 1])
+    )
     out.origin_mm = vol.index_to_world(a)
     return out
 
@@ -361,9 +410,17 @@ def resample_isotropic(vol: ImageVolume, spacing_mm=None, label=False) -> ImageV
     M = vol.direction
     corner = vol.origin_mm - M @ (0.5 * vol.spacing_mm)
     origin = corner + M @ (0.5 * np.full(3, s))
-    out = sitk.Resample(img, size, sitk.Transform(), sitk.sitkNearestNeighbor if label else sitk.sitkLinear,
-                        origin.tolist(), [s] * 3, vol.direction.reshape(-1).tolist(), 0.0,
-                        img.GetPixelID())
+    out = sitk.Resample(
+        img,
+        size,
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor if label else sitk.sitkLinear,
+        origin.tolist(),
+        [s] * 3,
+        vol.direction.reshape(-1).tolist(),
+        0.0,
+        img.GetPixelID(),
+    )
     return from_sitk(out, vol.description + f", resampled to {s:.3g} mm", vol.modality)
 
 

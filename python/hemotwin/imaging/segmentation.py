@@ -2,16 +2,24 @@
 """Contrast-enhanced lumen segmentation with SimpleITK: seeds (mm) -> region growing -> level-set
 refinement -> clean-up -> the component connected to the seeds; a no-seed vesselness mode; label maps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .io import ImageVolume, from_sitk, mask_from_labels, to_sitk
+from .io import ImageVolume, mask_from_labels, to_sitk
 
-__all__ = ["SegmentationResult", "SegmentationError", "segment_lumen", "apply_clip_planes",
-           "vesselness_seeds", "parse_clip_plane", "dice"]
+__all__ = [
+    "SegmentationError",
+    "SegmentationResult",
+    "apply_clip_planes",
+    "dice",
+    "parse_clip_plane",
+    "segment_lumen",
+    "vesselness_seeds",
+]
 
 
 class SegmentationError(ValueError):
@@ -53,8 +61,11 @@ class SegmentationResult:
 
 def parse_clip_plane(text):
     """``"PX,PY,PZ,NX,NY,NZ"`` (mm, LPS) -> (point, unit normal)."""
-    vals = [float(v) for v in str(text).replace(" ", "").split(",") if v != ""] \
-        if isinstance(text, str) else [float(v) for v in text]
+    vals = (
+        [float(v) for v in str(text).replace(" ", "").split(",") if v != ""]
+        if isinstance(text, str)
+        else [float(v) for v in text]
+    )
     if len(vals) != 6:
         raise ValueError(f"clip plane {text!r}: need 6 numbers PX,PY,PZ,NX,NY,NZ (mm)")
     n = np.array(vals[3:])
@@ -98,7 +109,8 @@ def _seed_index(vol, seeds_mm, name):
         if np.any(ijk < 0) or np.any(ijk >= np.array(vol.shape)):
             raise SegmentationError(
                 f"{name}: seed {np.round(s, 2).tolist()} mm is outside the image (index "
-                f"{ijk.tolist()}, size {list(vol.shape)}); seeds are physical LPS mm as SimpleITK reports")
+                f"{ijk.tolist()}, size {list(vol.shape)}); seeds are physical LPS mm as SimpleITK reports"
+            )
         idx.append(ijk)
     return idx
 
@@ -154,8 +166,15 @@ def vesselness_seeds(vol: ImageVolume, sigmas_mm=None, lower=None):
     best = None
     for s in sigmas_mm:
         sm = sitk.SmoothingRecursiveGaussian(img, float(s))
-        obj = sitk.ObjectnessMeasure(sm, objectDimension=1, brightObject=True, scaleObjectnessMeasure=True,
-                                     alpha=0.5, beta=0.5, gamma=5.0)
+        obj = sitk.ObjectnessMeasure(
+            sm,
+            objectDimension=1,
+            brightObject=True,
+            scaleObjectnessMeasure=True,
+            alpha=0.5,
+            beta=0.5,
+            gamma=5.0,
+        )
         a = np.transpose(sitk.GetArrayFromImage(obj), (2, 1, 0)) * (s * s)  # scale-normalised
         best = a if best is None else np.maximum(best, a)
 
@@ -253,7 +272,9 @@ def segment_lumen(
     stats = {}
     if label_map is not None:
         if label_map.shape != vol.shape:
-            raise SegmentationError(f"{name}: label map size {label_map.shape} != image {vol.shape}")
+            raise SegmentationError(
+                f"{name}: label map size {label_map.shape} != image {vol.shape}"
+            )
         grown = mask_from_labels(label_map, label).array.astype(bool) & ~removed
         lo_t = hi_t = np.nan
     else:
@@ -263,17 +284,25 @@ def segment_lumen(
         stats["lumen_intensity_at_seeds"] = lum
         work = np.where(removed, np.float32(lo_t - 1e4), arr)
         img = to_sitk(vol.with_array(work))
-        seeds_itk = [tuple(int(c) for c in ijk) for ijk in seed_idx
-                     if lo_t <= work[tuple(ijk)] <= hi_t]
+        seeds_itk = [
+            tuple(int(c) for c in ijk) for ijk in seed_idx if lo_t <= work[tuple(ijk)] <= hi_t
+        ]
         if not seeds_itk:
             vals = [float(arr[tuple(i)]) for i in seed_idx]
             return SegmentationResult(
-                vol.with_array(np.zeros(vol.shape, np.uint8)), "empty",
+                vol.with_array(np.zeros(vol.shape, np.uint8)),
+                "empty",
                 f"{name}: segmentation touches nothing: no seed lies in the lumen window "
                 f"[{lo_t:.0f}, {hi_t:.0f}] (intensities at seeds {np.round(vals, 1).tolist()}); "
                 "move the seeds into the contrast-filled lumen or widen the window (lower/upper)",
-                (lo_t, hi_t), list(seeds_mm), 0, stats)
-        grown_img = sitk.ConnectedThreshold(img, seedList=seeds_itk, lower=float(lo_t), upper=float(hi_t))
+                (lo_t, hi_t),
+                list(seeds_mm),
+                0,
+                stats,
+            )
+        grown_img = sitk.ConnectedThreshold(
+            img, seedList=seeds_itk, lower=float(lo_t), upper=float(hi_t)
+        )
         grown = np.transpose(sitk.GetArrayFromImage(grown_img), (2, 1, 0)) > 0
     vox = float(np.prod(vol.spacing_mm))
     # hole filling: calcium, catheters and noise give holes inside the lumen
@@ -313,28 +342,54 @@ def segment_lumen(
         # give back the surface voxels the opening shaved off, but not the cut bridges
         m = full & ndimage.binary_dilation(m, structure=st) & ~removed
     n_vox = int(m.sum())
-    stats.update({"n_voxels": n_vox, "volume_ml": n_vox * vox / 1000.0,
-                  "fraction_of_volume": n_vox / float(m.size)})
+    stats.update(
+        {
+            "n_voxels": n_vox,
+            "volume_ml": n_vox * vox / 1000.0,
+            "fraction_of_volume": n_vox / float(m.size),
+        }
+    )
     out = vol.with_array(m.astype(np.uint8), vol.description + ", lumen mask")
     levelset = None
     if m.any() and refine not in ("none", False, None):
         levelset = _antialias_levelset(out)
     status, msg = "ok", f"{name}: lumen {n_vox} voxels ({n_vox * vox / 1000.0:.1f} mL)"
     if n_vox < 27:
-        status, msg = "empty", (f"{name}: segmentation touches nothing ({n_vox} voxels); check the "
-                                "seeds are inside the lumen, lower the threshold, or use refine=False")
+        status, msg = (
+            "empty",
+            (
+                f"{name}: segmentation touches nothing ({n_vox} voxels); check the "
+                "seeds are inside the lumen, lower the threshold, or use refine=False"
+            ),
+        )
     elif n_vox > leak_fraction * float((~removed).sum()):
-        status, msg = "leak", (
-            f"{name}: segmentation leaks into the whole volume ({100 * n_vox / m.size:.0f} % of it); "
-            "add a clip plane between the vessel and the structure it leaks into (e.g. at the "
-            "aortic valve), crop to a region of interest, or raise the lower threshold "
-            f"(now {lo_t:.0f})")
+        status, msg = (
+            "leak",
+            (
+                f"{name}: segmentation leaks into the whole volume ({100 * n_vox / m.size:.0f} % of it); "
+                "add a clip plane between the vessel and the structure it leaks into (e.g. at the "
+                "aortic valve), crop to a region of interest, or raise the lower threshold "
+                f"(now {lo_t:.0f})"
+            ),
+        )
     elif len(keep) > 1:
-        status, msg = "pieces", (
-            f"{name}: the seeds lie in {len(keep)} disconnected pieces; lower the threshold, "
-            "reduce the opening, or remove the seed in the wrong structure")
-    return SegmentationResult(out, status, msg, (float(lo_t), float(hi_t)), list(seeds_mm),
-                              max(len(keep), 0), stats, levelset)
+        status, msg = (
+            "pieces",
+            (
+                f"{name}: the seeds lie in {len(keep)} disconnected pieces; lower the threshold, "
+                "reduce the opening, or remove the seed in the wrong structure"
+            ),
+        )
+    return SegmentationResult(
+        out,
+        status,
+        msg,
+        (float(lo_t), float(hi_t)),
+        list(seeds_mm),
+        max(len(keep), 0),
+        stats,
+        levelset,
+    )
 
 
 def _antialias_levelset(mask: ImageVolume) -> ImageVolume:
@@ -368,17 +423,22 @@ def _split_touching(vol, m, seed_idx, fraction, depth_mm=None):
     foreign = [k + 1 for k in range(n) if k + 1 not in own and depth_max[k] >= 2.0 * t]
     if not foreign:
         return m
-    markers = np.where(np.isin(lab, list(own)), 1, np.where(np.isin(lab, foreign), 2, 0)).astype(np.uint8)
-    ws = sitk.MorphologicalWatershedFromMarkers(to_sitk(vol.with_array(-D)),
-                                                to_sitk(vol.with_array(markers)),
-                                                markWatershedLine=False, fullyConnected=True)
+    markers = np.where(np.isin(lab, list(own)), 1, np.where(np.isin(lab, foreign), 2, 0)).astype(
+        np.uint8
+    )
+    ws = sitk.MorphologicalWatershedFromMarkers(
+        to_sitk(vol.with_array(-D)),
+        to_sitk(vol.with_array(markers)),
+        markWatershedLine=False,
+        fullyConnected=True,
+    )
     basin = np.transpose(sitk.GetArrayFromImage(ws), (2, 1, 0)) == 1
     return m & basin
 
 
 def _ellipsoid(rad):
     r = np.maximum(rad, 0)
-    g = np.mgrid[-r[0]:r[0] + 1, -r[1]:r[1] + 1, -r[2]:r[2] + 1].astype(float)
+    g = np.mgrid[-r[0] : r[0] + 1, -r[1] : r[1] + 1, -r[2] : r[2] + 1].astype(float)
     d = sum((g[a] / max(r[a], 0.5)) ** 2 for a in range(3))
     return d <= 1.0
 
@@ -396,8 +456,9 @@ def _refine_gac(vol, arr, m, iterations):
     sub.origin_mm = vol.index_to_world(a)
     img = to_sitk(sub)
     h = float(vol.spacing_mm.min())
-    sm = sitk.CurvatureAnisotropicDiffusion(img, timeStep=0.0625 * h, conductanceParameter=3.0,
-                                            numberOfIterations=5)
+    sm = sitk.CurvatureAnisotropicDiffusion(
+        img, timeStep=0.0625 * h, conductanceParameter=3.0, numberOfIterations=5
+    )
     grad = sitk.GradientMagnitudeRecursiveGaussian(sm, sigma=0.7 * h)
     g = np.transpose(sitk.GetArrayFromImage(grad), (2, 1, 0))
     # edge strength: median gradient on the boundary band of the grown region
@@ -408,8 +469,9 @@ def _refine_gac(vol, arr, m, iterations):
     speed = sitk.Sigmoid(grad, alpha=-k / 8.0, beta=k / 2.0, outputMaximum=1.0, outputMinimum=0.0)
     init = to_sitk(sub.with_array(np.ascontiguousarray(m[sl], np.uint8)))
     # signed distance, negative inside, zero half-way between inside and outside voxel centres
-    ls = sitk.SignedMaurerDistanceMap(init, insideIsPositive=False, squaredDistance=False,
-                                      useImageSpacing=True)
+    ls = sitk.SignedMaurerDistanceMap(
+        init, insideIsPositive=False, squaredDistance=False, useImageSpacing=True
+    )
     ls = sitk.Cast(ls, sitk.sitkFloat32) - 0.5 * h
     gac = sitk.GeodesicActiveContourLevelSetImageFilter()
     gac.SetPropagationScaling(0.0)
