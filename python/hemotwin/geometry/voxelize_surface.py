@@ -140,7 +140,8 @@ def voxelize_triangles(verts_m, tri, labels, planes, dx_m, pad_cells=2, origin_m
             m = best >= 0
             cell[tuple(cand[m].T)] = (PORT_BASE + best[m]).astype(np.uint8)
     links = _links_leaving(fluid, cell == SOLID)
-    grid = TriangleGrid(v, tri, bin_size=2 * dx, margin=dx)
+    # bins of one cell; a link (<= sqrt(2) dx) is within 0.71 dx of its midpoint
+    grid = TriangleGrid(v, tri, bin_size=dx, margin=0.75 * dx)
     p0 = origin_m + links[:, :3] * dx
     d = C[links[:, 3]] * dx
     t, _ = first_hits(grid, p0, d)
