@@ -8,14 +8,17 @@ def register(sub):
     p.add_argument("case", help="case TOML")
     p.add_argument("--ratio", type=float, default=1.5, help="refinement ratio r (1.3..2)")
     p.add_argument("--cells", type=float, default=None, help="cells across the reference port, finest grid")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="case override for every run, e.g. devices.deploy=false")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from ..credibility.studies import convergence_study
+    from ..credibility.studies import parse_sets, convergence_study
 
-    r = convergence_study(args.case, args.out, ratio=args.ratio, base_cells=args.cells)
+    r = convergence_study(args.case, args.out, ratio=args.ratio, base_cells=args.cells,
+                           overrides=parse_sets(args.set))
     print(f"{'quantity':50s} {'p':>6s} {'f_ext':>12s} {'GCI_fine':>9s} {'ratio':>6s}  type")
     for name, row in r["table"].items():
         if row.get("qoi") and "p" in row:

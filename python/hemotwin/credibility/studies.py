@@ -65,7 +65,7 @@ def _run_case():
 
 
 def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float | None = None,
-                      runner=None, progress=print) -> dict:
+                      runner=None, progress=print, overrides: dict | None = None) -> dict:
     """Run the case at three spacings h, r h, r^2 h and tabulate GCI for every output.
 
     Parameters
@@ -80,6 +80,8 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         ``numerics.cells_across``).
     runner : callable, optional
         ``runner(case_path, out_dir, overrides) -> results dict`` (default: pipeline.run_case).
+    overrides : dict, optional
+        Extra case overrides for every run (e.g. ``{"devices.deploy": False}``).
     """
     if not 1.3 <= ratio <= 2.0:
         raise ValueError(f"--ratio must be between 1.3 and 2, got {ratio}")
@@ -96,7 +98,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         t0 = time.perf_counter()
         if progress:
             progress(f"convergence: {n:.3g} cells across")
-        res = runner(case_path, out_dir / f"run_{n:.3g}", {"numerics.cells_across": n})
+        res = runner(case_path, out_dir / f"run_{n:.3g}", {**(overrides or {}), "numerics.cells_across": n})
         times.append(time.perf_counter() - t0)
         results.append(flatten_numbers(res))
     h = [1.0 / n for n in cells]  # spacing relative to the port diameter
@@ -111,7 +113,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         except (ValueError, ZeroDivisionError) as exc:
             table[name] = {"error": str(exc), "f": f}
         table[name]["qoi"] = is_qoi(name)
-    out = {"case": str(case_path), "ratio": ratio, "cells_across": cells, "h_relative": h,
+    out = {"case": str(case_path), "ratio": ratio, "cells_across": cells, "overrides": overrides or {}, "h_relative": h,
            "seconds": times, "p_theory": 2.0,
            "method": "Celik et al. 2008 / Roache GCI, Fs = 1.25 (3.0 on fallback), REFERENCE.md 1.5",
            "table": table}
@@ -127,7 +129,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
 
 
 def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, runner=None,
-                      progress=print) -> dict:
+                      progress=print, overrides: dict | None = None) -> dict:
     """Perturb declared inputs by +/- ``percent`` and report normalised sensitivities.
 
     S = (dY / Y0) / (dX / X0) from the central difference (Y+ - Y-) / (2 Y0 (percent/100)).
@@ -140,7 +142,8 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     from ..config import load_case
 
     case = load_case(case_path)
-    base = flatten_numbers(runner(case_path, out_dir / "base", {}))
+    extra = dict(overrides or {})
+    base = flatten_numbers(runner(case_path, out_dir / "base", extra))
     rows, skipped = {}, {}
     frac = percent / 100.0
     for label, (key, fmt) in inputs.items():
@@ -154,7 +157,7 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
                 if progress:
                     progress(f"sensitivity: {label} {sign * percent:+g} %")
                 res[sign] = flatten_numbers(runner(case_path, out_dir / f"{label}_{'p' if sign > 0 else 'm'}",
-                                                   {key: fmt(x0 * (1 + sign * frac))}))
+                                                   {**extra, key: fmt(x0 * (1 + sign * frac))}))
         except Exception as exc:  # noqa: BLE001 - report, keep the other inputs
             skipped[label] = f"run failed: {exc}"
             continue
@@ -163,7 +166,7 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
             if name in res[1] and name in res[-1] and y0 != 0.0:
                 sens[name] = (res[1][name] - res[-1][name]) / (2 * y0 * frac)
         rows[label] = {"key": key, "x0": x0, "percent": percent, "sensitivity": sens}
-    out = {"case": str(case_path), "percent": percent, "base": base, "inputs": rows, "skipped": skipped,
+    out = {"case": str(case_path), "percent": percent, "overrides": extra, "base": base, "inputs": rows, "skipped": skipped,
            "definition": "S = (dY/Y0)/(dX/X0), central difference over +/- percent",
            "qoi": sorted(n for n in base if is_qoi(n))}
     (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1))
@@ -177,3 +180,21 @@ def _get(case, dotted):
         if obj is None:
             return None
     return float(obj) if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
+
+
+def parse_sets(items) -> dict:
+    """CLI ``--set key=value`` pairs to an overrides dict (true/false and numbers converted)."""
+    out = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set needs KEY=VALUE, got {item!r}")
+        low = val.strip().lower()
+        if low in ("true", "false"):
+            out[key.strip()] = low == "true"
+        else:
+            try:
+                out[key.strip()] = float(val) if any(c in val for c in ".eE") else int(val)
+            except ValueError:
+                out[key.strip()] = val
+    return out
