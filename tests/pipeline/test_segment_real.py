@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from hemotwin.geometry.model import build_vessel_model
-from hemotwin.imaging import crop, dice, read_image, segment_lumen
+from hemotwin.imaging import apply_clip_planes, crop, dice, read_image, segment_lumen
 from scipy import ndimage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +78,8 @@ def test_thoracic_aorta_cta():
     # its enhanced part (reference voxels above our lower threshold) plus the arch branches.
     enhanced = (ref & (ct.array > res.thresholds[0])) | branches
     d_all, d_enh = dice(m, ref), dice(m, enhanced)
+    kept = ~apply_clip_planes(ct, clips)  # the part of the reference the clip planes keep
+    d_kept = dice(m, enhanced & kept)
     leak = m & ~ndimage.binary_dilation(ref | branches, iterations=2)
     print(
         f"thoracic CTA: Dice vs aorta.nii.gz {d_all:.3f}, vs enhanced aorta + arch branches "
