@@ -83,12 +83,12 @@ def test_thoracic_aorta_cta():
     leak = m & ~ndimage.binary_dilation(ref | branches, iterations=2)
     print(
         f"thoracic CTA: Dice vs aorta.nii.gz {d_all:.3f}, vs enhanced aorta + arch branches "
-        f"{d_enh:.3f}; voxels > 3 mm outside the reference {leak.sum()} "
-        f"({100 * leak.sum() / m.sum():.1f} % of the mask)"
+        f"{d_enh:.3f} (within the clip planes {d_kept:.3f}); voxels > 3 mm outside the "
+        f"reference {leak.sum()} ({100 * leak.sum() / m.sum():.1f} % of the mask)"
     )
     # Levels: without a clip plane and the split the mask leaks into the heart and pulmonary
-    # arteries (Dice vs aorta.nii.gz ~0.43, >60k voxels outside). Measured 0.71 / 0.86 / 5 %.
-    assert d_all >= 0.65 and d_enh >= 0.80
+    # arteries (Dice vs aorta.nii.gz ~0.43, >60k voxels outside). Measured 0.70 / 0.88 / 4 %.
+    assert d_all >= 0.65 and d_enh >= 0.80 and d_kept >= 0.85
     assert leak.sum() <= 0.08 * m.sum()  # no leak into heart, other vessels or bone
     model = build_vessel_model(
         m, res.mask, sg["clip_planes_mm"], levelset=res.levelset.array, self_intersections=False
