@@ -84,3 +84,11 @@ def test_vesselness_mode_finds_the_vessel_not_the_spine():
     vol = ImageVolume(ph.image, ph.spacing_mm, ph.origin_mm, ph.direction, "arch", "CT")
     r = segment_lumen(vol, None)
     assert r.status == "ok" and dice(r.mask.array, ph.mask) >= 0.9
+
+
+def test_confidence_connected(tube):
+    ph, vol = tube
+    r = segment_lumen(vol, ph.seeds_mm, method="confidence")
+    assert r.status == "ok" and dice(r.mask.array, ph.mask) >= 0.9
+    with pytest.raises(ValueError, match="method"):
+        segment_lumen(vol, ph.seeds_mm, method="magic")

@@ -33,6 +33,31 @@ class VesselModel:
     surface_check: dict = field(default_factory=dict)
     topology: dict = field(default_factory=dict)
 
+    def to_lattice(self, dx_m=None, cells_across=10.0, warn_below=8.0):
+        """Voxelize the capped surface into the solver's lattice.
+
+        Parameters
+        ----------
+        dx_m : float, optional
+            Lattice spacing (m); default: ``cells_across`` cells over the narrowest port.
+        cells_across : float
+            Cells across the narrowest port diameter when ``dx_m`` is not given.
+        warn_below : float
+            Warn when a port has fewer cells across its diameter.
+
+        Returns
+        -------
+        domain : hemotwin.lattice.LatticeDomain
+        report : dict
+            ``geometry.voxelize.domain_report``: cell count, memory estimate, cells per port.
+        """
+        from .voxelize import domain_report
+        from .voxelize_surface import voxelize_surface
+
+        dom = voxelize_surface(self.surface, self.ports, dx_m=dx_m, cells_across=cells_across,
+                               warn_below=warn_below)
+        return dom, domain_report(dom, warn_below=warn_below)
+
 
 def build_vessel_model(
     mask,
