@@ -65,3 +65,16 @@ def test_profile_plots(tmp_path):
               plots.pressure_profile(s, 1e4 - 20 * s, tmp_path / "p.png", lesions=les, stations_mm=(20, 30)),
               plots.pre_post_bars({"Gradient (mmHg)": 20.0}, {"Gradient (mmHg)": 2.0}, tmp_path / "b.png")):
         assert p.exists() and p.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_auto_view_picks_the_side_facing_the_shape():
+    from hemotwin.viz.wall import auto_view
+
+    t = np.linspace(0, np.pi, 200)
+    arch_sagittal = np.column_stack([0.5 * np.sin(7 * t), 30 * np.cos(t), 30 * np.sin(t)])  # y-z plane
+    assert auto_view(arch_sagittal) == "left"
+    assert auto_view(arch_sagittal[:, [1, 0, 2]]) == "anterior"  # x-z (coronal) plane
+    assert auto_view(arch_sagittal[:, [1, 2, 0]]) == "superior"  # x-y (axial) plane
+    th = np.linspace(0, 2 * np.pi, 50)
+    tube = np.array([[x, np.cos(a), np.sin(a)] for x in np.linspace(0, 30, 30) for a in th])
+    assert auto_view(tube) == "anterior"

@@ -2,10 +2,11 @@
 """Off-screen PyVista figures of hemodynamic results: wall maps (WSS, TAWSS, OSI, pressure) with
 colour bars in clinical units, streamlines through a lesion, pre/post side by side.
 
-Every figure has a title, a labelled colour bar, an LPS orientation marker (L, P, S axes) and a
-scale bar in mm, and is seen from the patient's front by default (anterior view: patient's left
-on the viewer's right, superior up). Geometry in mm. Functions take data and an output path and
-return the path. No display is needed.
+Every figure has a title, a labelled colour bar, an LPS orientation marker (L, P, S axes), a
+scale bar in mm and the name of its view. The default view is the standard one (anterior, left
+lateral or superior) that looks along the shape's thinnest direction, so an aortic arch is seen
+from the side; the anterior view puts the patient's left on the viewer's right, superior up.
+Geometry in mm. Functions take data and an output path and return the path. No display is needed.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["wall_map", "wss_map", "pressure_map", "tawss_map", "osi_map", "streamlines", "pre_post",
-           "velocity_grid"]
+__all__ = ["auto_view", "wall_map", "wss_map", "pressure_map", "tawss_map", "osi_map", "streamlines",
+           "pre_post", "velocity_grid"]
 
 PA_PER_MMHG = 133.322387415
 WINDOW = (1200, 900)
@@ -34,12 +35,49 @@ def _nice_length(extent_mm: float) -> float:
     return float(min((m * k for m in (1, 2, 5, 10)), key=lambda x: abs(x - target)))
 
 
+VIEW_NAMES = {"anterior": "anterior view", "posterior": "posterior view", "left": "left lateral view",
+              "right": "right lateral view", "superior": "superior view"}
+
+
+def auto_view(points_mm) -> str:
+    """The standard view that looks along the thinnest direction of a shape (its best-fit plane's
+    normal): "anterior", "left" or "superior", whichever is closest. An aortic arch (nearly
+    sagittal) gets the left lateral view, a vessel in a coronal plane the anterior view; a shape
+    with no clear plane (a straight tube) the anterior view."""
+    p = np.asarray(points_mm, float)
+    if len(p) < 4:
+        return "anterior"
+    _, sv, vt = np.linalg.svd(p - p.mean(axis=0), full_matrices=False)
+    if sv[2] > 0.7 * sv[1]:  # not plane-like (e.g. a straight tube): no preferred side
+        return "anterior"
+    normal = vt[-1]
+    scores = {"anterior": abs(normal[1]), "left": abs(normal[0]), "superior": abs(normal[2])}
+    return max(scores, key=scores.get)
+
+
+def _resolve_view(view, surface):
+    return auto_view(np.asarray(surface.points)[:: max(1, surface.n_points // 5000)]) \
+        if view == "auto" else view
+
+
+def _fs(pl, size):
+    """Font size for the window height (sizes are chosen for 900 px; square-root scaling)."""
+    return max(6, int(round(size * (pl.window_size[1] / 900) ** 0.5)))
+
+
+def _bar_args(pl, title, x=0.80):
+    return {"title": title, "vertical": True, "color": "black", "title_font_size": _fs(pl, 18),
+            "label_font_size": _fs(pl, 16), "fmt": "%.3g", "position_x": x, "position_y": 0.15,
+            "height": 0.7}
+
+
 def _setup(pl, title, bounds, view="anterior"):
     pl.set_background("white")
-    pl.add_text(title, position="upper_edge", font_size=14, color="black")
+    pl.add_text(title, position="upper_edge", font_size=_fs(pl, 14), color="black")
     pl.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=3, color="black")
     _scale_bar(pl, bounds, view)  # add_ruler resets the camera: place the camera after it
     _camera(pl, bounds, view)
+    pl.add_text(VIEW_NAMES.get(view, view), position="lower_left", font_size=_fs(pl, 9), color="grey")
 
 
 def _view_axes(view):
@@ -88,7 +126,7 @@ def _scale_bar(pl, bounds, view):
 
 
 def wall_map(surface, array, path, *, title, unit_label, cmap="viridis", clim=None, scale=1.0,
-             view="anterior", log_scale=False, window_size=WINDOW, below_color=None,
+             view="auto", log_scale=False, window_size=WINDOW, below_color=None,
              annotations=None, footnote=None):
     """A scalar on the lumen wall with a colour bar.
 
@@ -106,7 +144,8 @@ def wall_map(surface, array, path, *, title, unit_label, cmap="viridis", clim=No
         Multiply the array for display (e.g. 1/133.32 for Pa -> mmHg).
     clim : (float, float), optional
         Colour range; default the 2nd-98th percentiles.
-    view : {"anterior", "posterior", "left", "right", "superior"}
+    view : {"auto", "anterior", "posterior", "left", "right", "superior"}
+        "auto" (default): the named view that looks along the shape's thinnest direction.
     annotations : list of (text, (3,) point in mm), optional
         Labelled markers, e.g. ``[("MLD", point)]``.
     footnote : str, optional
@@ -134,16 +173,14 @@ def wall_map(surface, array, path, *, title, unit_label, cmap="viridis", clim=No
     pl = pv.Plotter(off_screen=True, window_size=list(window_size))
     pl.add_mesh(surf, scalars=name, cmap=cmap, clim=clim, nan_color="lightgrey", smooth_shading=True,
                 log_scale=log_scale, below_color=below_color,
-                scalar_bar_args={"title": unit_label, "vertical": True, "color": "black",
-                                 "title_font_size": 18, "label_font_size": 16, "fmt": "%.3g",
-                                 "position_x": 0.80, "position_y": 0.15, "height": 0.7})
+                scalar_bar_args=_bar_args(pl, unit_label, 0.80))
     if annotations:
         for text, point in annotations:
             pl.add_point_labels(np.asarray([point], float), [text], font_size=14, point_size=8,
                                 text_color="black", shape_color="white", always_visible=True)
     if footnote:
-        pl.add_text(footnote, position="lower_right", font_size=10, color="black")
-    _setup(pl, title, surf.bounds, view)
+        pl.add_text(footnote, position="lower_right", font_size=_fs(pl, 10), color="black")
+    _setup(pl, title, surf.bounds, _resolve_view(view, surf))
     pl.screenshot(str(path))
     pl.close()
     return path
@@ -196,7 +233,7 @@ def velocity_grid(cell_centers_m, velocity_m_s, dx_m):
 
 def streamlines(surface, cell_centers_m, velocity_m_s, dx_m, path, *, seed_center_mm,
                 seed_normal, seed_radius_mm, n_seeds=150, title="Streamlines through the lesion",
-                view="anterior", clim=None, window_size=WINDOW, seed=0):
+                view="auto", clim=None, window_size=WINDOW, seed=0):
     """Streamlines seeded on a disc across the vessel (upstream of a lesion), coloured by speed.
 
     Parameters
@@ -239,17 +276,15 @@ def streamlines(surface, cell_centers_m, velocity_m_s, dx_m, path, *, seed_cente
         if clim is None:
             clim = (0.0, float(np.percentile(sp, 99)) or 1.0)
         pl.add_mesh(lines.tube(radius=0.004 * size), scalars="speed_m_s", cmap="plasma", clim=clim,
-                    scalar_bar_args={"title": "Speed (m/s)", "vertical": True, "color": "black",
-                                     "title_font_size": 18, "label_font_size": 16, "fmt": "%.3g",
-                                     "position_x": 0.80, "position_y": 0.15, "height": 0.7})
-    _setup(pl, title, surface.bounds, view)
+                    scalar_bar_args=_bar_args(pl, "Speed (m/s)", 0.80))
+    _setup(pl, title, surface.bounds, _resolve_view(view, surface))
     pl.screenshot(str(path))
     pl.close()
     return path
 
 
 def pre_post(pre_surface, post_surface, path, *, array, title, unit_label, scale=1.0, cmap="turbo",
-             clim=None, view="anterior", labels=("Pre-treatment", "Post-stent (virtual)"),
+             clim=None, view="auto", labels=("Pre-treatment", "Post-stent (virtual)"),
              window_size=(1800, 900)):
     """Two wall maps side by side on one shared colour range.
 
@@ -281,10 +316,8 @@ def pre_post(pre_surface, post_surface, path, *, array, title, unit_label, scale
         pl.subplot(0, k)
         pl.add_mesh(s, scalars=unit_label, cmap=cmap, clim=clim, nan_color="lightgrey",
                     smooth_shading=True, show_scalar_bar=(k == 1),
-                    scalar_bar_args={"title": unit_label, "vertical": True, "color": "black",
-                                     "title_font_size": 18, "label_font_size": 16, "fmt": "%.3g",
-                                     "position_x": 0.82, "position_y": 0.15, "height": 0.7})
-        _setup(pl, f"{title}\n{lab}", s.bounds, view)
+                    scalar_bar_args=_bar_args(pl, unit_label, 0.82))
+        _setup(pl, f"{title}\n{lab}", s.bounds, _resolve_view(view, surfs[0]))
     pl.screenshot(str(path))
     pl.close()
     return path
