@@ -63,6 +63,50 @@ def test_segment_cli_contract(tube_file, tmp_path, capsys):
     assert (out / "mask.nii.gz").stat().st_mtime_ns == before
 
 
+def test_segment_cli_port_names(tube_file, tmp_path):
+    ph, p = tube_file
+    out = tmp_path / "named"
+    seed = ",".join(str(v) for v in ph.seeds_mm[0])
+    end = ",".join(str(v) for v in ph.ports[1]["center_mm"])
+    start = ",".join(str(v) for v in ph.ports[0]["center_mm"])
+    rc = main(
+        [
+            "segment",
+            str(p),
+            "--seed",
+            seed,
+            "--out",
+            str(out),
+            "--no-figure",
+            "--port-name",
+            f"inlet={end}",
+            "--port-name",
+            f"proximal={start}",
+        ]
+    )
+    assert rc == 0
+    ports = json.loads((out / "ports.json").read_text())["ports"]
+    assert [(q["name"], q["role"]) for q in ports] == [("inlet", "inlet"), ("proximal", "outlet")]
+
+
+def test_negative_coordinates_parse():
+    from hemotwin.cli import build_parser
+
+    a = build_parser().parse_args(
+        [
+            "segment",
+            "ct.nii",
+            "--seed",
+            "-12.5,-185,665.5",
+            "--clip",
+            "-1,2,3e1,0,0,-1",
+            "--out",
+            "o",
+        ]
+    )
+    assert a.seed == [[-12.5, -185.0, 665.5]] and a.clip == [[-1.0, 2.0, 30.0, 0.0, 0.0, -1.0]]
+
+
 def test_segment_cli_errors_name_input(tmp_path, capsys):
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"junk")

@@ -108,16 +108,20 @@ def test_phantom_to_lattice():
     ph = phantoms.coronary_stenosis(spacing_mm=0.4)
     vol = ImageVolume(ph.image, ph.spacing_mm, ph.origin_mm, ph.direction, "coronary", "CT")
     seg = segment_lumen(vol, ph.seeds_mm)
-    model = build_vessel_model(seg.mask.array, vol, levelset=seg.levelset.array,
-                               self_intersections=False)
+    model = build_vessel_model(
+        seg.mask.array, vol, levelset=seg.levelset.array, self_intersections=False
+    )
     dom, rep = model.to_lattice(cells_across=10)
-    print(f"coronary lattice: {rep['n_fluid']} fluid cells, dx {rep['dx_m'] * 1e6:.0f} um, "
-          f"{rep['memory_bytes_estimate'] / 1e6:.1f} MB, ports {[round(p['cells_across'], 1) for p in rep['ports']]}")
+    print(
+        f"coronary lattice: {rep['n_fluid']} fluid cells, dx {rep['dx_m'] * 1e6:.0f} um, "
+        f"{rep['memory_bytes_estimate'] / 1e6:.1f} MB, ports {[round(p['cells_across'], 1) for p in rep['ports']]}"
+    )
     assert dom.port_names == ["inlet", "outlet_1"]
     assert min(p["cells_across"] for p in rep["ports"]) == pytest.approx(10.0, rel=1e-6)
     for p in range(2):
         assert np.count_nonzero(dom.cell_type == 2 + p) > 20
     # lattice volume = surface volume (both are the same closed surface)
-    np.testing.assert_allclose(dom.n_fluid * dom.spacing_m ** 3 * 1e9,
-                               model.surface_check["volume_mm3"], rtol=0.03)
+    np.testing.assert_allclose(
+        dom.n_fluid * dom.spacing_m**3 * 1e9, model.surface_check["volume_mm3"], rtol=0.03
+    )
     assert ((dom.wall_q > 0) & (dom.wall_q <= 1)).all()

@@ -8,6 +8,7 @@ Contract: seeds and clip points are physical mm in the image's frame as SimpleIT
 from __future__ import annotations
 
 import argparse
+import re
 
 OUTPUTS = (
     "mask.nii.gz",
@@ -96,8 +97,18 @@ def register(subparsers):
         metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
         help="crop to the box between two corners (mm) before segmenting",
     )
+    p.add_argument(
+        "--port-name",
+        action="append",
+        default=[],
+        metavar="NAME=X,Y,Z",
+        help="name the port nearest the point (mm) NAME (e.g. inlet=...); repeatable",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     p.add_argument("--no-figure", action="store_true", help="skip the PNG")
+    # let "--seed -12.5,3,4" parse: comma lists starting with a minus sign are values, not options
+    num = r"[-+]?[\d.]+(e[-+]?\d+)?"
+    p._negative_number_matcher = re.compile(rf"^-\d+$|^-\d*\.\d+$|^{num}(,{num})+$")
     p.set_defaults(func=run)
 
 
@@ -154,11 +165,21 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     ow = bool(args.overwrite)
     write_image(res.mask, out / "mask.nii.gz", overwrite=ow)
+    overrides = {}
+    for item in args.port_name:
+        nm, _, pt = item.partition("=")
+        try:
+            overrides[nm.strip()] = [float(v) for v in pt.split(",")]
+        except ValueError:
+            raise CliError(f"--port-name {item!r}: expected NAME=X,Y,Z (mm)") from None
+        if len(overrides[nm.strip()]) != 3 or not nm.strip():
+            raise CliError(f"--port-name {item!r}: expected NAME=X,Y,Z (mm)")
     model = build_vessel_model(
         res.mask.array,
         res.mask,
         [np.r_[p, n] for p, n in clips],
         levelset=None if res.levelset is None else res.levelset.array,
+        port_overrides=overrides or None,
     )
     write_surface(model.surface, out / "surface.vtp", overwrite=ow)
     write_surface(model.surface, out / "surface.stl", overwrite=ow)

@@ -54,8 +54,9 @@ class VesselModel:
         from .voxelize import domain_report
         from .voxelize_surface import voxelize_surface
 
-        dom = voxelize_surface(self.surface, self.ports, dx_m=dx_m, cells_across=cells_across,
-                               warn_below=warn_below)
+        dom = voxelize_surface(
+            self.surface, self.ports, dx_m=dx_m, cells_across=cells_across, warn_below=warn_below
+        )
         return dom, domain_report(dom, warn_below=warn_below)
 
 

@@ -311,8 +311,12 @@ def segment_lumen(
             # put half-way between the core and its surroundings (the partial-volume edge),
             # which confidence-connected alone misses (it stops inside the blurred rim)
             core_img = sitk.ConfidenceConnected(
-                sitk.Cast(img, sitk.sitkFloat32), seedList=seeds_itk, numberOfIterations=3,
-                multiplier=2.5, initialNeighborhoodRadius=1, replaceValue=1,
+                sitk.Cast(img, sitk.sitkFloat32),
+                seedList=seeds_itk,
+                numberOfIterations=3,
+                multiplier=2.5,
+                initialNeighborhoodRadius=1,
+                replaceValue=1,
             )
             core = np.transpose(sitk.GetArrayFromImage(core_img), (2, 1, 0)) > 0
             shell = ndimage.binary_dilation(core, iterations=3) & ~ndimage.binary_dilation(core)
