@@ -10,6 +10,7 @@ def register(sub):
     p.add_argument("--cells", type=float, default=None, help="cells across the reference port, finest grid")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="case override for every run, e.g. devices.deploy=false")
+    p.add_argument("--reuse", action="store_true", help="reuse OUT/run_<n>/results.json of an earlier call")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_run)
 
@@ -18,7 +19,7 @@ def _run(args) -> int:
     from ..credibility.studies import parse_sets, convergence_study
 
     r = convergence_study(args.case, args.out, ratio=args.ratio, base_cells=args.cells,
-                           overrides=parse_sets(args.set))
+                           overrides=parse_sets(args.set), reuse=args.reuse)
     print(f"{'quantity':50s} {'p':>6s} {'f_ext':>12s} {'GCI_fine':>9s} {'ratio':>6s}  type")
     for name, row in r["table"].items():
         if row.get("qoi") and "p" in row:

@@ -31,11 +31,19 @@ SENSITIVITY_INPUTS = {
 
 
 def flatten_numbers(d, prefix="") -> dict:
-    """{dotted.name: float} for every finite int/float leaf of nested dicts (lists of scalars indexed)."""
+    """{dotted.name: float} for every finite int/float leaf of nested dicts.
+
+    Lists of dicts are keyed by each item's ``name`` (ports) or ``id`` (lesions), else its index;
+    short lists of scalars are indexed; long arrays (profiles) are left out.
+    """
     out = {}
     if isinstance(d, dict):
         for k, v in d.items():
             out.update(flatten_numbers(v, f"{prefix}{k}."))
+    elif isinstance(d, (list, tuple)) and d and all(isinstance(v, dict) for v in d):
+        for i, v in enumerate(d):
+            key = v.get("name", v.get("id", i))
+            out.update(flatten_numbers(v, f"{prefix}{key}."))
     elif isinstance(d, (list, tuple)) and len(d) <= 16 and all(isinstance(v, (int, float)) for v in d):
         for i, v in enumerate(d):
             out.update(flatten_numbers(v, f"{prefix}{i}."))
@@ -64,8 +72,16 @@ def _run_case():
     return runner
 
 
+def _cached_or_run(runner, case_path, run_dir: Path, overrides, reuse):
+    cached = run_dir / "results.json"
+    if reuse and cached.is_file():
+        return json.loads(cached.read_text())
+    return runner(case_path, run_dir, overrides)
+
+
 def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float | None = None,
-                      runner=None, progress=print, overrides: dict | None = None) -> dict:
+                      runner=None, progress=print, overrides: dict | None = None,
+                      reuse: bool = False) -> dict:
     """Run the case at three spacings h, r h, r^2 h and tabulate GCI for every output.
 
     Parameters
@@ -82,23 +98,29 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         ``runner(case_path, out_dir, overrides) -> results dict`` (default: pipeline.run_case).
     overrides : dict, optional
         Extra case overrides for every run (e.g. ``{"devices.deploy": False}``).
+    reuse : bool
+        Take ``run_<n>/results.json`` already in ``out_dir`` instead of rerunning (same case and
+        overrides assumed: the caller's responsibility).
     """
     if not 1.3 <= ratio <= 2.0:
         raise ValueError(f"--ratio must be between 1.3 and 2, got {ratio}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runner = runner or _run_case()
     if base_cells is None:
         from ..config import load_case
 
         base_cells = float(load_case(case_path).numerics.cells_across)
     cells = [base_cells / ratio**2, base_cells / ratio, base_cells]
+    cached = reuse and all((out_dir / f"run_{n:.3g}" / "results.json").is_file() for n in cells)
+    if runner is None and not cached:
+        runner = _run_case()
     results, times = [], []
     for n in cells:
         t0 = time.perf_counter()
         if progress:
             progress(f"convergence: {n:.3g} cells across")
-        res = runner(case_path, out_dir / f"run_{n:.3g}", {**(overrides or {}), "numerics.cells_across": n})
+        res = _cached_or_run(runner, case_path, out_dir / f"run_{n:.3g}",
+                             {**(overrides or {}), "numerics.cells_across": n}, reuse)
         times.append(time.perf_counter() - t0)
         results.append(flatten_numbers(res))
     h = [1.0 / n for n in cells]  # spacing relative to the port diameter
