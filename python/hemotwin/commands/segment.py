@@ -164,7 +164,6 @@ def run(args):
         print(f"warning: {res.message}")
     out.mkdir(parents=True, exist_ok=True)
     ow = bool(args.overwrite)
-    write_image(res.mask, out / "mask.nii.gz", overwrite=ow)
     overrides = {}
     for item in args.port_name:
         nm, _, pt = item.partition("=")
@@ -181,12 +180,12 @@ def run(args):
         levelset=None if res.levelset is None else res.levelset.array,
         port_overrides=overrides or None,
     )
+    # everything computed before the first write: a failure leaves no partial outputs
+    write_image(res.mask, out / "mask.nii.gz", overwrite=ow)
     write_surface(model.surface, out / "surface.vtp", overwrite=ow)
     write_surface(model.surface, out / "surface.stl", overwrite=ow)
     write_surface(model.centerlines, out / "centerlines.vtp", overwrite=ow)
-    write_ports_json(model.ports, out / "ports.json") if ow or not (
-        out / "ports.json"
-    ).exists() else None
+    write_ports_json(model.ports, out / "ports.json", overwrite=ow)
     report = {
         "input": vol.description,
         "status": res.status,

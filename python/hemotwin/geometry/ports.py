@@ -257,9 +257,15 @@ def apply_port_overrides(ports, overrides):
     return ports
 
 
-def write_ports_json(ports, path) -> Path:
-    """Write ``{"ports": [{"name","role","center_mm","normal","area_mm2","radius_mm"}, ...]}``."""
+def write_ports_json(ports, path, overwrite=False) -> Path:
+    """Write ``{"ports": [{"name","role","center_mm","normal","area_mm2","radius_mm"}, ...]}``.
+
+    Normals point out of the fluid; lengths in mm, areas in mm^2. Refuses to replace an existing
+    file unless ``overwrite``.
+    """
     path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists; refusing to overwrite")
     path.write_text(json.dumps({"ports": [p.to_dict() for p in ports]}, indent=2) + "\n")
     return path
 
