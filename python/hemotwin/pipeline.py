@@ -160,8 +160,86 @@ def _stage_image(case: Case):
     return vol, None
 
 
+def _bounded_removed(vol, planes, radius_mm):
+    """Voxels on the normal side of each plane AND within ``radius_mm`` of its point."""
+    idx = np.indices(vol.shape, dtype=np.float32).reshape(3, -1).T
+    world = vol.index_to_world(idx)
+    removed = np.zeros(len(world), bool)
+    for p in planes:
+        c, n = np.asarray(p[:3], float), np.asarray(p[3:], float) / np.linalg.norm(p[3:])
+        rel = world - c
+        removed |= ((rel @ n) >= 0) & (np.linalg.norm(rel, axis=1) <= radius_mm)
+    return removed.reshape(vol.shape)
+
+
+def _label_mask_bounded(case: Case, vol):
+    """Adapter (label maps + bounded clip planes), kept here until imaging supports local clips."""
+    from scipy import ndimage
+
+    from .imaging.io import read_image
+
+    lm = case.image.label_map
+    paths = lm if isinstance(lm, list) else [lm]
+    m = np.zeros(vol.shape, bool)
+    for rel in paths:
+        lab = read_image(case.resolve(rel), pixel_type="uint8")
+        if lab.shape != vol.shape:
+            raise PipelineError(f"image.label_map {rel}: size {lab.shape} != image {vol.shape}")
+        m |= (np.asarray(lab.array) == case.segmentation.label) if case.segmentation.label \
+            else (np.asarray(lab.array) > 0)
+    m &= ~_bounded_removed(vol, case.segmentation.clip_planes, case.segmentation.clip_radius * 1e3)
+    lab, n = ndimage.label(m, structure=np.ones((3, 3, 3)))
+    if n == 0:
+        raise PipelineError("segmentation: the label map is empty after clipping")
+    sizes = ndimage.sum(m, lab, range(1, n + 1))
+    m = lab == (int(np.argmax(sizes)) + 1)
+    vox = float(np.prod(vol.spacing_mm))
+    return m.astype(np.uint8), None, f"label map: lumen {int(m.sum())} voxels ({m.sum() * vox / 1e3:.1f} mL)"
+
+
+def _bounded_ports(case: Case, vol, mask):
+    """Ports of a mask cut by bounded clip planes (first plane = inlet) plus image-face ports."""
+    from .geometry.ports import Port, detect_ports, order_ports
+
+    found = detect_ports(mask, vol)  # image faces only
+    h = float(np.cbrt(np.prod(vol.spacing_mm)))
+    R = case.segmentation.clip_radius * 1e3
+    idx = np.argwhere(mask > 0)
+    world = vol.index_to_world(idx)
+    for i, p in enumerate(case.segmentation.clip_planes):
+        c, n = np.asarray(p[:3], float), np.asarray(p[3:], float) / np.linalg.norm(p[3:])
+        rel = world - c
+        sd = rel @ n
+        sel = (sd >= -h) & (sd < 0) & (np.linalg.norm(rel, axis=1) <= R)
+        if sel.sum() < 4:
+            raise PipelineError(f"segmentation.clip_planes[{i}]: the plane does not cut the lumen "
+                                f"within clip_radius = {R:g} mm")
+        cen = world[sel].mean(axis=0)
+        # the port plane sits 2 voxels inside the kept lumen: at the clip itself the smoothed
+        # surface is rounded off and a flat cut there would catch only a small rim
+        cen = cen - ((cen - c) @ n) * n - 2.0 * h * n
+        area = float(sel.sum()) * float(np.prod(vol.spacing_mm)) / h
+        found.append(Port(f"clip{i}", "outlet", cen, n, area, float(np.sqrt(area / np.pi)), "clip"))
+    n_clip = len(case.segmentation.clip_planes)
+    inlet_index = len(found) - n_clip if n_clip else None
+    order, names, roles = order_ports([p.radius_mm for p in found], [p.center_mm for p in found],
+                                      inlet_index)
+    ports = []
+    for i, nm, ro in zip(order, names, roles):
+        q = found[i]
+        q.name, q.role = nm, ro
+        ports.append(q)
+    if case.ports.names:
+        from .geometry.ports import apply_port_overrides
+
+        ports = apply_port_overrides(ports, case.ports.names)
+    return ports
+
+
 def _stage_segment(case: Case, vol, truth):
     seg = case.segmentation
+    if seg.method == "label" and seg.clip_radius:
+        return _label_mask_bounded(case, vol)
     if seg.method == "truth":
         if truth is None:
             raise PipelineError("segmentation.method = 'truth' needs image.phantom")
@@ -174,7 +252,11 @@ def _stage_segment(case: Case, vol, truth):
 
         if not case.image.label_map:
             raise PipelineError("segmentation.method = 'label' needs image.label_map")
-        label_map = read_image(case.resolve(case.image.label_map), pixel_type="uint8")
+        lm = case.image.label_map
+        if isinstance(lm, list):
+            raise PipelineError("image.label_map: several files need segmentation.clip_radius "
+                                "(the bounded-clip label path)")
+        label_map = read_image(case.resolve(lm), pixel_type="uint8")
         if label_map.shape != vol.shape:
             from .imaging.io import crop
 
@@ -199,8 +281,11 @@ def _stage_geometry(case: Case, vol, mask, levelset):
     from .geometry.surface import extract_surface
 
     seg = case.segmentation
-    ports = detect_ports(mask, vol, clip_planes=[tuple(p) for p in seg.clip_planes],
-                         overrides={k: v for k, v in case.ports.names.items()} or None)
+    if seg.clip_radius:
+        ports = _bounded_ports(case, vol, mask)
+    else:
+        ports = detect_ports(mask, vol, clip_planes=[tuple(p) for p in seg.clip_planes],
+                             overrides={k: v for k, v in case.ports.names.items()} or None)
     if len(ports) < 2:
         raise PipelineError(f"ports: found {len(ports)} port(s) where the vessel leaves the image "
                             "or meets a clip plane; need an inlet and at least one outlet")
@@ -209,6 +294,14 @@ def _stage_geometry(case: Case, vol, mask, levelset):
         if n not in names:
             raise PipelineError(f"physiology.outlets.ports.{n}: unknown port {n!r}; this anatomy "
                                 f"has ports {names}")
+    if seg.clip_radius:
+        # geometry.surface cuts each port plane within ~4 port radii + 6 voxels of its centre;
+        # a bounded clip must stay within clip_radius, so shrink the radius used for the cut
+        # (cap_ports then sets the true radius from the cap polygon)
+        h = float(np.min(vol.spacing_mm))
+        for p in ports:
+            if p.source == "clip":
+                p.radius_mm = max(min(p.radius_mm, (seg.clip_radius * 1e3 - 6 * h) / 4.0), h)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         surf = extract_surface(mask, vol, ports, levelset=levelset)

@@ -72,7 +72,7 @@ class ImageSection(_Section):
     phantom: Literal["aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube"] | None = None
     phantom_options: dict[str, Any] = Field(default_factory=dict)
     series_uid: str | None = None
-    label_map: str | None = None
+    label_map: str | list[str] | None = None  # several files: their union
     crop_lower_mm: list[float] | None = None
     crop_upper_mm: list[float] | None = None
     resample: Length | None = None
@@ -98,6 +98,9 @@ class SegmentationSection(_Section):
     lower_hu: float | None = None
     upper_hu: float | None = None
     refine: Literal["antialias", "gac", "none"] = "antialias"
+    # bounded clip planes: remove only within this distance of each plane's point (a half-ball),
+    # so a plane at the aortic valve does not also cut the descending aorta behind it
+    clip_radius: Length | None = None
 
     @model_validator(mode="after")
     def _shapes(self):
@@ -453,8 +456,10 @@ def load_case(path, overrides: dict | None = None, check_files: bool = True) -> 
 
 
 def _check_files(case: Case, path: Path):
+    lm = case.image.label_map
+    lms = lm if isinstance(lm, list) else [lm]
     items = [("image.path", case.image.path), ("image.surface", case.image.surface),
-             ("image.label_map", case.image.label_map), ("devices.catalog", case.devices.catalog)]
+             ("devices.catalog", case.devices.catalog)] + [("image.label_map", x) for x in lms]
     if case.physiology.inflow.waveform.lower().endswith(".csv"):
         items.append(("physiology.inflow.waveform", case.physiology.inflow.waveform))
     for field, rel in items:
