@@ -78,3 +78,26 @@ def test_auto_view_picks_the_side_facing_the_shape():
     th = np.linspace(0, 2 * np.pi, 50)
     tube = np.array([[x, np.cos(a), np.sin(a)] for x in np.linspace(0, 30, 30) for a in th])
     assert auto_view(tube) == "anterior"
+
+
+def test_case_figures_streamlines_from_written_fields(tmp_path):
+    """case_figures finds velocities in results["files"]["pre_fields"] (a .vti, NaN outside)."""
+    from hemotwin.viz import case_figures
+    from hemotwin.viz.wall import velocity_grid
+
+    centers, u, dx = _stenosed_flow()
+    g = velocity_grid(centers, u, dx)
+    v = np.asarray(g["velocity_m_s"]).copy()
+    v[np.asarray(g["fluid"]) == 0] = np.nan
+    g.point_data.clear()
+    g["velocity_m_s"] = v
+    g.save(str(tmp_path / "pre_fields.vti"))
+    s = np.linspace(0, 30, 121)
+    cl = {"arclength_mm": s, "diameter_mm": np.full_like(s, 3.6), "pressure_mmhg": 90 - 0.1 * s,
+          "points_mm": np.column_stack([s, np.zeros_like(s), np.zeros_like(s)])}
+    les = {"id": 1, "start_mm": 11.0, "end_mm": 19.0, "length_mm": 8.0, "position_mm": 15.0,
+           "mld_mm": 1.8, "rvd_mm": 3.6, "percent_diameter_stenosis": 50.0}
+    surf = pv.Cylinder(center=(15, 0, 0), direction=(1, 0, 0), radius=1.8, height=30, resolution=40)
+    figs = case_figures(tmp_path, {"centerline": cl, "lesions": [les], "_wall": surf},
+                        results={"files": {"pre_fields": "pre_fields.vti"}})
+    assert "streamlines_pre" in figs and (tmp_path / figs["streamlines_pre"]).stat().st_size > 5000

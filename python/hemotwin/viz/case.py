@@ -34,7 +34,8 @@ def case_figures(out_dir, pre: dict, post: dict | None = None, device: dict | No
         ``diameter_mm``, ``pressure_mmhg``, optional ``points_mm``, ``port``), ``lesions`` (list of
         dicts), optional ``_wall`` (surface in mm with ``wss_magnitude_pa`` and ``pressure_pa``),
         optional ``_flow`` (``cell_centers_m``, ``fields`` with ``velocity_m_s``, ``spacing_m``) for
-        streamlines.
+        streamlines; otherwise ``results["files"]["pre_fields"]`` / ``["post_fields"]`` (a
+        ``.vti`` with ``velocity_m_s``, relative to ``out_dir``) is used when present.
     device : dict, optional
         ``diameter_mm``, ``length_mm``, ``start_mm``, ``family``.
     results : dict, optional
@@ -103,14 +104,28 @@ def case_figures(out_dir, pre: dict, post: dict | None = None, device: dict | No
                   "MLD (mm)": post_les[0].get("mld_mm")}
         attempt("pre_post_bars", lambda p: plots.pre_post_bars(pre_v, post_v, p,
                                                                title="Lesion 1: pre vs post (virtual stent)"))
-    flow = pre.get("_flow")
-    if flow is not None and w0 is not None and lesions and "points_mm" in c0:
-        attempt("streamlines_pre", lambda p: _streamlines(w0, flow, c0, lesions[0], p, "pre-treatment"))
-        flow1 = (post or {}).get("_flow")
-        if flow1 is not None and w1 is not None and "points_mm" in c1:
-            attempt("streamlines_post", lambda p: _streamlines(w1, flow1, c1, lesions[0], p,
-                                                               "post-stent (virtual)"))
+    files = (results or {}).get("files") or {}
+    for tag, ana, wl, cl, label in (("pre", pre, w0, c0, "pre-treatment"),
+                                    ("post", post or {}, w1, c1, "post-stent (virtual)")):
+        grid = _velocity_source(out, ana, files.get(f"{tag}_fields"))
+        if grid is not None and wl is not None and lesions and "points_mm" in cl:
+            attempt(f"streamlines_{tag}", lambda p, g=grid, w=wl, c=cl, lab=label:
+                    _streamlines(w, g, c, lesions[0], p, lab))
     return made
+
+
+def _velocity_source(out, analysis, fields_file):
+    """A velocity grid: from ``analysis["_flow"]`` (solver output) or a written ``*_fields.vti``."""
+    flow = analysis.get("_flow")
+    if flow is not None:
+        fields = flow.get("fields", flow)
+        return wall.velocity_grid(flow["cell_centers_m"], fields["velocity_m_s"], flow["spacing_m"])
+    if fields_file and (Path(out) / fields_file).exists():
+        import pyvista as pv
+
+        g = pv.read(str(Path(out) / fields_file))
+        return g if "velocity_m_s" in g.point_data else None
+    return None
 
 
 def _mld_marks(c0, lesions):
@@ -122,7 +137,7 @@ def _mld_marks(c0, lesions):
             for i, les in enumerate(lesions) if les.get("position_mm") is not None]
 
 
-def _streamlines(surface, flow, cl, lesion, path, label):
+def _streamlines(surface, grid, cl, lesion, path, label):
     s = np.asarray(cl["arclength_mm"], float)
     pts = np.asarray(cl["points_mm"], float)
     seed_s = max(float(s[0]), float(lesion["start_mm"]) - 0.5 * float(lesion.get("length_mm", 0) or 0))
@@ -130,7 +145,6 @@ def _streamlines(surface, flow, cl, lesion, path, label):
     k2 = min(k + 1, len(pts) - 1)
     normal = pts[k2] - pts[max(k2 - 1, 0)]
     radius = 0.5 * float(np.asarray(cl["diameter_mm"], float)[k])
-    fields = flow.get("fields", flow)
-    return wall.streamlines(surface, flow["cell_centers_m"], fields["velocity_m_s"], flow["spacing_m"],
-                            path, seed_center_mm=pts[k], seed_normal=normal, seed_radius_mm=0.8 * radius,
-                            title=f"Streamlines through lesion {lesion.get('id', 1)} ({label})")
+    return wall.streamlines_grid(surface, grid, path, seed_center_mm=pts[k], seed_normal=normal,
+                                 seed_radius_mm=0.8 * radius,
+                                 title=f"Streamlines through lesion {lesion.get('id', 1)} ({label})")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["auto_view", "wall_map", "wss_map", "pressure_map", "tawss_map", "osi_map", "streamlines",
-           "pre_post", "velocity_grid"]
+           "streamlines_grid", "pre_post", "velocity_grid"]
 
 PA_PER_MMHG = 133.322387415
 WINDOW = (1200, 900)
@@ -231,18 +231,24 @@ def velocity_grid(cell_centers_m, velocity_m_s, dx_m):
     return grid
 
 
-def streamlines(surface, cell_centers_m, velocity_m_s, dx_m, path, *, seed_center_mm,
-                seed_normal, seed_radius_mm, n_seeds=150, title="Streamlines through the lesion",
-                view="auto", clim=None, window_size=WINDOW, seed=0):
+def streamlines(surface, cell_centers_m, velocity_m_s, dx_m, path, **kw):
+    """Streamlines from solver output (cell centres in m, velocities in m/s); see
+    ``streamlines_grid`` for the keywords (seed disc, title, view)."""
+    return streamlines_grid(surface, velocity_grid(cell_centers_m, velocity_m_s, dx_m), path, **kw)
+
+
+def streamlines_grid(surface, grid, path, *, seed_center_mm, seed_normal, seed_radius_mm,
+                     n_seeds=150, title="Streamlines through the lesion", view="auto", clim=None,
+                     window_size=WINDOW, seed=0):
     """Streamlines seeded on a disc across the vessel (upstream of a lesion), coloured by speed.
 
     Parameters
     ----------
     surface : pyvista.PolyData
         Lumen surface (mm), drawn translucent.
-    cell_centers_m, velocity_m_s : (n, 3) arrays
-        Fluid cell centres (m) and velocities (m/s), as from ``Simulation``.
-    dx_m : float
+    grid : pyvista.ImageData
+        Grid in mm with point array ``velocity_m_s`` (NaN or 0 outside the fluid), e.g. from
+        ``velocity_grid`` or a ``*_fields.vti`` file.
     seed_center_mm, seed_normal : (3,) arrays
         Centre and normal of the seed disc (mm), e.g. a centerline point and tangent.
     seed_radius_mm : float
@@ -251,7 +257,10 @@ def streamlines(surface, cell_centers_m, velocity_m_s, dx_m, path, *, seed_cente
     pv = _pv()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    grid = velocity_grid(cell_centers_m, velocity_m_s, dx_m)
+    grid = grid.copy()
+    u = np.nan_to_num(np.asarray(grid.point_data["velocity_m_s"], float))
+    grid.point_data["velocity_m_s"] = u
+    grid.point_data["speed_m_s"] = np.linalg.norm(u, axis=1)
     rng = np.random.default_rng(seed)
     n = np.asarray(seed_normal, float)
     n /= np.linalg.norm(n)
@@ -269,6 +278,11 @@ def streamlines(surface, cell_centers_m, velocity_m_s, dx_m, path, *, seed_cente
                                          max_length=4.0 * size, initial_step_length=0.2,
                                          integrator_type=45, terminal_speed=1e-6,
                                          max_steps=20000)
+    if lines.n_points:
+        # keep to the imaged anatomy (the lattice may carry flow extensions beyond it)
+        pad = 0.02 * size
+        box = [v + (pad if k % 2 else -pad) for k, v in enumerate(surface.bounds)]
+        lines = lines.clip_box(box, invert=False).extract_surface(algorithm="dataset_surface")
     pl = pv.Plotter(off_screen=True, window_size=list(window_size))
     pl.add_mesh(surface, color="lightgrey", opacity=0.25)
     if lines.n_points:
