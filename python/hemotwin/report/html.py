@@ -32,11 +32,13 @@ _NAMES = {"pd_pa": "Pd/Pa", "percent_diameter_stenosis": "% diameter stenosis",
           "percent_area_stenosis": "% area stenosis", "mld_mm": "MLD (mm)", "rvd_mm": "RVD (mm)",
           "osi": "OSI", "tawss_pa": "TAWSS (Pa)", "rrt_1_pa": "RRT (1/Pa)", "ecap_1_pa": "ECAP (1/Pa)",
           "low_area_fraction": "Wall area below the low-WSS threshold (fraction)",
-          "id": "#", "path_port": "Path to outlet", "branch_id": "Branch"}
+          "id": "#", "path_port": "Path to outlet", "branch_id": "Branch",
+          "pd_pa_pre": "Pd/Pa pre", "pd_pa_post": "Pd/Pa post", "mld_pre_mm": "MLD pre (mm)",
+          "mld_post_mm": "MLD post (mm)"}
 _FIGURE_SECTIONS = [  # (section id, name fragments), first match wins
+    ("prepost", ("pre_post", "prepost", "post", "bars", "compare")),
     ("lesions", ("diameter", "profile_d", "lesion")),
     ("pressures", ("pressure",)),
-    ("prepost", ("pre_post", "prepost", "post", "bars", "compare")),
     ("wss", ("wss", "tawss", "osi", "rrt", "ecap", "shear")),
     ("flows", ("stream", "velocity", "flow")),
     ("device", ("device", "stent")),
@@ -308,8 +310,8 @@ def write_report(out_dir, results: dict, figures: dict, *, filename: str = "repo
         ``wss``, ``conservation``, ``run``, ``case``, ``status``, optionally ``provenance``;
         missing sections are reported as absent. Identifying keys are dropped.
     figures : dict name -> path
-        Images to embed (PNG/JPEG/SVG); placed in the section their name suggests (``diameter``
-        -> lesions, ``pressure`` -> pressures, ``post`` -> pre/post, ``wss``/``osi`` -> WSS,
+        Images to embed (PNG/JPEG/SVG); placed in the section their name suggests (``post`` ->
+        pre/post, ``diameter`` -> lesions, ``pressure`` -> pressures, ``wss``/``osi`` -> WSS,
         ``stream`` -> flows), others at the end.
     filename : str
     title : str, optional
