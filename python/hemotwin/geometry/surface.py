@@ -143,7 +143,7 @@ def _mean_edge(surf):
 
 def cap_ports(surf, ports, voxel_mm):
     """Cut the surface flat in each port plane (locally, within ~2 port radii) and close each
-    opening with a fan of triangles labelled ``port_id = p``. Updates each Port's centre, area
+    opening with triangles labelled ``port_id = p``. Updates each Port's centre, area
     and radius from the cap polygon (the flat cut is the port's cross-section)."""
     pv = _pv()
     p_all = np.asarray(surf.points)
@@ -166,10 +166,8 @@ def cap_ports(surf, ports, voxel_mm):
     pts = np.asarray(cut.points)
     faces = cut.faces.reshape(-1, 4)[:, 1:]
     loops = _boundary_loops(faces)
-    new_pts = [pts]
-    new_faces = [faces]
+    polys = []
     labels = [np.full(len(faces), -1, np.int32)]
-    n_pts = len(pts)
     for loop in loops:
         lp = pts[loop]
         cen = lp.mean(axis=0)
@@ -181,30 +179,58 @@ def cap_ports(surf, ports, voxel_mm):
         pi = int(np.argmin(dists))
         port = ports[pi]
         nrm = np.asarray(port.normal, float)
-        # fan orientation: cap triangles face along the outward port normal
-        tri = np.column_stack([np.full(len(loop), n_pts), loop, np.roll(loop, -1)])
+        # signed (projected) areas of the triangles (cen, a_i, a_i+1): exact area and centroid
+        # of any simple polygon, convex or not (a flap or crescent-shaped lumen)
         a = lp - cen
         b = np.roll(lp, -1, axis=0) - cen
-        if np.cross(a, b).sum(axis=0) @ nrm < 0:
-            tri = tri[:, [0, 2, 1]]
-        area_vec = 0.5 * np.cross(a, b).sum(axis=0)
-        area = float(abs(area_vec @ nrm))
-        w = np.linalg.norm(np.cross(a, b), axis=1)
-        cen_area = cen + ((w[:, None] * (a + b) / 3.0).sum(0) / max(w.sum(), 1e-30))
-        new_pts.append(cen[None, :])
-        new_faces.append(tri)
-        labels.append(np.full(len(tri), pi, np.int32))
-        n_pts += 1
+        sa = 0.5 * (np.cross(a, b) @ nrm)
+        area_signed = float(sa.sum())
+        if area_signed < 0:  # orient the cap polygon to face along the outward port normal
+            loop = loop[::-1]
+        area = abs(area_signed)
+        cen_area = cen + (sa[:, None] * (a + b) / 3.0).sum(0) / (area_signed or 1e-30)
+        polys.append(loop)
+        labels.append(np.full(1, pi, np.int32))
         if isinstance(port, Port):
             port.center_mm = cen_area - ((cen_area - port.center_mm) @ nrm) * nrm
             port.area_mm2 = area
             port.radius_mm = float(np.sqrt(area / np.pi))
-    P = np.vstack(new_pts)
-    F = np.vstack(new_faces)
-    out = pv.PolyData(P, np.column_stack([np.full(len(F), 3), F]).ravel())
-    out.cell_data["port_id"] = np.concatenate(labels)
+    out = _mesh_with_polygons(pts, faces, polys, np.concatenate(labels))
     out.field_data["port_names"] = np.array([p.name for p in ports] or [""])
     return out
+
+
+def _mesh_with_polygons(points, tris, polys, labels):
+    """Triangles + polygon caps (one label each, after the triangle labels) -> triangle mesh.
+
+    Each cap polygon is triangulated by VTK without new points, so a concave (crescent, flap)
+    cap cannot fold over the wall; a polygon VTK cannot split into n - 2 triangles (self-touching
+    loop) falls back to a fan around its centroid, which always closes the surface.
+    """
+    pv = _pv()
+    points = np.asarray(points, float)
+    labels = np.asarray(labels, np.int32)
+    n_tri = len(tris)
+    extra_pts, all_tris, all_lab = [], [np.asarray(tris)], [labels[:n_tri]]
+    n_pts = len(points)
+    for k, loop in enumerate(polys):
+        loop = np.asarray(loop)
+        lab = labels[n_tri + k]
+        poly = pv.PolyData(points[loop], np.r_[len(loop), np.arange(len(loop))]).triangulate()
+        f = poly.faces.reshape(-1, 4)[:, 1:] if poly.n_cells else np.zeros((0, 3), int)
+        if len(f) == len(loop) - 2:
+            t = loop[f]
+        else:
+            t = np.column_stack([np.full(len(loop), n_pts), loop, np.roll(loop, -1)])
+            extra_pts.append(points[loop].mean(0)[None])
+            n_pts += 1
+        all_tris.append(t)
+        all_lab.append(np.full(len(t), lab, np.int32))
+    P = np.vstack([points] + extra_pts)
+    F = np.vstack(all_tris)
+    mesh = pv.PolyData(P, np.column_stack([np.full(len(F), 3), F]).ravel())
+    mesh.cell_data["port_id"] = np.concatenate(all_lab)
+    return mesh
 
 
 def _boundary_loops(faces):
@@ -345,6 +371,7 @@ def add_flow_extensions(surf, ports, length_diameters=5.0, n_rings=None, which="
     out_pts = [pts]
     out_faces = [faces[pid < 0]]
     out_lab = [pid[pid < 0]]
+    end_polys, end_lab = [], []
     n = len(pts)
     for p, port in enumerate(ports):
         capf = faces[pid == p]
@@ -370,24 +397,20 @@ def add_flow_extensions(surf, ports, length_diameters=5.0, n_rings=None, which="
             n += len(loop)
             a, b = prev, np.roll(prev, -1)
             c, d = ids, np.roll(ids, -1)
-            # same winding as the wall next to the loop: the cap fan (center, a, b) faces out,
-            # so the wall quad runs (a, d?) -> pick the orientation consistent with the cap
+            # the loop runs in the cap's winding (cap faces out along +n), so the wall
+            # quads (b, a, c) / (b, c, d) keep the surface consistently oriented
             out_faces.append(np.column_stack([b, a, c]))
             out_faces.append(np.column_stack([b, c, d]))
             out_lab.append(np.full(2 * len(loop), -1, np.int32))
             prev = ids
-        cen = pts[loop].mean(0) + L * nrm
-        out_pts.append(cen[None])
-        ci = n
-        n += 1
-        tri = np.column_stack([np.full(len(prev), ci), prev, np.roll(prev, -1)])
-        out_faces.append(tri)
-        out_lab.append(np.full(len(tri), p, np.int32))
+        # the end cap: the same (possibly concave) polygon as the original cap, moved by L
+        end_polys.append(prev)
+        end_lab.append(p)
         port.center_mm = np.asarray(port.center_mm) + L * nrm
     P = np.vstack(out_pts)
     F = np.vstack(out_faces)
-    res = pv.PolyData(P, np.column_stack([np.full(len(F), 3), F]).ravel())
-    res.cell_data["port_id"] = np.concatenate(out_lab).astype(np.int32)
+    labels = np.concatenate(out_lab + [np.asarray(end_lab, np.int32)]).astype(np.int32)
+    res = _mesh_with_polygons(P, F, end_polys, labels)
     res = res.compute_normals(
         cell_normals=True,
         point_normals=False,
