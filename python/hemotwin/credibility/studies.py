@@ -151,7 +151,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
 
 
 def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, runner=None,
-                      progress=print, overrides: dict | None = None) -> dict:
+                      progress=print, overrides: dict | None = None, reuse: bool = False) -> dict:
     """Perturb declared inputs by +/- ``percent`` and report normalised sensitivities.
 
     S = (dY / Y0) / (dX / X0) from the central difference (Y+ - Y-) / (2 Y0 (percent/100)).
@@ -159,13 +159,14 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runner = runner or _run_case()
+    if runner is None and not (reuse and (out_dir / "base" / "results.json").is_file()):
+        runner = _run_case()
     inputs = inputs or SENSITIVITY_INPUTS
     from ..config import load_case
 
     case = load_case(case_path)
     extra = dict(overrides or {})
-    base = flatten_numbers(runner(case_path, out_dir / "base", extra))
+    base = flatten_numbers(_cached_or_run(runner, case_path, out_dir / "base", extra, reuse))
     rows, skipped = {}, {}
     frac = percent / 100.0
     for label, (key, fmt) in inputs.items():
@@ -178,8 +179,9 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
             for sign in (+1, -1):
                 if progress:
                     progress(f"sensitivity: {label} {sign * percent:+g} %")
-                res[sign] = flatten_numbers(runner(case_path, out_dir / f"{label}_{'p' if sign > 0 else 'm'}",
-                                                   {**extra, key: fmt(x0 * (1 + sign * frac))}))
+                run_dir = out_dir / f"{label}_{'p' if sign > 0 else 'm'}"
+                res[sign] = flatten_numbers(_cached_or_run(runner, case_path, run_dir,
+                                                           {**extra, key: fmt(x0 * (1 + sign * frac))}, reuse))
         except Exception as exc:  # noqa: BLE001 - report, keep the other inputs
             skipped[label] = f"run failed: {exc}"
             continue
