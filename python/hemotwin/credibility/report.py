@@ -199,7 +199,7 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
                            "INCOMPLETE: set [context_of_use] question_of_interest and context in the case file"},
         "model_risk": {"model_influence": infl, "decision_consequence": cons,
                        "risk": RISK_MATRIX.get((infl, cons), "high"),
-                       "method": "influence x consequence matrix in the spirit of ASME V&V 40 Fig. 5-2; "
+                       "method": "influence x consequence (the V&V 40 / FDA model-risk construct, REFERENCE.md 1.1); "
                                  "the matrix entries are this project's choice"},
         "credibility_factors": [],
         "fda_evidence_categories": [],
