@@ -13,7 +13,6 @@ import csv
 
 import numpy as np
 import pytest
-
 from hemotwin.validation import fda_data
 from hemotwin.validation.nozzle_geometry import nozzle_domain
 from hemotwin.validation.nozzle_validation import validate_fda_nozzle

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from hemotwin.validation import fda_data, metrics
 from hemotwin.validation.nozzle_geometry import nozzle_radius_m
 

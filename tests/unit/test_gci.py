@@ -4,8 +4,13 @@ import math
 
 import numpy as np
 import pytest
-
-from hemotwin.analysis.gci import convergence_type, gci, gci_two_grids, observed_order, refinement_ratio
+from hemotwin.analysis.gci import (
+    convergence_type,
+    gci,
+    gci_two_grids,
+    observed_order,
+    refinement_ratio,
+)
 
 
 def test_celik_2008_table1_reattachment_length():

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from hemotwin.credibility import studies
 
 CASE = """

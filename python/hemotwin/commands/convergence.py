@@ -16,7 +16,7 @@ def register(sub):
 
 
 def _run(args) -> int:
-    from ..credibility.studies import parse_sets, convergence_study
+    from ..credibility.studies import convergence_study, parse_sets
 
     r = convergence_study(args.case, args.out, ratio=args.ratio, base_cells=args.cells,
                            overrides=parse_sets(args.set), reuse=args.reuse)

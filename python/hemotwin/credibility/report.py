@@ -141,7 +141,7 @@ def test_record(repo_root=None, junit=None) -> dict:
         return {"status": "not available (no tests folder beside the package)", "collected": None}
     try:
         out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "tests"], cwd=root,
-                             capture_output=True, text=True, timeout=300).stdout
+                             capture_output=True, text=True, timeout=300, check=False).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         return {"status": f"collection failed: {exc}", "collected": None}
     ids = [ln for ln in out.splitlines() if "::" in ln]
@@ -259,24 +259,24 @@ def _fmt(v):
 def render_html(rep: dict, out_dir: Path) -> str:
     """Static HTML (no scripts) of the report; figures linked when present in ``out_dir``."""
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Credibility report: {e(rep['case']['name'])}"
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>Credibility report: {e(rep['case']['name'])}"
              "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
              "collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}h2{border-bottom:1px solid #888}"
-             ".warn{color:#a40}</style></head><body>",
+             ".warn{color:#a40}</style></head><body>"),
              f"<h1>Credibility report: {e(rep['case']['name'])}</h1>",
-             "<p>Structure after ASME V&amp;V 40-2018 and the FDA guidance “Assessing the Credibility of "
+             ("<p>Structure after ASME V&amp;V 40-2018 and the FDA guidance “Assessing the Credibility of "
              "Computational Modeling and Simulation in Medical Device Submissions” (2023). Research software, "
-             "not a medical device.</p>",
-             f"<p>Generated {e(rep['generated_utc'])}; case <code>{e(rep['case']['path'])}</code> "
-             f"(sha256 {e(rep['case']['sha256'][:16])}…)</p>"]
+             "not a medical device.</p>"),
+             (f"<p>Generated {e(rep['generated_utc'])}; case <code>{e(rep['case']['path'])}</code> "
+             f"(sha256 {e(rep['case']['sha256'][:16])}…)</p>")]
     c = rep["context_of_use"]
     parts += ["<h2>1. Question of interest and context of use</h2>",
               f"<p><b>Question of interest:</b> {e(c['question_of_interest'] or '—')}</p>",
               f"<p><b>Context of use:</b> {e(c['context'] or '—')}</p><p>{e(c['status'])}</p>"]
     m = rep["model_risk"]
     parts += ["<h2>2. Model risk</h2>",
-              f"<p>Model influence <b>{e(m['model_influence'])}</b> × decision consequence "
-              f"<b>{e(m['decision_consequence'])}</b> → model risk <b>{e(m['risk'])}</b>. {e(m['method'])}</p>",
+              (f"<p>Model influence <b>{e(m['model_influence'])}</b> × decision consequence "
+              f"<b>{e(m['decision_consequence'])}</b> → model risk <b>{e(m['risk'])}</b>. {e(m['method'])}</p>"),
               "<h2>3. Credibility factors (V&amp;V 40 Table 5-1)</h2>",
               _table(rep["credibility_factors"], ["id", "factor", "category", "evidence", "status", "unverified"]),
               "<h3>FDA 2023 categories of credibility evidence</h3>",

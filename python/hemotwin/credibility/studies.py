@@ -53,7 +53,7 @@ def flatten_numbers(d, prefix="") -> dict:
 
 
 def is_qoi(name: str) -> bool:
-    return any(re.search(p, name, re.I) for p in QOI_PATTERNS)
+    return any(re.search(p, name, re.IGNORECASE) for p in QOI_PATTERNS)
 
 
 def _run_case():
@@ -145,7 +145,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
 
         qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v}
         plot_gci(out_dir / "convergence.png", dict(list(qoi.items())[:8]), f"GCI study, r = {ratio:g}")
-    except Exception as exc:  # a figure must not lose the numbers
+    except Exception as exc:  # noqa: BLE001 - a figure must not lose the numbers
         out["plot_error"] = str(exc)
     return out
 

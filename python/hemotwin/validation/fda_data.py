@@ -98,8 +98,7 @@ def read_fda_file(path) -> FdaDataset:
     for name, z, pts in raw:
         zf = None if z is None else float(_to_flow_frame(z, d, s))
         pos = pts[:, 0]
-        if name.startswith("plot-z-distribution") or name.startswith("plot-wall-distribution") \
-                or name.startswith("plot-jet-width"):
+        if name.startswith(("plot-z-distribution", "plot-wall-distribution", "plot-jet-width")):
             pos = _to_flow_frame(pos, d, s)
         ds.blocks[(name, None if zf is None else round(zf, 4))] = FdaBlock(name, zf, pos, pts[:, 1])
     return ds
@@ -122,7 +121,7 @@ def find_files(re_throat: int, orientation: str = "sudden-expansion", root=None)
     """The PIV files of one Reynolds number and orientation (empty list when not present)."""
     root = Path(root) if root else data_root()
     base = root / ORIENTATION_DIRS[orientation]
-    pat = "PIV_*_{}_*.txt".format(int(re_throat))
+    pat = f"PIV_*_{int(re_throat)}_*.txt"
     return sorted(base.rglob(pat)) if base.is_dir() else []
 
 

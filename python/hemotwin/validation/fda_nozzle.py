@@ -81,7 +81,6 @@ def run_nozzle(cfg: NozzleRunConfig, progress=None) -> dict:
         hold = 1e6  # a 'period' far beyond any run: the ramp happens once
         sim.set_port_waveform("inlet", [0.0, cfg.ramp_s, hold], [0.0, 1.0, 1.0], hold)
     sim.set_outlet_pressure("outlet", 0.0)
-    ijk = sim.cell_ijk
     centres = sim.cell_centers_m
     x, y, z = centres[:, 0], centres[:, 1], centres[:, 2]
     tol = 0.25 * lay.dx_m
@@ -91,7 +90,7 @@ def run_nozzle(cfg: NozzleRunConfig, progress=None) -> dict:
     # radial lines (x and y diameters) through the axis at the stations that lie in the domain
     stations = [s for s in STATIONS_M if lay.z_inlet_m < s < lay.z_outlet_m]
     layer = np.round((z - lay.z_inlet_m) / lay.dx_m - 0.5).astype(int)
-    st_layers = [int(np.round((s - lay.z_inlet_m) / lay.dx_m - 0.5)) for s in stations]
+    st_layers = [round((s - lay.z_inlet_m) / lay.dx_m - 0.5) for s in stations]
     lines = {}
     for s, k in zip(stations, st_layers):
         in_layer = layer == k
@@ -99,19 +98,19 @@ def run_nozzle(cfg: NozzleRunConfig, progress=None) -> dict:
         ly = np.nonzero(in_layer & (np.abs(x) < tol))[0]
         lines[s] = (lx[np.argsort(x[lx])], ly[np.argsort(y[ly])])
     n_layers = int(layer.max()) + 1
-    step_chunk = max(1, int(round(cfg.sample_dt_s / sim.units.dt_s)))
-    history, acc, n_acc = [], None, 0
+    step_chunk = max(1, round(cfg.sample_dt_s / sim.units.dt_s))
+    history, acc, accp, n_acc = [], None, None, 0
     prev = None
     steady = False
     while sim.time_s < t_end - 0.5 * sim.units.dt_s:
-        sim.step(min(step_chunk, int(math.ceil((t_end - sim.time_s) / sim.units.dt_s))))
+        sim.step(min(step_chunk, math.ceil((t_end - sim.time_s) / sim.units.dt_s)))
         f = sim.fields()
         uz_axis = f["velocity_m_s"][axis_idx, 2]
         history.append({"t_s": sim.time_s, "u_cl_stations": {
             str(s): float(np.interp(s, z_axis, uz_axis)) for s in stations}})
         if les and sim.time_s >= t_min:
             acc = f["velocity_m_s"] if acc is None else acc + f["velocity_m_s"]
-            accp = f["pressure_pa"] if n_acc == 0 else accp + f["pressure_pa"]
+            accp = f["pressure_pa"] if accp is None else accp + f["pressure_pa"]
             n_acc += 1
         if progress:
             progress(sim.time_s, t_end, uz_axis)

@@ -97,11 +97,11 @@ def nozzle_domain(cells_across_throat: float = 12, orientation: str = "sudden-ex
     if not z_outlet_m > z_inlet_m:
         raise ValueError(f"z_outlet_m ({z_outlet_m}) must be downstream of z_inlet_m ({z_inlet_m})")
     # whole cells between the step (z = 0) and each port plane so the step is half-way between layers
-    n_up = int(round(-z_inlet_m / dx))
-    n_down = int(round(z_outlet_m / dx))
+    n_up = round(-z_inlet_m / dx)
+    n_down = round(z_outlet_m / dx)
     z_in, z_out = -n_up * dx, n_down * dx
     n_len = n_up + n_down
-    n_r = int(math.ceil(PIPE_RADIUS_M / dx)) + 1 + pad_cells
+    n_r = math.ceil(PIPE_RADIUS_M / dx) + 1 + pad_cells
     shape = (2 * n_r + 1, 2 * n_r + 1, n_len + 2 + 2 * pad_cells)
     origin = np.array([-n_r * dx, -n_r * dx, z_in + (0.5 - 1 - pad_cells) * dx])
 
