@@ -42,6 +42,7 @@ class CpuBackend final : public Backend {
     params_.cy_lambda = C(cfg_.cy_lambda);
     params_.cy_n = C(cfg_.cy_n);
     params_.cy_a = C(cfg_.cy_a);
+    params_.regularized = cfg_.regularized ? 1 : 0;
     init_equilibrium();
   }
   ~CpuBackend() override {
@@ -252,7 +253,6 @@ class CpuBackend final : public Backend {
   bool sweep_blocks() {
     typedef cpu::Mem<S, BIG> M;
     typedef typename cpu::Simd<S>::V V;
-    typedef typename cpu::Simd<S>::I I;
     S* HT_RESTRICT f = f_;
     const uint32_t* HT_RESTRICT addr = addr_;
     const size_t n = n_, N = N_;
@@ -288,31 +288,28 @@ class CpuBackend final : public Backend {
               }
           }
         }
-        const bool k_inside = k0 >= 1 && k0 + W + 1 <= nz;  // k0 + dz stays in the row for dz = +-1
-        // Where f_i of this block's post-collision state goes (and, for opp(i), where its
-        // pre-collision population comes from): the odd-step address of direction i for lane 0, or
-        // a per-lane index vector when the lanes are not consecutive.
-        auto odd_target = [&](int i, long long& base, I& idx) -> bool {  // true: consecutive from base
+        // Where direction i's slots of this block's cells lie in the odd step: f_opp(i) is read
+        // there and f_i* written back (kernels/aa_step.hpp).
+        auto odd_lanes = [&](int i) {
+          cpu::Lanes<S, BIG> L;
           if (row_block) {
-            const long long rb = rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
+            const long long rb =
+                rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
             const int dz = D3Q19::cz(i);
-            if (dz == 0 || k_inside) {
-              base = rb + k0 + dz;
-              return true;
+            L.runs = 1;
+            L.b1 = rb + k0 + dz;
+            int wrap = -1;  // the lane whose neighbour is across the periodic end of the row
+            if (dz < 0 && k0 == 0) wrap = 0;
+            if (dz > 0 && k0 + W == nz) wrap = W - 1;
+            if (wrap >= 0) {
+              L.runs = 2;
+              L.m2 = 1u << wrap;
+              L.b2 = rb + (dz < 0 ? nz - 1 : 0) - wrap;
             }
-            for (int j = 0; j < W; ++j) {
-              long long kk = k0 + j + dz;
-              kk = kk < 0 ? kk + nz : (kk >= nz ? kk - nz : kk);
-              idx[j] = int32_t(rb + kk);
-            }
-            return false;
+            return L;
           }
-          idx = M::load_idx(addr + size_t(i - 1) * N + c0);
-          if (M::consecutive(idx)) {
-            base = (long long)uint32_t(idx[0]);
-            return true;
-          }
-          return false;
+          L.from_index(M::load_idx(addr + size_t(i - 1) * N + c0));
+          return L;
         };
         if (m == W) {
           if (!ODD) {
@@ -322,11 +319,7 @@ HT_UNROLL
             g[0] = M::load(f + c0);
 HT_UNROLL
             for (int i = 1; i < 19; ++i) {
-              long long base = 0;
-              I idx;
-              const int k = D3Q19::opp(i);
-              if (odd_target(i, base, idx)) g[k] = M::load(f + base);
-              else g[k] = M::gather(f, idx);
+              g[D3Q19::opp(i)] = odd_lanes(i).load(f);
             }
           }
         } else {  // the last, partial block: idle lanes hold the rest state (always "physical")
@@ -336,7 +329,7 @@ HT_UNROLL
             for (int j = 0; j < m; ++j) g[i][j] = f[pre_slot(i, c0 + size_t(j), ODD, addr, N)];
           }
         }
-        if (!LES && !CY) {
+        if (!LES && !CY && !p.regularized) {
           lane_ok &= cpu::collide_trt_block<S>(g, rates);
         } else {
           for (int j = 0; j < m; ++j) {
@@ -354,10 +347,7 @@ HT_UNROLL
             M::store(f + c0, g[0]);
 HT_UNROLL
             for (int i = 1; i < 19; ++i) {
-              long long base = 0;
-              I idx;
-              if (odd_target(i, base, idx)) M::store(f + base, g[i]);
-              else M::scatter(f, idx, g[i]);
+              odd_lanes(i).store(f, g[i]);
             }
           }
         } else {

@@ -55,3 +55,14 @@ double stream_triad_gbps(size_t n_bytes, int threads, int repeats) {
 }
 
 }  // namespace hemotwin
+
+// C entry point for callers that reach the library without its Python binding (ctypes); returns a
+// negative value instead of throwing.
+extern "C" __attribute__((visibility("default"))) double hemotwin_stream_triad_gbps(size_t n_bytes, int threads,
+                                                                                   int repeats) {
+  try {
+    return hemotwin::stream_triad_gbps(n_bytes, threads, repeats);
+  } catch (...) {
+    return -1.0;
+  }
+}

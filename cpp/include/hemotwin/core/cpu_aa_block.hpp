@@ -78,19 +78,94 @@ struct Mem {
 #endif
     for (int j = 0; j < W; ++j) base[uint32_t(idx[j])] = v[j];
   }
-  // The W neighbour addresses are consecutive: a plain vector load/store replaces the gather/scatter.
-  static HT_INLINE bool consecutive(I idx) {
+  static constexpr uint32_t FULL = (1u << W) - 1;
+
+  // Lanes j with idx[j] == idx[j0] + (j - j0), as a bit mask.
+  static HT_INLINE uint32_t run_mask(I idx, int j0) {
     I iota;
-    for (int j = 0; j < W; ++j) iota[j] = j;
-    const I d = idx - iota - idx[0];
+    for (int j = 0; j < W; ++j) iota[j] = j - j0;
+    const I d = idx - iota - idx[j0];
 #ifdef __AVX512F__
-    if constexpr (W == 16) return _mm512_test_epi32_mask((__m512i)d, (__m512i)d) == 0;
-    else return _mm256_testz_si256((__m256i)d, (__m256i)d) != 0;
+    if constexpr (W == 16) return _mm512_testn_epi32_mask((__m512i)d, (__m512i)d);
+    else return _mm256_testn_epi32_mask((__m256i)d, (__m256i)d);
 #else
-    bool z = true;
-    for (int j = 0; j < W; ++j) z &= d[j] == 0;
-    return z;
+    uint32_t m = 0;
+    for (int j = 0; j < W; ++j) m |= uint32_t(d[j] == 0) << j;
+    return m;
 #endif
+  }
+
+  // Vector load from base + j for the lanes in mask, keeping src elsewhere (masked lanes never fault).
+  static HT_INLINE V load_lanes(V src, uint32_t mask, const T* base) {
+#ifdef __AVX512F__
+    if constexpr (W == 16) return (V)_mm512_mask_loadu_ps((__m512)src, __mmask16(mask), base);
+    else return (V)_mm512_mask_loadu_pd((__m512d)src, __mmask8(mask), base);
+#else
+    for (int j = 0; j < W; ++j)
+      if (mask >> j & 1) src[j] = base[j];
+    return src;
+#endif
+  }
+  static HT_INLINE void store_lanes(T* base, uint32_t mask, V v) {
+#ifdef __AVX512F__
+    if constexpr (W == 16) _mm512_mask_storeu_ps(base, __mmask16(mask), (__m512)v);
+    else _mm512_mask_storeu_pd(base, __mmask8(mask), (__m512d)v);
+#else
+    for (int j = 0; j < W; ++j)
+      if (mask >> j & 1) base[j] = v[j];
+#endif
+  }
+};
+
+// Where the W lanes of one direction live in the odd step: one run of consecutive addresses
+// (a plain vector access), two runs (two masked accesses: a block across the end of a row, or the
+// periodic wrap of a dense row), or anything else (gather/scatter through idx).
+template <class T, bool BIG>
+struct Lanes {
+  typedef Mem<T, BIG> M;
+  typedef typename Simd<T>::V V;
+  typedef typename Simd<T>::I I;
+  int runs = 0;  // 1, 2, or 0 for gather/scatter
+  long long b1 = 0, b2 = 0;  // first element of each run, shifted so lane j sits at b + j
+  uint32_t m2 = 0;           // lanes of the second run (the first run has the others)
+  I idx;
+
+  HT_INLINE void from_index(I a) {
+    idx = a;
+    const uint32_t m1 = M::run_mask(a, 0);
+    if (m1 == M::FULL) {
+      runs = 1;
+      b1 = (long long)uint32_t(a[0]);
+      return;
+    }
+    const int j2 = __builtin_ctz(~m1 & M::FULL);
+    const uint32_t r2 = M::run_mask(a, j2);
+    if ((m1 | r2) == M::FULL) {
+      runs = 2;
+      b1 = (long long)uint32_t(a[0]);
+      b2 = (long long)uint32_t(a[j2]) - j2;
+      m2 = r2 & ~m1;
+      return;
+    }
+    runs = 0;
+  }
+  HT_INLINE V load(const T* f) const {
+    if (runs == 1) return M::load(f + b1);
+    if (runs == 2) {
+      const V v = M::load_lanes(V{}, M::FULL & ~m2, f + b1);
+      return M::load_lanes(v, m2, f + b2);
+    }
+    return M::gather(f, idx);
+  }
+  HT_INLINE void store(T* f, V v) const {
+    if (runs == 1) {
+      M::store(f + b1, v);
+    } else if (runs == 2) {
+      M::store_lanes(f + b1, M::FULL & ~m2, v);
+      M::store_lanes(f + b2, m2, v);
+    } else {
+      M::scatter(f, idx, v);
+    }
   }
 };
 
