@@ -58,13 +58,15 @@ def test_demo_cache_and_no_overwrite(demo_run, tmp_path):
     out, res = demo_run
     from hemotwin.config.schema import case_from_dict
 
-    again = run_case(case_from_dict(demo_case_dict(), None, FAST), out, progress=False)
+    # outputs are not part of any stage key: a rerun without figures/VTK reuses every stage
+    quick = {**FAST, "outputs.figures": False, "outputs.vtk": False, "outputs.report": False}
+    again = run_case(case_from_dict(demo_case_dict(), None, quick), out, progress=False)
     prov = json.loads((out / "provenance.json").read_text())
     assert "flow_pre" in prov["cached_stages"] and "geometry" in prov["cached_stages"]
     assert again["lesions"][0]["gradient_mmhg"] == res["lesions"][0]["gradient_mmhg"]
     (tmp_path / "results.json").write_text("mine")
     with pytest.raises(PipelineError, match="not written by hemotwin"):
-        run_case(case_from_dict(demo_case_dict(), None, FAST), tmp_path, progress=False)
+        run_case(case_from_dict(demo_case_dict(), None, quick), tmp_path, progress=False)
     assert (tmp_path / "results.json").read_text() == "mine"
 
 
