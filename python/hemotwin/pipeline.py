@@ -22,7 +22,7 @@ from .config import Case, load_case
 from .config.schema import case_from_dict
 from .units import MMHG_PA
 
-__all__ = ["run_case", "run_case_summary", "demo_case_dict", "PipelineError"]
+__all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
 CACHE_VERSION = "1"
 MANIFEST = ".hemotwin_outputs.json"
@@ -858,7 +858,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
 
 def _make_figures(out, pre, post, device_d, results):
     try:
-        from . import viz  # noqa: F401
+        from . import viz
 
         if hasattr(viz, "case_figures"):
             return viz.case_figures(out.path, pre, post, device_d, results)

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from hemotwin.pipeline import PipelineError, demo_case_dict, run_case, run_case_summary
 from hemotwin.report.results_schema import validate_results
 

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from hemotwin.geometry.voxelize import PortPlane, tube_domain, voxelize_implicit
 from hemotwin.solver.outlets import default_outlets
 from hemotwin.solver.runner import FlowRunner, FlowSetup

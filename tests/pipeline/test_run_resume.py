@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """run_case interrupted mid-flow and resumed gives the same results as an uninterrupted run."""
 import pytest
-
 from hemotwin.pipeline import run_case
 from hemotwin.solver import runner as runner_mod
 

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from hemotwin.config import find_shared_data, load_case
 
 CASE = Path(__file__).resolve().parents[2] / "cases" / "thoracic_aorta_cta" / "case.toml"
@@ -26,7 +25,6 @@ def test_thoracic_case_resolves_shared_data():
 def test_thoracic_clip_plane_cuts_the_ascending_aorta():
     _data_or_skip()
     import numpy as np
-
     from hemotwin.geometry.ports import detect_ports
     from hemotwin.imaging.io import read_image
 
@@ -59,7 +57,6 @@ def test_thoracic_landmark_diameters():
     import math
 
     import numpy as np
-
     from hemotwin import pipeline as P
 
     data = _data_or_skip()

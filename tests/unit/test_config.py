@@ -3,7 +3,6 @@
 import math
 
 import pytest
-
 from hemotwin.config import CaseError, UnitError, case_from_dict, load_case, parse_quantity
 from hemotwin.units import MMHG_PA
 

@@ -4,9 +4,13 @@ import math
 
 import numpy as np
 import pytest
-
-from hemotwin.solver.outlets import (PressureOutlet, RCROutlet, ResistanceOutlet, default_outlets,
-                                     murray_split)
+from hemotwin.solver.outlets import (
+    PressureOutlet,
+    RCROutlet,
+    ResistanceOutlet,
+    default_outlets,
+    murray_split,
+)
 from hemotwin.solver.waveforms import Waveform, load_waveform, womersley_profile
 from hemotwin.units import MMHG_PA
 

@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["CaseError", "Case", "load_case", "case_from_dict", "PORT_NAME_RE", "SHARED_DATA_ENV"]
+__all__ = ["PORT_NAME_RE", "SHARED_DATA_ENV", "Case", "CaseError", "case_from_dict", "load_case"]
 
 SHARED_DATA_ENV = "HEMOTWIN_SHARED_DATA"
 PORT_NAME_RE = re.compile(r"^(inlet|outlet_\d+)$")  # names geometry.ports gives automatically

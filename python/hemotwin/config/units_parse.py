@@ -11,7 +11,7 @@ import re
 
 from ..units import ML_M3, MMHG_PA
 
-__all__ = ["UnitError", "parse_quantity", "KINDS", "format_units"]
+__all__ = ["KINDS", "UnitError", "format_units", "parse_quantity"]
 
 
 class UnitError(ValueError):

@@ -11,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-__all__ = ["file_sha256", "software_versions", "build_provenance", "PROVENANCE_REQUIRED"]
+__all__ = ["PROVENANCE_REQUIRED", "build_provenance", "file_sha256", "software_versions"]
 
 PROVENANCE_REQUIRED = ("schema_version", "created_utc", "case_sha256", "inputs", "versions",
                        "parameters", "lattice", "run_time_s", "seed")

@@ -10,12 +10,19 @@ any sign of q. Defaults follow REFERENCE.md sec. 5 (R_total = P_mean / Q, Murray
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OutletModel", "PressureOutlet", "ResistanceOutlet", "RCROutlet", "default_outlets",
-           "murray_split", "PROXIMAL_FRACTION_DEFAULT"]
+__all__ = [
+    "PROXIMAL_FRACTION_DEFAULT",
+    "OutletModel",
+    "PressureOutlet",
+    "RCROutlet",
+    "ResistanceOutlet",
+    "default_outlets",
+    "murray_split",
+]
 
 # Rp / (Rp + Rd): "usually 5-10 %" per REFERENCE.md sec. 5 -- [UNVERIFIED] number, overridable.
 PROXIMAL_FRACTION_DEFAULT = 0.09

@@ -22,7 +22,7 @@ from .outlets import OutletModel
 from .simulation import Simulation
 from .waveforms import Waveform, womersley_profile
 
-__all__ = ["FlowSetup", "FlowRunner", "RunResult"]
+__all__ = ["FlowRunner", "FlowSetup", "RunResult"]
 
 
 @dataclass

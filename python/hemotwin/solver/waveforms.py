@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Waveform", "load_waveform", "womersley_profile", "BUILTIN"]
+__all__ = ["BUILTIN", "Waveform", "load_waveform", "womersley_profile"]
 
 DATA = Path(__file__).with_name("data")
 BUILTIN = {"aortic": DATA / "aortic_waveform.csv", "coronary": DATA / "coronary_waveform.csv"}
@@ -44,7 +44,7 @@ class Waveform:
     period_s: float
 
     @classmethod
-    def constant(cls, flow_m3_s: float, period_s: float = 1.0) -> "Waveform":
+    def constant(cls, flow_m3_s: float, period_s: float = 1.0) -> Waveform:
         return cls(np.array([0.0]), np.array([float(flow_m3_s)]), float(period_s))
 
     @property
@@ -73,13 +73,13 @@ class Waveform:
     def peak_m3_s(self) -> float:
         return float(np.max(np.abs(self.flow_m3_s)))
 
-    def scaled_to_mean(self, mean_m3_s: float) -> "Waveform":
+    def scaled_to_mean(self, mean_m3_s: float) -> Waveform:
         m = self.mean_m3_s
         if m == 0:
             raise ValueError("waveform has zero mean; cannot scale it to a mean flow")
         return Waveform(self.times_s.copy(), self.flow_m3_s * (mean_m3_s / m), self.period_s)
 
-    def with_period(self, period_s: float) -> "Waveform":
+    def with_period(self, period_s: float) -> Waveform:
         return Waveform(self.times_s * (period_s / self.period_s), self.flow_m3_s.copy(), float(period_s))
 
     def factors(self, mean_m3_s: float | None = None):
