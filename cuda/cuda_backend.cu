@@ -158,6 +158,7 @@ class CudaBackend final : public Backend {
     params_.cy_lambda = C(cfg_.cy_lambda);
     params_.cy_n = C(cfg_.cy_n);
     params_.cy_a = C(cfg_.cy_a);
+    params_.regularized = cfg_.regularized ? 1 : 0;
     f_.allocate(19 * n_);
     addr_.upload(lat_.addr);
     bcells_.upload(lat_.bcells);

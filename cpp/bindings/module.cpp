@@ -36,6 +36,8 @@ py::object g_divergence_type;
 
 }  // namespace
 
+void bind_bench(py::module_& m);  // cpp/bindings/bind_bench.cpp
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "hemotwin compiled core: sparse D3Q19 lattice-Boltzmann solver (CPU/OpenMP, CUDA)";
 
@@ -78,6 +80,7 @@ PYBIND11_MODULE(_core, m) {
 #endif
     return d;
   });
+  bind_bench(m);
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_device_name", &cuda_device_name);
   m.def("d3q19_velocities", []() {
@@ -182,7 +185,7 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Backend>(m, "Solver", "A lattice-Boltzmann run on one backend (lattice units)")
       .def(py::init([](const LatticeHandle& h, const std::string& device, int threads, double tau, double magic,
                        double smagorinsky, bool bouzidi, const std::string& precision, py::object carreau,
-                       int check_interval) {
+                       int check_interval, bool regularized) {
              PhysicsConfig cfg;
              cfg.tau = tau;
              cfg.magic = magic;
@@ -201,11 +204,13 @@ PYBIND11_MODULE(_core, m) {
                cfg.cy_a = d["a"].cast<double>();
              }
              cfg.divergence_check_interval = check_interval;
+             cfg.regularized = regularized;
              return make_backend(device, *h.lat, cfg, threads);
            }),
            py::arg("lattice"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("tau") = 0.8,
            py::arg("magic") = 3.0 / 16.0, py::arg("smagorinsky") = 0.0, py::arg("bouzidi") = true,
-           py::arg("precision") = "float32", py::arg("carreau") = py::none(), py::arg("check_interval") = 1)
+           py::arg("precision") = "float32", py::arg("carreau") = py::none(), py::arg("check_interval") = 1,
+           py::arg("regularized") = false)
       .def_property_readonly("device", &Backend::name)
       .def_property_readonly("time_step", &Backend::time_step)
       .def("set_time_step", &Backend::set_time_step)

@@ -17,6 +17,7 @@ struct PhysicsConfig {  // lattice units
   double tau = 0.8;
   double magic = 3.0 / 16.0;  // TRT Lambda; <= 0 selects BGK
   double smagorinsky = 0.0;   // Cs (0: LES off)
+  bool regularized = false;   // regularized BGK collision (magic is then ignored)
   bool carreau_yasuda = false;
   double cy_nu0 = 0, cy_nu_inf = 0, cy_lambda = 0, cy_n = 1, cy_a = 2;
   bool bouzidi = true;

@@ -17,7 +17,7 @@ from ..lattice import LatticeDomain
 from ..units import MIN_PORT_CELLS, LatticeUnits, StabilityError, check_stability, choose_lattice_units
 
 DivergenceError = _core.DivergenceError
-TRT_TAU_MIN = 0.52  # below, `auto` collision uses BGK (see Numerics.collision)
+TRT_TAU_MIN = 0.52  # below, `auto` collision uses regularized BGK (see Numerics.collision)
 
 
 class SimulationDiverged(RuntimeError):
@@ -35,12 +35,13 @@ class Numerics:
 
     Parameters
     ----------
-    collision : {"auto", "trt", "bgk"}
-        Two-relaxation-time (magic parameter ``magic``) or single-relaxation BGK. ``auto`` takes
-        TRT while tau >= 0.52 (walls exactly placed) and BGK closer to 1/2: with tau+ -> 1/2 the
-        magic TRT's odd-moment relaxation time tau- = 1/2 + Lambda/(tau+ - 1/2) grows without bound
-        and the coarse clinical runs (tau ~ 0.501 with LES) diverged at port corners, where BGK
-        with the same LES stayed stable (measured on the coarctation phantom).
+    collision : {"auto", "trt", "bgk", "regularized"}
+        Two-relaxation-time (magic parameter ``magic``), single-relaxation BGK, or regularized
+        BGK (Latt & Chopard 2006). ``auto`` takes TRT while tau >= 0.52 (walls exactly placed)
+        and regularized BGK closer to 1/2: with tau+ -> 1/2 the magic TRT's odd-moment relaxation
+        time tau- = 1/2 + Lambda/(tau+ - 1/2) grows without bound, and coarse clinical runs
+        (tau ~ 0.501 with LES) diverged at port corners with TRT (measured on the coarctation
+        phantom); regularization removes the non-hydrodynamic content that drives that.
     magic : float
         TRT magic parameter Lambda; 3/16 puts bounce-back walls half-way whatever the viscosity.
     wall : {"bouzidi", "halfway"}
@@ -67,8 +68,9 @@ class Numerics:
     check_interval: int = 1
 
     def validate(self):
-        if self.collision not in ("auto", "trt", "bgk"):
-            raise ValueError(f"numerics.collision must be 'auto', 'trt' or 'bgk', got {self.collision!r}")
+        if self.collision not in ("auto", "trt", "bgk", "regularized"):
+            raise ValueError("numerics.collision must be 'auto', 'trt', 'bgk' or 'regularized', "
+                             f"got {self.collision!r}")
         if self.wall not in ("bouzidi", "halfway"):
             raise ValueError(f"numerics.wall must be 'bouzidi' or 'halfway', got {self.wall!r}")
         if self.precision not in ("float32", "float64"):
@@ -165,12 +167,13 @@ class Simulation:
         self.tau = self.units.tau(nu)
         self.collision = self.numerics.collision
         if self.collision == "auto":
-            self.collision = "trt" if self.tau >= TRT_TAU_MIN else "bgk"
+            self.collision = "trt" if self.tau >= TRT_TAU_MIN else "regularized"
         self._solver = _core.Solver(
             self.lattice, self.device, int(self.threads or 0), self.tau,
             self.numerics.magic if self.collision == "trt" else 0.0,
             self.numerics.smagorinsky if self.numerics.les else 0.0,
-            self.numerics.wall == "bouzidi", self.numerics.precision, carreau, self.numerics.check_interval)
+            self.numerics.wall == "bouzidi", self.numerics.precision, carreau, self.numerics.check_interval,
+            self.collision == "regularized")
         self._ijk = None
 
     # -- geometry -----------------------------------------------------------------------------

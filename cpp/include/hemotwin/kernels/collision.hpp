@@ -17,6 +17,7 @@ struct CollisionParams {
   C cs2_smag;   // Smagorinsky constant squared (0: no LES)
   // Carreau-Yasuda (Cho & Kensey 1991) in lattice units: nu(g) = nu_inf + (nu0 - nu_inf)[1 + (lambda g)^a]^((n-1)/a)
   C cy_nu0, cy_nu_inf, cy_lambda, cy_n, cy_a;
+  int regularized;  // 1: regularized BGK (non-equilibrium projected on second-order Hermite terms)
 };
 
 template <class C>
@@ -119,8 +120,25 @@ HT_HD HT_INLINE bool collide(C f[19], const CollisionParams<C>& p) {
   C tau_mol, tau_p;
   relaxation_times<C, LES, CY>(f, rho, ux, uy, uz, p, tau_mol, tau_p);
   const C om_p = C(1) / tau_p;
-  const C om_m = p.magic > C(0) ? C(1) / (C(0.5) + p.magic / (tau_p - C(0.5))) : om_p;
   const C u2 = ux * ux + uy * uy + uz * uz;
+  if (p.regularized) {
+    // Regularized BGK (Latt & Chopard 2006): f_i = feq_i + (1 - w) w_i/(2 cs^4) Q_i : Pi_neq with
+    // Q_i = c_i c_i - cs^2 I. Dropping the higher-order non-equilibrium (ghost) content keeps runs
+    // stable at the tau -> 1/2 of coarse clinical lattices where plain BGK/TRT diverge.
+    C pi[6];
+    pi_neq<C>(f, rho, ux, uy, uz, pi);
+    const C tr = (pi[0] + pi[1] + pi[2]) / C(3);
+    const C keep = C(1) - om_p;
+HT_UNROLL
+    for (int i = 0; i < 19; ++i) {
+      const C cx = C(D3Q19::cx(i)), cy = C(D3Q19::cy(i)), cz = C(D3Q19::cz(i));
+      const C qpi = cx * cx * pi[0] + cy * cy * pi[1] + cz * cz * pi[2] +
+                    C(2) * (cx * cy * pi[3] + cx * cz * pi[4] + cy * cz * pi[5]) - tr;
+      f[i] = equilibrium<C>(i, rho, ux, uy, uz) + keep * C(4.5) * C(D3Q19::w(i)) * qpi;
+    }
+    return (rho > C(0.2)) && (rho < C(5)) && (u2 < C(0.5));
+  }
+  const C om_m = p.magic > C(0) ? C(1) / (C(0.5) + p.magic / (tau_p - C(0.5))) : om_p;
   const C base = C(1) - C(1.5) * u2;
   f[0] -= om_p * (f[0] - C(D3Q19::w(0)) * rho * base);
 HT_UNROLL
