@@ -88,7 +88,7 @@ def main():
                   f"{100 * res[key + '_roofline_fraction_implemented']:>19.1f}%")
     print(f"copy bandwidth {res['copy_gbps']:.0f} GB/s on {res['device']}")
     if a.json:
-        with open(a.json, "w") as fh:
+        with open(a.json, "w", encoding="utf-8") as fh:
             json.dump(res, fh, indent=1)
 
 

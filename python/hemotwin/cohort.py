@@ -71,7 +71,7 @@ def case_hash(case_path) -> str:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.toml"
-    >>> _ = p.write_text('name = "x"\\n')
+    >>> _ = p.write_text('name = "x"\\n', encoding="utf-8")
     >>> len(case_hash(p))
     64
     """
@@ -237,7 +237,7 @@ def _run_one(name: str, case_path: str, case_out: str, chash: str, threads: int 
             row[key] = str(Path(case_out) / fname)
     if row["status"] == "ok":
         tmp = Path(case_out) / (MARKER_NAME + ".tmp")
-        tmp.write_text(json.dumps({"case_hash": chash, "row": row}, indent=1, default=str))
+        tmp.write_text(json.dumps({"case_hash": chash, "row": row}, indent=1, default=str), encoding="utf-8")
         os.replace(tmp, Path(case_out) / MARKER_NAME)
     return row
 
@@ -245,7 +245,7 @@ def _run_one(name: str, case_path: str, case_out: str, chash: str, threads: int 
 def _completed_row(case_out: Path, chash: str):
     marker = case_out / MARKER_NAME
     try:
-        data = json.loads(marker.read_text())
+        data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if data.get("case_hash") != chash or data.get("row", {}).get("status") != "ok":

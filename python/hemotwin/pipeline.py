@@ -43,7 +43,7 @@ class OutputDir:
         self.created = set()
         if self._manifest_path.exists():
             try:
-                self.created = set(json.loads(self._manifest_path.read_text()).get("files", []))
+                self.created = set(json.loads(self._manifest_path.read_text(encoding="utf-8")).get("files", []))
             except (ValueError, OSError):
                 raise PipelineError(f"{self._manifest_path}: unreadable manifest; use a new --out "
                                     "folder") from None
@@ -589,7 +589,7 @@ def _write_series_csv(out: OutputDir, name, res):
     se = res.series
     p = out.file(f"{name}_ports.csv")
     names = se["names"]
-    with open(p, "w") as fh:
+    with open(p, "w", encoding="utf-8") as fh:
         fh.write("time_s," + ",".join(f"{n}_flow_ml_s,{n}_pressure_mmhg" for n in names) + "\n")
         for i, t in enumerate(se["time_s"]):
             vals = []
@@ -696,7 +696,7 @@ def _fallback_report(out: OutputDir, results, figures) -> Path:
 {dev.get('length_mm', '-')} mm, from {dev.get('start_mm', '-')} mm along the centerline.</p>
 <h2>Figures</h2>{''.join(imgs)}</body></html>"""
     p = out.file("report/report.html")
-    p.write_text(body)
+    p.write_text(body, encoding="utf-8")
     return p
 
 
@@ -838,7 +838,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         results["files"]["report"] = str(Path(report_path).relative_to(out.path))
     wall = round(time.perf_counter() - t_start, 2)
     results["run_time_s"] = wall
-    out.file("results.json").write_text(json.dumps(results, indent=1))
+    out.file("results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     from .report.provenance import build_provenance
 
     prov = build_provenance(

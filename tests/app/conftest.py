@@ -49,8 +49,8 @@ def write_view_fixture_run(out) -> Path:
                      "gradient_mmhg": 7.5, "pd_pa": 0.92}],
         "device": {"name": "Generic BX 3.0 x 12", "diameter_mm": 3.0, "length_mm": 12.0},
     }
-    (out / "results.json").write_text(json.dumps(results))
-    (out / "report.html").write_text("<html><body>report</body></html>")
+    (out / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    (out / "report.html").write_text("<html><body>report</body></html>", encoding="utf-8")
     return out
 
 

@@ -40,7 +40,7 @@ def test_nozzle_domain_frame_and_ports():
 ])
 def test_nozzle_runs_in_its_frame(tmp_path, orientation, z_in, z_out, throat):
     res = validate_fda_nozzle(tmp_path, orientation=orientation, z_inlet_m=z_in, z_outlet_m=z_out, **COMMON)
-    with open(tmp_path / "centerline_velocity.csv") as fh:
+    with open(tmp_path / "centerline_velocity.csv", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["z_m", "u_m_s"]
     z = np.array([float(a) for a, _ in rows[1:]])

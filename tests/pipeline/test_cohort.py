@@ -59,7 +59,7 @@ def test_case_hash_follows_inputs(tmp_path):
     img = tmp_path / "img.bin"
     img.write_bytes(b"a")
     case = tmp_path / "c.toml"
-    case.write_text('[image]\npath = "img.bin"\n')
+    case.write_text('[image]\npath = "img.bin"\n', encoding="utf-8")
     h0 = case_hash(case)
     img.write_bytes(b"b")
     assert case_hash(case) != h0  # an input image change invalidates the marker

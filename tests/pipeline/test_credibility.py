@@ -20,7 +20,7 @@ decision_consequence = "high"
 @pytest.fixture()
 def case_file(tmp_path):
     p = tmp_path / "case.toml"
-    p.write_text(CASE)
+    p.write_text(CASE, encoding="utf-8")
     return p
 
 
@@ -29,12 +29,12 @@ def _fake_evidence(out):
     (out / "validation" / "validation.json").write_text(json.dumps({
         "re_throat": 500, "orientation": "sudden-expansion", "n_within": 9, "n_compared": 12,
         "global_error_Eg": 0.05, "checks": {}, "uncertainty_model": {},
-        "stations": [{"z_m": 0.0, "S": 0.74, "D": 0.728, "E": 0.012, "u_val": 0.03, "within": True}]}))
+        "stations": [{"z_m": 0.0, "S": 0.74, "D": 0.728, "E": 0.012, "u_val": 0.03, "within": True}]}), encoding="utf-8")
     (out / "convergence").mkdir()
     (out / "convergence" / "convergence.json").write_text(json.dumps({
         "table": {"gradient_mmhg": {"h": [1, 1.5, 2.25], "f": [10.0, 10.4, 11.3], "p": 2.0, "f_ext": 9.7,
                                     "gci_fine": 0.03, "asymptotic_ratio": 1.02, "convergence": "monotone",
-                                    "safety_factor": 1.25, "qoi": True}}}))
+                                    "safety_factor": 1.25, "qoi": True}}}), encoding="utf-8")
 
 
 def test_report_sections_schema_and_html(case_file, tmp_path, monkeypatch):
@@ -45,7 +45,7 @@ def test_report_sections_schema_and_html(case_file, tmp_path, monkeypatch):
     out.mkdir()
     _fake_evidence(out)
     rep = cred.build_report(case_file, out, verification_json=None, run_verification=True, threads=1)
-    data = json.loads((out / "credibility.json").read_text())
+    data = json.loads((out / "credibility.json").read_text(encoding="utf-8"))
     jsonschema.validate(data, cred.SCHEMA)
     assert data["model_risk"]["risk"] == "high"  # medium influence x high consequence
     assert data["code_verification"]["pass"] is True
@@ -54,7 +54,7 @@ def test_report_sections_schema_and_html(case_file, tmp_path, monkeypatch):
     assert data["sensitivity"]["status"].startswith("not available")
     assert data["test_record"]["collected"] is None or data["test_record"]["collected"] > 0
     assert sum(f["unverified"] for f in data["credibility_factors"]) == 8  # factors 6-13
-    html = (out / "credibility.html").read_text()
+    html = (out / "credibility.html").read_text(encoding="utf-8")
     for heading in ("Question of interest", "Model risk", "Credibility factors", "Code verification",
                     "Calculation verification", "Validation evidence", "Sensitivity", "Provenance",
                     "test record", "UNVERIFIED"):
@@ -75,6 +75,6 @@ def test_schema_rejects_missing_section(case_file, tmp_path):
 def test_test_record_from_junit(tmp_path):
     x = tmp_path / "junit.xml"
     x.write_text('<testsuites><testsuite name="pytest" tests="12" failures="1" errors="0" skipped="2">'
-                 '</testsuite></testsuites>')
+                 '</testsuite></testsuites>', encoding="utf-8")
     r = cred.test_record(None, x)
     assert (r["collected"], r["failures"], r["skipped"]) == (12, 1, 2)

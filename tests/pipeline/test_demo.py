@@ -23,7 +23,7 @@ def demo_run(tmp_path_factory):
 @pytest.mark.slow
 def test_demo_results_follow_schema(demo_run):
     out, res = demo_run
-    on_disk = json.loads((out / "results.json").read_text())
+    on_disk = json.loads((out / "results.json").read_text(encoding="utf-8"))
     validate_results(on_disk)
     assert on_disk["lesions"], "the coarctation must be detected"
     les = on_disk["lesions"][0]
@@ -39,15 +39,15 @@ def test_demo_results_follow_schema(demo_run):
 @pytest.mark.slow
 def test_demo_report_and_provenance(demo_run):
     out, res = demo_run
-    html = (out / res["files"]["report"]).read_text()
+    html = (out / res["files"]["report"]).read_text(encoding="utf-8")
     assert "<img" in html and "data:image/png;base64" in html  # self-contained, figures embedded
-    prov = json.loads((out / "provenance.json").read_text())
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     lat = prov["lattice"]["pre"]
     for k in ("dx_m", "dt_s", "tau", "n_fluid_cells"):
         assert lat[k] > 0
     assert prov["versions"]["hemotwin"] and prov["run_time_s"] > 0
     for f in (out / "results.json", out / "provenance.json"):
-        text = f.read_text()
+        text = f.read_text(encoding="utf-8")
         for ident in ("PatientName", "PatientID", "PatientBirthDate"):
             assert ident not in text
 
@@ -60,13 +60,13 @@ def test_demo_cache_and_no_overwrite(demo_run, tmp_path):
     # outputs are not part of any stage key: a rerun without figures/VTK reuses every stage
     quick = {**FAST, "outputs.figures": False, "outputs.vtk": False, "outputs.report": False}
     again = run_case(case_from_dict(demo_case_dict(), None, quick), out, progress=False)
-    prov = json.loads((out / "provenance.json").read_text())
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert "flow_pre" in prov["cached_stages"] and "geometry" in prov["cached_stages"]
     assert again["lesions"][0]["gradient_mmhg"] == res["lesions"][0]["gradient_mmhg"]
-    (tmp_path / "results.json").write_text("mine")
+    (tmp_path / "results.json").write_text("mine", encoding="utf-8")
     with pytest.raises(PipelineError, match="not written by hemotwin"):
         run_case(case_from_dict(demo_case_dict(), None, quick), tmp_path, progress=False)
-    assert (tmp_path / "results.json").read_text() == "mine"
+    assert (tmp_path / "results.json").read_text(encoding="utf-8") == "mine"
 
 
 def test_summary_never_raises(tmp_path):

@@ -21,7 +21,7 @@ def _run(args):
 ])
 def test_run_one_line_errors(tmp_path, body, needle):
     case = tmp_path / "case.toml"
-    case.write_text(body)
+    case.write_text(body, encoding="utf-8")
     r = _run(["run", str(case), "--out", str(tmp_path / "out")])
     assert r.returncode == 2
     err = r.stderr.strip()

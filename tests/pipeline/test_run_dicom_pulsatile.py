@@ -55,7 +55,7 @@ def test_dicom_pulsatile_no_identifiers(tmp_path):
     }
     out = tmp_path / "out"
     res = run_case(case, out, progress=False)
-    validate_results(json.loads((out / "results.json").read_text()))
+    validate_results(json.loads((out / "results.json").read_text(encoding="utf-8")))
     assert res["run"]["mode"] == "pulsatile"
     assert res["wss"]["tawss"]["mean_pa"] > 0 and 0.0 <= res["wss"]["osi_mean"] <= 0.5
     assert res["conservation"]["mass_imbalance"] < 0.05

@@ -66,7 +66,7 @@ def test_thoracic_landmark_diameters():
     ports, surf, cl, _ = P._stage_geometry(case, vol, mask, ls)
     inlet = next(p for p in ports if p.role == "inlet")
     assert abs(2 * inlet.radius_mm - 32.1) < 0.1 * 32.1  # sinotubular junction, area-equivalent
-    rep = json.loads((data / "aorta_report/example_ct_report/aorta_report.json").read_text())
+    rep = json.loads((data / "aorta_report/example_ct_report/aorta_report.json").read_text(encoding="utf-8"))
     pts = np.asarray(cl.points)
     d_eq = 2.0 * np.asarray(cl.point_data["equivalent_radius_mm"])
     checked = {}

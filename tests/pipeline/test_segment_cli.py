@@ -43,7 +43,7 @@ def test_segment_cli_contract(tube_file, tmp_path, capsys):
     assert dice(m.array, ph.mask) >= 0.9
     cl = pv.read(out / "centerlines.vtp")
     assert {"radius_mm", "equivalent_radius_mm", "branch_id"} <= set(cl.point_data.keys())
-    ports = json.loads((out / "ports.json").read_text())["ports"]
+    ports = json.loads((out / "ports.json").read_text(encoding="utf-8"))["ports"]
     assert [q["name"] for q in ports] == ["inlet", "outlet_1"]
     for q in ports:
         assert set(q) == {"name", "role", "center_mm", "normal", "area_mm2", "radius_mm"}
@@ -85,7 +85,7 @@ def test_segment_cli_port_names(tube_file, tmp_path):
         ]
     )
     assert rc == 0
-    ports = json.loads((out / "ports.json").read_text())["ports"]
+    ports = json.loads((out / "ports.json").read_text(encoding="utf-8"))["ports"]
     assert [(q["name"], q["role"]) for q in ports] == [("inlet", "inlet"), ("proximal", "outlet")]
 
 

@@ -26,7 +26,7 @@ DATA = REPO.parent / "shared" / "data"
 
 
 def _case(name):
-    cfg = tomllib.loads((REPO / "cases" / name / "segmentation.toml").read_text())
+    cfg = tomllib.loads((REPO / "cases" / name / "segmentation.toml").read_text(encoding="utf-8"))
     img = DATA / cfg["image"]["path"]
     if not img.exists():
         pytest.skip(f"real data not present: {img}")

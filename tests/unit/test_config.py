@@ -83,7 +83,7 @@ def test_missing_case_file(tmp_path):
 
 def test_missing_image_file(tmp_path):
     p = tmp_path / "case.toml"
-    p.write_text('[image]\npath = "ct.nii.gz"\n[physiology]\ncardiac_output = "5 L/min"\n')
+    p.write_text('[image]\npath = "ct.nii.gz"\n[physiology]\ncardiac_output = "5 L/min"\n', encoding="utf-8")
     with pytest.raises(FileNotFoundError) as e:
         load_case(p)
     assert "image.path = 'ct.nii.gz'" in str(e.value) and "\n" not in str(e.value)
@@ -91,7 +91,7 @@ def test_missing_image_file(tmp_path):
 
 def test_bad_toml(tmp_path):
     p = tmp_path / "case.toml"
-    p.write_text("[image\n")
+    p.write_text("[image\n", encoding="utf-8")
     with pytest.raises(CaseError, match="not valid TOML"):
         load_case(p)
 

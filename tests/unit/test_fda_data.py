@@ -47,7 +47,7 @@ def test_flow_frame_conversion(tmp_path):
     f = tmp_path / "PIV_x_500_1.txt"
     f.write_text("dataset-reynolds 0500\ngeometry-flow-z-direction -1\ngeometry-sudden-z 0.01\n"
                  "fluid-volumetric-flow-rate 1e-6\nplot-z-distribution-axial-velocity\n2\n"
-                 "0.0  1.0\n0.02  2.0\nplot-profile-axial-velocity-at-z 0.02 0\n3\n-1e-3 0.5\n0 1.0\n1e-3 0.5\n")
+                 "0.0  1.0\n0.02  2.0\nplot-profile-axial-velocity-at-z 0.02 0\n3\n-1e-3 0.5\n0 1.0\n1e-3 0.5\n", encoding="utf-8")
     ds = fda_data.read_fda_file(f)
     np.testing.assert_allclose(ds.block("plot-z-distribution-axial-velocity").position_m, [0.01, -0.01])
     assert ds.block("plot-profile-axial-velocity-at-z", -0.01) is not None

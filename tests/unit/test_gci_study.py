@@ -35,7 +35,7 @@ def _fake_runner(log):
 @pytest.fixture()
 def case_file(tmp_path):
     p = tmp_path / "case.toml"
-    p.write_text(CASE)
+    p.write_text(CASE, encoding="utf-8")
     return p
 
 
@@ -47,7 +47,7 @@ def test_convergence_study_recovers_order(case_file, tmp_path):
     row = r["table"]["gradient_mmhg"]
     assert row["qoi"] and row["p"] == pytest.approx(2.0, rel=1e-9)
     assert row["f_ext"] == pytest.approx(20.0, rel=1e-9)
-    saved = json.loads((tmp_path / "conv" / "convergence.json").read_text())
+    saved = json.loads((tmp_path / "conv" / "convergence.json").read_text(encoding="utf-8"))
     assert "gradient_mmhg" in saved["table"]
     with pytest.raises(ValueError):
         studies.convergence_study(case_file, tmp_path / "x", ratio=1.1, runner=_fake_runner([]))

@@ -16,7 +16,7 @@ LAYER = {
 
 
 def imports_of(path: Path):
-    tree = ast.parse(path.read_text())
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -66,7 +66,7 @@ def test_solver_and_core_import_without_heavy_libraries():
     heavy = {"SimpleITK", "vtk", "pyvista", "matplotlib", "meshio"}
     for sub in ("__init__.py", "units.py", "lattice.py", "solver", "verification.py"):
         for p in ([PKG / sub] if sub.endswith(".py") else list((PKG / sub).rglob("*.py"))):
-            tree = ast.parse(p.read_text())
+            tree = ast.parse(p.read_text(encoding="utf-8"))
             for node in tree.body:  # module level only: lazy imports inside functions are fine
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])

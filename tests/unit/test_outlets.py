@@ -103,10 +103,10 @@ def test_waveforms():
 
 def test_waveform_csv(tmp_path):
     p = tmp_path / "w.csv"
-    p.write_text("# t (s), q (mL/s)\n0.0,1\n0.5,3\n")
+    p.write_text("# t (s), q (mL/s)\n0.0,1\n0.5,3\n", encoding="utf-8")
     w = load_waveform(str(p), 2e-6, 1.0)
     assert math.isclose(w.mean_m3_s, 2e-6)
     bad = tmp_path / "bad.csv"
-    bad.write_text("0,1\n0,2\n")
+    bad.write_text("0,1\n0,2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="increase"):
         load_waveform(str(bad), 1e-6, 1.0)

@@ -90,7 +90,7 @@ def test_report_embeds_every_figure_and_no_identifiers(case):
     out, figs, results = case
     path = write_report(out, results, figs)
     assert path.name == "report.html" and path.parent == out
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     imgs = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     assert len(imgs) == len(figs)
     for rel in figs.values():
@@ -110,7 +110,7 @@ def test_report_embeds_every_figure_and_no_identifiers(case):
 
 def test_report_tolerates_missing_sections_and_figures(tmp_path):
     p = write_report(tmp_path, {"status": "not_converged"}, {"ghost": "figures/none.png"})
-    text = p.read_text()
+    text = p.read_text(encoding="utf-8")
     assert "not_converged" in text and "Figures not found: ghost" in text
     assert "No lesion above the detection threshold" in text
 
@@ -125,4 +125,4 @@ def test_report_in_subfolder_resolves_figures_against_base(case):
     out, figs, results = case
     p = write_report(out / "report", results, figs, figures_base=out)
     assert p == out / "report" / "report.html"
-    assert "Figures not found" not in p.read_text()
+    assert "Figures not found" not in p.read_text(encoding="utf-8")

@@ -29,19 +29,19 @@ def test_shipped_catalog_has_both_families_and_matches_builtin():
 
 def test_csv_catalog_and_errors(tmp_path):
     p = tmp_path / "c.csv"
-    p.write_text("family,indications,diameter_mm,length_mm\nA,coronary;other,3.0,12\nA,coronary,2.5,8\n")
+    p.write_text("family,indications,diameter_mm,length_mm\nA,coronary;other,3.0,12\nA,coronary,2.5,8\n", encoding="utf-8")
     cat = load_catalog(p)
     f = cat.family("A")
     assert f.diameters_mm == [2.5, 3.0] and f.lengths_mm == [8.0, 12.0]
     assert set(f.indications) == {"coronary", "other"}
     bad = tmp_path / "bad.csv"
-    bad.write_text("family,indications,diameter_mm,length_mm\nA,coronary,x,12\n")
+    bad.write_text("family,indications,diameter_mm,length_mm\nA,coronary,x,12\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.csv:2"):
         load_catalog(bad)
     with pytest.raises(FileNotFoundError):
         load_catalog(tmp_path / "missing.toml")
     with pytest.raises(ValueError, match="format"):
-        load_catalog(p.with_suffix(".json").write_text("{}") and p.with_suffix(".json"))
+        load_catalog(p.with_suffix(".json").write_text("{}", encoding="utf-8") and p.with_suffix(".json"))
     with pytest.raises(KeyError, match="no device family"):
         cat.family("B")
 

@@ -149,7 +149,7 @@ def load_catalog(path=None) -> Catalog:
         return _from_toml_dict(data, str(p))
     if suffix == ".csv":
         rows = {}
-        with open(p, newline="") as fh:
+        with open(p, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             need = {"family", "indications", "diameter_mm", "length_mm"}
             if not need <= set(reader.fieldnames or []):

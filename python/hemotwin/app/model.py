@@ -105,7 +105,7 @@ def load_run(out_dir) -> RunData:
     res_path = out / "results.json"
     if not res_path.is_file():
         raise FileNotFoundError(f"{out}: no results.json (is this a hemotwin run folder?)")
-    results = json.loads(res_path.read_text())
+    results = json.loads(res_path.read_text(encoding="utf-8"))
     run = RunData(out_dir=out, results=results)
 
     surf = _first(out, ["wall*.vtp", "surface*.vtp", "*wss*.vtp", "pre*/*wall*.vtp", "**/wall*.vtp"])
@@ -143,7 +143,7 @@ def find_case_file(out_dir) -> Path | None:
             return p
     prov = out / "provenance.json"
     if prov.is_file():
-        data = json.loads(prov.read_text())
+        data = json.loads(prov.read_text(encoding="utf-8"))
         stack = [data]
         while stack:
             d = stack.pop()

@@ -197,7 +197,7 @@ def run(args):
         "surface": model.surface_check,
         "topology": model.topology,
     }
-    (out / "segmentation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "segmentation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if not args.no_figure:
         from ..viz.geometry_views import render_geometry
 

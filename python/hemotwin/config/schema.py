@@ -446,7 +446,7 @@ def load_case(path, overrides: dict | None = None, check_files: bool = True) -> 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: case file not found")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise CaseError(f"{path}: not valid TOML ({e})") from None
     case = case_from_dict(data, path.resolve(), overrides)

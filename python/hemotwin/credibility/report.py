@@ -97,7 +97,7 @@ SCHEMA = {
 def _load_json(path):
     p = Path(path) if path else None
     if p and p.is_file():
-        return json.loads(p.read_text())
+        return json.loads(p.read_text(encoding="utf-8"))
     return None
 
 
@@ -236,8 +236,8 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
         have = bool(sec) and not str(s.get("status", "not")).startswith(("not", "INCOMPLETE"))
         report["fda_evidence_categories"].append({"category": cat, "section": sec,
                                                   "status": "provided" if have else "not provided"})
-    (out_dir / "credibility.json").write_text(json.dumps(report, indent=1, default=str))
-    (out_dir / "credibility.html").write_text(render_html(report, out_dir))
+    (out_dir / "credibility.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    (out_dir / "credibility.html").write_text(render_html(report, out_dir), encoding="utf-8")
     return report
 
 

@@ -75,7 +75,7 @@ def _run_case():
 def _cached_or_run(runner, case_path, run_dir: Path, overrides, reuse):
     cached = run_dir / "results.json"
     if reuse and cached.is_file():
-        return json.loads(cached.read_text())
+        return json.loads(cached.read_text(encoding="utf-8"))
     return runner(case_path, run_dir, overrides)
 
 
@@ -139,7 +139,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
            "seconds": times, "p_theory": 2.0,
            "method": "Celik et al. 2008 / Roache GCI, Fs = 1.25 (3.0 on fallback), REFERENCE.md 1.5",
            "table": table}
-    (out_dir / "convergence.json").write_text(json.dumps(out, indent=1))
+    (out_dir / "convergence.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     try:
         from ..validation.plots import plot_gci
 
@@ -193,7 +193,7 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     out = {"case": str(case_path), "percent": percent, "overrides": extra, "base": base, "inputs": rows, "skipped": skipped,
            "definition": "S = (dY/Y0)/(dX/X0), central difference over +/- percent",
            "qoi": sorted(n for n in base if is_qoi(n))}
-    (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1))
+    (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     return out
 
 

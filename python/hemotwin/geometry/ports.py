@@ -272,7 +272,7 @@ def write_ports_json(ports, path, overwrite=False) -> Path:
 
 def read_ports_json(path) -> list:
     """Read ports written by ``write_ports_json``."""
-    d = json.loads(Path(path).read_text())
+    d = json.loads(Path(path).read_text(encoding="utf-8"))
     return [
         Port(
             p["name"],

@@ -327,7 +327,7 @@ def write_report(out_dir, results: dict, figures: dict, *, filename: str = "repo
     --------
     >>> import tempfile
     >>> p = write_report(tempfile.mkdtemp(), {"case": "demo", "ports": []}, {})
-    >>> "not a medical device" in p.read_text()
+    >>> "not a medical device" in p.read_text(encoding="utf-8")
     True
     """
     out = Path(out_dir)

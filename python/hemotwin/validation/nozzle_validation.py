@@ -82,7 +82,7 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         path = _run_path(out_dir, n)
         run = None
         if reuse and path.exists():
-            run = json.loads(path.read_text())
+            run = json.loads(path.read_text(encoding="utf-8"))
             if run.get("re") != re or run.get("orientation") != orientation:
                 run = None
         if run is None:
@@ -90,11 +90,11 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
                                   z_outlet_m=z_outlet_m, u_lu_max=u_lu_max, les=les, t_end_s=t_end_s,
                                   device=device, threads=threads)
             run = run_nozzle(cfg, progress=progress)
-            path.write_text(json.dumps(run))
+            path.write_text(json.dumps(run), encoding="utf-8")
         runs.append(run)
     fine = runs[-1]
     # the contract file: finest run, data frame
-    with open(out_dir / "centerline_velocity.csv", "w", newline="") as fh:
+    with open(out_dir / "centerline_velocity.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["z_m", "u_m_s"])
         for z, u in zip(fine["centerline"]["z_m"], fine["centerline"]["u_m_s"]):
@@ -187,7 +187,7 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         "pressure_normalised": {"z_m": pz.tolist(), "dp_norm": p_norm.tolist(),
                                 "reference": "(P - P(z=0)) / (1/2 rho u_throat^2), cross-section mean"},
     }
-    (out_dir / "validation.json").write_text(json.dumps(result, indent=1))
+    (out_dir / "validation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     title = f"FDA nozzle, {orientation}, Re {re}, {fine['cells_across_throat']:g} cells across throat"
     extra = {f"N = {r['cells_across_throat']:g}": (r["centerline"]["z_m"], r["centerline"]["u_m_s"])
              for r in runs[:-1]}
