@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
-CASES = ("poiseuille", "womersley", "order", "all")
+CASES = ("poiseuille", "womersley", "order", "mass", "rotation", "all")
 
 
 def register(sub):
-    p = sub.add_parser("verify", help="run analytic verification cases (Poiseuille, Womersley, order)",
+    p = sub.add_parser("verify", help="run analytic verification cases (Poiseuille, Womersley, order, "
+                                      "mass conservation, rotation invariance)",
                        description="Compare the solver with exact solutions; errors are relative.")
     p.add_argument("case", nargs="?", default="all", choices=CASES)
     p.add_argument("--resolution", type=int, default=20, help="cells per pipe diameter (default 20)")
@@ -28,6 +29,12 @@ LIMITS = {"poiseuille": {"velocity_l2": 0.02, "wss": 0.05, "pressure_drop": 0.03
 
 
 def _print_table(res: dict) -> None:
+    if res["case"] in ("mass_conservation", "rotation_invariance"):
+        detail = (f"imbalance {res['mass_imbalance']:.2e}" if "mass_imbalance" in res
+                  else "spread " + ", ".join(f"{k} {v:.1e}" for k, v in res["max_rel_spread"].items()))
+        print(f"\n{res['case']} at {res['resolution']} cells per diameter: {detail} "
+              f"(tolerance {res['tolerance']:g}) {'ok' if res['pass'] else 'FAILED'}")
+        return
     if res["case"] == "order":
         print(f"\norder of accuracy (Poiseuille velocity L2, cells per diameter {res['resolutions']}):")
         for wall, p in res["order"].items():
@@ -46,9 +53,10 @@ def _print_table(res: dict) -> None:
 
 def run(args) -> int:
     from .. import verification as v
+    from .. import verification_extra as vx
 
     kw = dict(precision=args.precision, device=args.device)
-    todo = ["poiseuille", "womersley", "order"] if args.case == "all" else [args.case]
+    todo = ["poiseuille", "womersley", "mass", "rotation", "order"] if args.case == "all" else [args.case]
     for case in todo:
         if not args.json:
             print(f"running {case} ...", file=sys.stderr, flush=True)
@@ -56,6 +64,10 @@ def run(args) -> int:
             res = v.poiseuille(args.resolution, wall=args.wall, **kw).as_json()
         elif case == "womersley":
             res = v.womersley(args.resolution, wall=args.wall, **kw).as_json()
+        elif case == "mass":
+            res = vx.mass_conservation(args.resolution, wall=args.wall, **kw)
+        elif case == "rotation":
+            res = vx.rotation_invariance(min(args.resolution, 12), wall=args.wall, **kw)
         else:
             ns = [int(x) for x in args.resolutions.split(",")]
             res = {"case": "order", **v.observed_order(ns, **kw)}

@@ -153,7 +153,10 @@ class Simulation:
         self.units: LatticeUnits = choose_lattice_units(
             d.spacing_m, nu, self.density_kg_m3, self.u_max_m_s, self.numerics.u_lu_max, self.numerics.tau)
         check_stability(self.units, nu, self.u_max_m_s, self.numerics.les)
-        self.lattice = _core.Lattice(d.cell_type, np.asarray(d.wall_links), np.asarray(d.wall_q, float))
+        # Natural (k-fastest) cell order: neighbours along k are consecutive, which made the CPU's
+        # odd AA sweep 3x faster than Morton order (benchmarks/RESULTS.md).
+        self.lattice = _core.Lattice(d.cell_type, np.asarray(d.wall_links), np.asarray(d.wall_q, float),
+                                     morton=False)
         self._check_ports()
         carreau = None
         if self.carreau_yasuda is not None:
