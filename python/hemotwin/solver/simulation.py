@@ -17,7 +17,7 @@ from ..lattice import LatticeDomain
 from ..units import MIN_PORT_CELLS, LatticeUnits, StabilityError, check_stability, choose_lattice_units
 
 DivergenceError = _core.DivergenceError
-TRT_TAU_MIN = 0.52  # below, `auto` collision uses regularized BGK (see Numerics.collision)
+TRT_TAU_MIN = 0.55  # below, `auto` collision uses regularized BGK (see Numerics.collision)
 
 
 class SimulationDiverged(RuntimeError):
@@ -37,11 +37,12 @@ class Numerics:
     ----------
     collision : {"auto", "trt", "bgk", "regularized"}
         Two-relaxation-time (magic parameter ``magic``), single-relaxation BGK, or regularized
-        BGK (Latt & Chopard 2006). ``auto`` takes TRT while tau >= 0.52 (walls exactly placed)
+        BGK (Latt & Chopard 2006). ``auto`` takes TRT while tau >= 0.55 (walls exactly placed)
         and regularized BGK closer to 1/2: with tau+ -> 1/2 the magic TRT's odd-moment relaxation
         time tau- = 1/2 + Lambda/(tau+ - 1/2) grows without bound, and coarse clinical runs
         (tau ~ 0.501 with LES) diverged at port corners with TRT (measured on the coarctation
-        phantom); regularization removes the non-hydrodynamic content that drives that.
+        phantom, and at tau 0.514 on a Y-shaped vessel with a velocity inlet); regularization
+        removes the non-hydrodynamic content that drives that, and both runs stay stable.
     magic : float
         TRT magic parameter Lambda; 3/16 puts bounce-back walls half-way whatever the viscosity.
     wall : {"bouzidi", "halfway"}
