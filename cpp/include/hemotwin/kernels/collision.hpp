@@ -96,15 +96,16 @@ struct RelaxationTimes {
   double tau_mol, tau_eff;
 };
 
-// Effective and molecular relaxation times of one cell (LES and/or Carreau-Yasuda aware).
+// Effective and molecular relaxation times of one cell (LES and/or Carreau-Yasuda aware); pi holds
+// Pi_neq on return when LES, CY or need_pi asked for it.
 template <class C, bool LES, bool CY>
 HT_HD HT_INLINE void relaxation_times(const C f[19], C rho, C ux, C uy, C uz,
-                                      const CollisionParams<C>& p, C& tau_mol, C& tau_eff) {
+                                      const CollisionParams<C>& p, C& tau_mol, C& tau_eff, C pi[6],
+                                      bool need_pi = false) {
   tau_mol = p.tau;
   tau_eff = p.tau;
+  if (LES || CY || need_pi) pi_neq<C>(f, rho, ux, uy, uz, pi);
   if (LES || CY) {
-    C pi[6];
-    pi_neq<C>(f, rho, ux, uy, uz, pi);
     const C pin = pi_norm<C>(pi);
     if (CY) tau_mol = carreau_yasuda_tau<C>(pin, rho, p.tau, p);
     tau_eff = LES ? smagorinsky_tau<C>(pin, rho, tau_mol, p.cs2_smag) : tau_mol;
@@ -117,16 +118,14 @@ template <class C, bool LES, bool CY>
 HT_HD HT_INLINE bool collide(C f[19], const CollisionParams<C>& p) {
   C rho, ux, uy, uz;
   moments<C>(f, rho, ux, uy, uz);
-  C tau_mol, tau_p;
-  relaxation_times<C, LES, CY>(f, rho, ux, uy, uz, p, tau_mol, tau_p);
+  C tau_mol, tau_p, pi[6];
+  relaxation_times<C, LES, CY>(f, rho, ux, uy, uz, p, tau_mol, tau_p, pi, p.regularized != 0);
   const C om_p = C(1) / tau_p;
   const C u2 = ux * ux + uy * uy + uz * uz;
   if (p.regularized) {
     // Regularized BGK (Latt & Chopard 2006): f_i = feq_i + (1 - w) w_i/(2 cs^4) Q_i : Pi_neq with
     // Q_i = c_i c_i - cs^2 I. Dropping the higher-order non-equilibrium (ghost) content keeps runs
     // stable at the tau -> 1/2 of coarse clinical lattices where plain BGK/TRT diverge.
-    C pi[6];
-    pi_neq<C>(f, rho, ux, uy, uz, pi);
     const C tr = (pi[0] + pi[1] + pi[2]) / C(3);
     const C keep = C(1) - om_p;
 HT_UNROLL
