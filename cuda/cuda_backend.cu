@@ -66,31 +66,36 @@ __global__ void boundary_kernel(S* f, const uint32_t* addr, size_t n, bool odd_d
   if (b < nb) correct_boundary_cell<S, C>(f, addr, n, odd_done, bv, b);
 }
 
-// One block per port, each thread sums a fixed strided subset and a fixed tree combines them:
-// the same order every run, so the sums are deterministic.
-template <class C>
-__global__ void port_flux_kernel(const C* link_flux, const uint32_t* port_links, const uint32_t* begin,
-                                 double* last, double* sum) {
+// Sum over one block in a fixed tree: with each thread's part summed in a fixed stride order, the
+// same order every run, so the sums are deterministic. Thread 0 gets the total.
+__device__ double block_sum(double v) {
   __shared__ double part[kBlock];
-  const int p = blockIdx.x;
-  double s = 0;
-  for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) s += double(link_flux[port_links[a]]);
-  part[threadIdx.x] = s;
+  part[threadIdx.x] = v;
   __syncthreads();
   for (int w = kBlock / 2; w > 0; w >>= 1) {
     if (int(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
     __syncthreads();
   }
+  return part[0];
+}
+
+// One block per port.
+template <class C>
+__global__ void port_flux_kernel(const C* link_flux, const uint32_t* port_links, const uint32_t* begin,
+                                 double* last, double* sum) {
+  const int p = blockIdx.x;
+  double s = 0;
+  for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) s += double(link_flux[port_links[a]]);
+  const double total = block_sum(s);
   if (threadIdx.x == 0) {
-    last[p] = part[0];
-    sum[p] += part[0];
+    last[p] = total;
+    sum[p] += total;
   }
 }
 
 template <class S>
 __global__ void port_pressure_kernel(const S* f, const uint32_t* addr, size_t n, bool odd_next,
                                      const uint32_t* cells, const uint32_t* begin, double* out) {
-  __shared__ double part[kBlock];
   const int p = blockIdx.x;
   double s = 0;
   for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) {
@@ -99,15 +104,10 @@ __global__ void port_pressure_kernel(const S* f, const uint32_t* addr, size_t n,
     for (int k = 0; k < 19; ++k) rho += double(f[pre_slot(k, c, odd_next, addr, n)]);
     s += (rho - 1.0) / 3.0;
   }
-  part[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = kBlock / 2; w > 0; w >>= 1) {
-    if (int(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
+  const double total = block_sum(s);
   if (threadIdx.x == 0) {
     const uint32_t m = begin[p + 1] - begin[p];
-    out[p] = m ? part[0] / double(m) : 0.0;
+    out[p] = m ? total / double(m) : 0.0;
   }
 }
 
@@ -150,15 +150,7 @@ class CudaBackend final : public Backend {
  public:
   CudaBackend(SparseLattice lattice, PhysicsConfig cfg) : Backend(std::move(lattice), cfg) {
     n_ = lat_.n;
-    params_.tau = C(cfg_.tau);
-    params_.magic = C(cfg_.magic);
-    params_.cs2_smag = C(cfg_.smagorinsky * cfg_.smagorinsky);
-    params_.cy_nu0 = C(cfg_.cy_nu0);
-    params_.cy_nu_inf = C(cfg_.cy_nu_inf);
-    params_.cy_lambda = C(cfg_.cy_lambda);
-    params_.cy_n = C(cfg_.cy_n);
-    params_.cy_a = C(cfg_.cy_a);
-    params_.regularized = cfg_.regularized ? 1 : 0;
+    params_ = collision_params<C>(cfg_);
     f_.allocate(19 * n_);
     addr_.upload(lat_.addr);
     bcells_.upload(lat_.bcells);

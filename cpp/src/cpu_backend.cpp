@@ -34,15 +34,7 @@ class CpuBackend final : public Backend {
     n_ = lat_.n;
     alloc_populations();
     link_flux_.assign(lat_.n_links(), C(0));
-    params_.tau = C(cfg_.tau);
-    params_.magic = C(cfg_.magic);
-    params_.cs2_smag = C(cfg_.smagorinsky * cfg_.smagorinsky);
-    params_.cy_nu0 = C(cfg_.cy_nu0);
-    params_.cy_nu_inf = C(cfg_.cy_nu_inf);
-    params_.cy_lambda = C(cfg_.cy_lambda);
-    params_.cy_n = C(cfg_.cy_n);
-    params_.cy_a = C(cfg_.cy_a);
-    params_.regularized = cfg_.regularized ? 1 : 0;
+    params_ = collision_params<C>(cfg_);
     init_equilibrium();
   }
   ~CpuBackend() override {

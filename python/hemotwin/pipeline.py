@@ -21,6 +21,7 @@ import numpy as np
 from .config import Case, load_case
 from .config.schema import case_from_dict
 from .units import MMHG_PA
+from .report.provenance import file_sha256
 
 __all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
@@ -68,17 +69,6 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _file_hash(path) -> str:
-    p = Path(path)
-    h = hashlib.sha256()
-    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
-    for f in files:
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 class _Cache:
     def __init__(self, out: OutputDir, enabled=True):
         self.out, self.enabled = out, enabled
@@ -123,7 +113,7 @@ def demo_case_dict() -> dict:
                                  "viscosity": "3.5 mPa*s"}},
         "numerics": {"cells_across": 7, "u_lu_max": 0.1, "les": "auto", "smagorinsky": 0.17,
                      "precision": "float32"},
-        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "0.3 s",
+        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "1.0 s",
                 "min_time": "0.2 s", "window": "0.05 s"},
         "devices": {"indication": "coarctation"},
         "context_of_use": {"question_of_interest": "Does a stent sized to the adjacent aorta "
@@ -735,7 +725,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         case_hash = _hash(case.raw)
     else:
         case = load_case(case_path, overrides)
-        case_hash = _file_hash(case_path)
+        case_hash = file_sha256(case_path)
     out = OutputDir(out_dir)
     for name in ("results.json", "provenance.json", "report/report.html", "lumen.vtp"):
         if (out.path / name).exists() and name not in out.created:  # fail before the long stages
@@ -747,7 +737,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     for field in ("path", "label_map"):
         rel = getattr(case.image, field)
         if rel:
-            inputs[f"image.{field}"] = {"sha256": _file_hash(case.resolve(rel)),
+            inputs[f"image.{field}"] = {"sha256": file_sha256(case.resolve(rel)),
                                         "suffix": "".join(Path(rel).suffixes[-2:])}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))

@@ -6,7 +6,7 @@ import pytest
 from hemotwin.pipeline import PipelineError, demo_case_dict, run_case, run_case_summary
 from hemotwin.report.results_schema import validate_results
 
-FAST = {"numerics.cells_across": 5, "run.max_time": "0.12 s", "run.min_time": "0 s",
+FAST = {"numerics.cells_across": 5, "run.max_time": "0.4 s", "run.min_time": "0 s",
         "physiology.inflow.ramp": "0.03 s", "run.window": "0.02 s"}
 
 

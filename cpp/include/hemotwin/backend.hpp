@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hemotwin/core/sparse_lattice.hpp"
+#include "hemotwin/kernels/collision.hpp"
 
 namespace hemotwin {
 
@@ -24,6 +25,22 @@ struct PhysicsConfig {  // lattice units
   Precision precision = Precision::Float32;
   int divergence_check_interval = 1;  // steps between reads of the fused non-physical-cell flag
 };
+
+// The per-cell parameters every backend passes to the kernels, in compute precision C.
+template <class C>
+CollisionParams<C> collision_params(const PhysicsConfig& cfg) {
+  CollisionParams<C> p{};
+  p.tau = C(cfg.tau);
+  p.magic = C(cfg.magic);
+  p.cs2_smag = C(cfg.smagorinsky * cfg.smagorinsky);
+  p.cy_nu0 = C(cfg.cy_nu0);
+  p.cy_nu_inf = C(cfg.cy_nu_inf);
+  p.cy_lambda = C(cfg.cy_lambda);
+  p.cy_n = C(cfg.cy_n);
+  p.cy_a = C(cfg.cy_a);
+  p.regularized = cfg.regularized ? 1 : 0;
+  return p;
+}
 
 struct DivergenceError : std::runtime_error {
   DivergenceError(const std::string& msg, int64_t step, int32_t i, int32_t j, int32_t k, double rho,

@@ -249,7 +249,8 @@ class NumericsSection(_Section):
     smagorinsky: float = Field(0.17, gt=0.0, le=0.5)
     precision: Literal["float32", "float64"] = "float32"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    collision: Literal["trt", "bgk"] = "trt"
+    # auto: TRT from tau 0.55, regularized BGK closer to 1/2 (see solver.Numerics.collision)
+    collision: Literal["auto", "trt", "bgk", "regularized"] = "auto"
     wall: Literal["bouzidi", "halfway"] = "bouzidi"
     threads: int = Field(0, ge=0)
     max_cells: int = Field(20_000_000, gt=0)
