@@ -234,7 +234,6 @@ class CudaBackend final : public Backend {
     if (np)
       port_flux_kernel<C><<<unsigned(np), kBlock>>>(link_flux_.ptr, port_links_.ptr, port_link_begin_.ptr,
                                                     flux_last_.ptr, flux_sum_.ptr);
-    ++since_poll_;
   }
 
   bool poll_bad() override {
@@ -242,7 +241,6 @@ class CudaBackend final : public Backend {
     int flag = 0;
     check(cudaMemcpy(&flag, bad_.ptr, sizeof(int), cudaMemcpyDeviceToHost), "poll");
     if (flag) check(cudaMemset(bad_.ptr, 0, sizeof(int)), "reset flag");
-    since_poll_ = 0;
     return flag != 0;
   }
 
@@ -311,7 +309,6 @@ class CudaBackend final : public Backend {
   DeviceArray<double> flux_last_, flux_sum_;
   DeviceArray<int> bad_;
   std::vector<C> host_vals_;
-  int since_poll_ = 0;
 };
 
 }  // namespace

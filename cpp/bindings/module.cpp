@@ -169,17 +169,6 @@ PYBIND11_MODULE(_core, m) {
       .def("port_link_count", [](const LatticeHandle& h, int p) {
         if (p < 0 || p >= h.lat->n_ports) throw py::index_error("no port " + std::to_string(p));
         return h.lat->port_link_begin[size_t(p) + 1] - h.lat->port_link_begin[size_t(p)];
-      })
-      .def("wall_cells", [](const LatticeHandle& h) {
-        // boundary cells that have at least one wall link
-        std::vector<uint32_t> out;
-        for (size_t b = 0; b < h.lat->bcells.size(); ++b)
-          for (uint32_t l = h.lat->link_begin[b]; l < h.lat->link_begin[b + 1]; ++l)
-            if (h.lat->link_port[l] < 0) {
-              out.push_back(h.lat->bcells[b]);
-              break;
-            }
-        return py::array_t<uint32_t>(py::ssize_t(out.size()), out.data());
       });
 
   py::class_<Backend>(m, "Solver", "A lattice-Boltzmann run on one backend (lattice units)")

@@ -92,10 +92,6 @@ HT_HD HT_INLINE C smagorinsky_tau(C pin, C rho, C tau_mol, C cs2) {
   return C(0.5) * (tau_mol + sqrt(tau_mol * tau_mol + C(18) * cs2 * pin / rho));
 }
 
-struct RelaxationTimes {
-  double tau_mol, tau_eff;
-};
-
 // Effective and molecular relaxation times of one cell (LES and/or Carreau-Yasuda aware); pi holds
 // Pi_neq on return when LES, CY or need_pi asked for it.
 template <class C, bool LES, bool CY>
