@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   cfg.divergence_check_interval = 1000000;
   if (argc > 6) cfg.magic = std::atof(argv[6]);  // <= 0: BGK
   if (argc > 7) cfg.smagorinsky = std::atof(argv[7]);
+  if (std::getenv("HT_REGULARIZED")) cfg.regularized = true;  // regularized BGK (the clinical default)
   std::vector<int32_t> ijk = L.ijk;
   auto b = make_backend("cpu", std::move(L), cfg, threads);
   {  // a shear wave plus a little deterministic noise, so every collision does real work

@@ -250,6 +250,7 @@ class CpuBackend final : public Backend {
     const size_t n = n_, N = N_;
     const CollisionParams<C> p = params_;
     const cpu::Rates<S> rates(p);
+    const CollisionParams<cpu::Pack<S>> pack_params = cpu::broadcast(p);
     const bool dense = lat_.dense_box;
     const long long nx = lat_.nx, ny = lat_.ny, nz = lat_.nz;
     const long long nblocks = (long long)((n + W - 1) / W);
@@ -258,24 +259,29 @@ class CpuBackend final : public Backend {
     {
       decltype(cpu::collide_trt_block<S>(nullptr, rates)) lane_ok;
       for (int j = 0; j < W; ++j) lane_ok[j] = -1;
+      long long rowbase[9] = {};  // dense box: first cell of the 9 neighbour rows of cached_row
+      long long cached_row = -1;
 #pragma omp for schedule(static)
       for (long long b = 0; b < nblocks; ++b) {
         const size_t c0 = size_t(b) * W;
         const int m = int(std::min<size_t>(W, n - c0));
         V g[19];
-        // Dense box, block inside one k row: neighbour rows by arithmetic (periodic in i and j).
-        long long rowbase[9];
+        // Dense box, block inside one k row: neighbour rows by arithmetic (periodic in i and j),
+        // recomputed only when the block enters a new row (the divisions cost as much as a collision).
         long long k0 = 0;
         bool row_block = false;
         if (ODD && dense && m == W) {
           const long long row = (long long)c0 / nz;
           k0 = (long long)c0 - row * nz;
           row_block = k0 + W <= nz;
-          if (row_block) {
+          if (row_block && row != cached_row) {
+            cached_row = row;
             const long long ci = row / ny, cj = row - ci * ny;
             for (int dx = -1; dx <= 1; ++dx)
               for (int dy = -1; dy <= 1; ++dy) {
-                const long long a = (ci + dx + nx) % nx, bb = (cj + dy + ny) % ny;
+                long long a = ci + dx, bb = cj + dy;
+                a += a < 0 ? nx : (a >= nx ? -nx : 0);
+                bb += bb < 0 ? ny : (bb >= ny ? -ny : 0);
                 rowbase[(dx + 1) * 3 + (dy + 1)] = (a * ny + bb) * nz;
               }
           }
@@ -324,12 +330,12 @@ HT_UNROLL
         if (!LES && !CY && !p.regularized) {
           lane_ok &= cpu::collide_trt_block<S>(g, rates);
         } else {
-          for (int j = 0; j < m; ++j) {
-            C cell[19];
-            for (int i = 0; i < 19; ++i) cell[i] = C(g[i][j]);
-            if (!collide<C, LES, CY>(cell, p)) lane_ok[j] = 0;
-            for (int i = 0; i < 19; ++i) g[i][j] = S(cell[i]);
-          }
+          cpu::Pack<S> cell[19];
+HT_UNROLL
+          for (int i = 0; i < 19; ++i) cell[i].v = g[i];
+          lane_ok &= collide<cpu::Pack<S>, LES, CY>(cell, pack_params).m;
+HT_UNROLL
+          for (int i = 0; i < 19; ++i) g[i] = cell[i].v;
         }
         if (m == W) {
           if (!ODD) {

@@ -39,6 +39,7 @@ CollisionParams<C> collision_params(const PhysicsConfig& cfg) {
   p.cy_n = C(cfg.cy_n);
   p.cy_a = C(cfg.cy_a);
   p.regularized = cfg.regularized ? 1 : 0;
+  p.trt = cfg.magic > 0 ? 1 : 0;
   return p;
 }
 

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <cmath>
+#include <type_traits>
+
 #include "hemotwin/kernels/collision.hpp"
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -169,6 +172,54 @@ struct Lanes {
   }
 };
 
+// W lanes behaving as one scalar, so kernels/collision.hpp's collide<Pack<T>, LES, CY>() runs the
+// regularized, LES and Carreau-Yasuda collisions on a whole block with the scalar code's formulas
+// and order of operations (lane results equal the per-cell collide<T>() bit for bit).
+template <class T>
+struct PackMask {
+  typedef decltype(typename Simd<T>::V{} > typename Simd<T>::V{}) B;
+  B m;
+  HT_INLINE PackMask operator&&(PackMask o) const { return {m & o.m}; }
+};
+
+template <class T>
+struct Pack {
+  typedef typename Simd<T>::V V;
+  V v;
+  Pack() = default;
+  HT_INLINE Pack(V x) : v(x) {}
+  template <class S, class = typename std::enable_if<std::is_arithmetic<S>::value>::type>
+  HT_INLINE explicit Pack(S s) : v(V{} + T(s)) {}
+  HT_INLINE Pack operator-() const { return Pack(-v); }
+  HT_INLINE Pack& operator+=(Pack o) { v += o.v; return *this; }
+  HT_INLINE Pack& operator-=(Pack o) { v -= o.v; return *this; }
+  HT_INLINE Pack& operator*=(Pack o) { v *= o.v; return *this; }
+  friend HT_INLINE Pack operator+(Pack a, Pack b) { return Pack(a.v + b.v); }
+  friend HT_INLINE Pack operator-(Pack a, Pack b) { return Pack(a.v - b.v); }
+  friend HT_INLINE Pack operator*(Pack a, Pack b) { return Pack(a.v * b.v); }
+  friend HT_INLINE Pack operator/(Pack a, Pack b) { return Pack(a.v / b.v); }
+  friend HT_INLINE PackMask<T> operator<(Pack a, Pack b) { return {a.v < b.v}; }
+  friend HT_INLINE PackMask<T> operator>(Pack a, Pack b) { return {a.v > b.v}; }
+  friend HT_INLINE Pack sqrt(Pack a) {
+    Pack r;
+HT_UNROLL
+    for (int j = 0; j < Simd<T>::W; ++j) r.v[j] = std::sqrt(a.v[j]);  // vsqrtps/pd after vectorization
+    return r;
+  }
+  friend HT_INLINE Pack pow(Pack a, Pack b) {  // Carreau-Yasuda only: no vector pow in libm
+    Pack r;
+    for (int j = 0; j < Simd<T>::W; ++j) r.v[j] = std::pow(a.v[j], b.v[j]);
+    return r;
+  }
+};
+
+template <class T>
+HT_INLINE CollisionParams<Pack<T>> broadcast(const CollisionParams<T>& p) {
+  typedef Pack<T> P;
+  return {P(p.tau),    P(p.magic),     P(p.cs2_smag), P(p.cy_nu0), P(p.cy_nu_inf),
+          P(p.cy_lambda), P(p.cy_n), P(p.cy_a), p.regularized, p.trt};
+}
+
 // Relaxation rates of kernels/collision.hpp's collide() for a Newtonian fluid without LES.
 template <class T>
 struct Rates {
@@ -176,7 +227,7 @@ struct Rates {
   explicit Rates(const CollisionParams<T>& p) {
     const T tau_p = p.tau;
     om_p = T(1) / tau_p;
-    om_m = p.magic > T(0) ? T(1) / (T(0.5) + p.magic / (tau_p - T(0.5))) : om_p;
+    om_m = p.trt ? T(1) / (T(0.5) + p.magic / (tau_p - T(0.5))) : om_p;
   }
 };
 

@@ -18,6 +18,7 @@ struct CollisionParams {
   // Carreau-Yasuda (Cho & Kensey 1991) in lattice units: nu(g) = nu_inf + (nu0 - nu_inf)[1 + (lambda g)^a]^((n-1)/a)
   C cy_nu0, cy_nu_inf, cy_lambda, cy_n, cy_a;
   int regularized;  // 1: regularized BGK (non-equilibrium projected on second-order Hermite terms)
+  int trt;          // 1: two relaxation times (magic > 0), 0: BGK; a flag so C may be a SIMD pack
 };
 
 template <class C>
@@ -110,8 +111,9 @@ HT_HD HT_INLINE void relaxation_times(const C f[19], C rho, C ux, C uy, C uz,
 
 // Two-relaxation-time collision (Ginzburg 2005) in place; BGK is the case tau- = tau+.
 // Returns false when the cell is non-physical (NaN, rho <= 0, |u| too large): used to stop diverging runs.
+// C may also be a SIMD pack of cells (core/cpu_aa_block.hpp); the result is then a lane mask.
 template <class C, bool LES, bool CY>
-HT_HD HT_INLINE bool collide(C f[19], const CollisionParams<C>& p) {
+HT_HD HT_INLINE auto collide(C f[19], const CollisionParams<C>& p) {
   C rho, ux, uy, uz;
   moments<C>(f, rho, ux, uy, uz);
   C tau_mol, tau_p, pi[6];
@@ -133,7 +135,7 @@ HT_UNROLL
     }
     return (rho > C(0.2)) && (rho < C(5)) && (u2 < C(0.5));
   }
-  const C om_m = p.magic > C(0) ? C(1) / (C(0.5) + p.magic / (tau_p - C(0.5))) : om_p;
+  const C om_m = p.trt ? C(1) / (C(0.5) + p.magic / (tau_p - C(0.5))) : om_p;
   const C base = C(1) - C(1.5) * u2;
   f[0] -= om_p * (f[0] - C(D3Q19::w(0)) * rho * base);
 HT_UNROLL
