@@ -25,7 +25,7 @@ from .report.provenance import file_sha256
 
 __all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: centerlines carry caliper diameters
 MANIFEST = ".hemotwin_outputs.json"
 
 
@@ -113,7 +113,7 @@ def demo_case_dict() -> dict:
                                  "viscosity": "3.5 mPa*s"}},
         "numerics": {"cells_across": 7, "u_lu_max": 0.1, "les": "auto", "smagorinsky": 0.17,
                      "precision": "float32"},
-        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "1.0 s",
+        "run": {"mode": "steady", "steady_tolerance": 0.01, "max_time": "2.0 s",
                 "min_time": "0.2 s", "window": "0.05 s"},
         "devices": {"indication": "coarctation"},
         "context_of_use": {"question_of_interest": "Does a stent sized to the adjacent aorta "
@@ -736,9 +736,10 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     inputs = {}
     for field in ("path", "label_map"):
         rel = getattr(case.image, field)
-        if rel:
-            inputs[f"image.{field}"] = {"sha256": file_sha256(case.resolve(rel)),
-                                        "suffix": "".join(Path(rel).suffixes[-2:])}
+        rels = rel if isinstance(rel, list) else [rel] if rel else []
+        for k, r in enumerate(rels):  # several label maps (their union): one entry each
+            key = f"image.{field}" if len(rels) == 1 else f"image.{field}[{k}]"
+            inputs[key] = {"sha256": file_sha256(case.resolve(r)), "suffix": "".join(Path(r).suffixes[-2:])}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
     k_seg = _hash({"up": k_img, "seg": raw.get("segmentation")})

@@ -12,15 +12,15 @@ def register(sub):
     p.add_argument("--re", type=int, default=500, choices=[500, 2000, 3500, 5000, 6500],
                    help="throat Reynolds number")
     p.add_argument("--orientation", default="sudden-expansion", choices=["sudden-expansion", "conical-diffuser"])
-    p.add_argument("--resolution", default="12",
+    p.add_argument("--resolution", default="16",
                    help="cells across the 4 mm throat; two or three comma-separated values (e.g. "
                         "12,16,21.3) also give the GCI per station and u_num")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     p.add_argument("--t-end", type=float, default=None, help="simulated time in s (default 0.6 at Re 500, else 0.5)")
     p.add_argument("--z-outlet", type=float, default=0.11, help="outlet plane in m (data frame)")
-    p.add_argument("--les", choices=["auto", "on", "off"], default="auto", help="Smagorinsky LES (auto: on above Re 500)")
-    p.add_argument("--u-lu", type=float, default=0.15, help="lattice speed of the expected peak velocity")
+    p.add_argument("--les", choices=["auto", "on", "off"], default="auto", help="Smagorinsky LES (auto: on; see docs/validation.md)")
+    p.add_argument("--u-lu", type=float, default=0.1, help="lattice speed of the expected peak velocity")
     p.add_argument("--data-root", default=None, help="folder holding fda_nozzle_sudden_expansion/")
     p.add_argument("--no-reuse", action="store_true", help="rerun even if run_N*.json exist in --out")
     p.add_argument("--out", required=True, help="output folder")

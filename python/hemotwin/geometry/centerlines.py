@@ -78,15 +78,47 @@ def _resample(points, step):
     return np.column_stack([np.interp(si, s, points[:, a]) for a in range(3)])
 
 
+# directions (every 2 degrees over a half turn) for the calipers of a section
+_CALIPER_ANGLES = np.radians(np.arange(0.0, 180.0, 2.0))
+_CALIPER_DIRS = np.stack([np.cos(_CALIPER_ANGLES), np.sin(_CALIPER_ANGLES)])
+
+
+def _section_diameters(inside, pix_mm):
+    """Largest caliper width of a section (mm) and the width perpendicular to it.
+
+    The way CT reports measure aortic diameters (maximal diameter and the one perpendicular to
+    it): for an oval or dissected lumen the area-equivalent diameter sits well below both.
+    """
+    # a 2 mm opening first: a branch origin or a flap edge caught by the plane is a spike that
+    # would set the caliper maximum
+    rad = max(1, int(round(2.0 / pix_mm)))
+    yy, xx = np.mgrid[-rad : rad + 1, -rad : rad + 1]
+    opened = ndimage.binary_opening(inside, structure=(yy**2 + xx**2) <= rad * rad)
+    if opened.any():
+        lab, _ = ndimage.label(opened)
+        inside = lab == np.argmax(np.bincount(lab.ravel())[1:]) + 1
+    rim = inside & ~ndimage.binary_erosion(inside)
+    ii, jj = np.nonzero(rim)
+    if len(ii) == 0:
+        return 0.0, 0.0
+    proj = np.stack([ii, jj], axis=1).astype(float) @ _CALIPER_DIRS
+    width = (proj.max(axis=0) - proj.min(axis=0) + 1.0) * pix_mm
+    k = int(np.argmax(width))
+    perp = (k + len(width) // 2) % len(width)
+    return float(width[k]), float(width[perp])
+
+
 def cross_section_area(
-    field, geom, points, tangents, half_width_mm, n_pix=41, level=0.0, return_centroids=False
+    field, geom, points, tangents, half_width_mm, n_pix=41, level=0.0, return_centroids=False,
+    return_diameters=False,
 ):
     """Area (mm^2) of the lumen cross-section perpendicular to each tangent, through each point.
 
     The plane is sampled on an ``n_pix`` x ``n_pix`` grid of half-width ``half_width_mm`` by
     trilinear interpolation of ``field`` (negative inside, e.g. a level set or 0.5 - smoothed
     mask); only the connected inside region containing the point counts. With
-    ``return_centroids`` also the centroid (mm) of each section.
+    ``return_centroids`` also the centroid (mm) of each section; with ``return_diameters`` also
+    its maximal caliper diameter and the diameter perpendicular to that (mm).
     """
     g = grid_of(geom, field.shape)
     pts = np.asarray(points, float)
@@ -100,6 +132,8 @@ def cross_section_area(
     lin = np.linspace(-1, 1, n_pix)
     S, T = np.meshgrid(lin, lin, indexing="ij")
     areas = np.zeros(len(pts))
+    dmax = np.zeros(len(pts))
+    dperp = np.zeros(len(pts))
     cents = pts.copy()
     c = n_pix // 2
     for start in range(0, len(pts), 256):
@@ -124,7 +158,14 @@ def cross_section_area(
                 ii, jj = np.nonzero(lab == l0)
                 k = start + q
                 cents[k] = pts[k] + hw[k] * (lin[ii].mean() * u[k] + lin[jj].mean() * v[k])
-    return (areas, cents) if return_centroids else areas
+                if return_diameters:
+                    dmax[k], dperp[k] = _section_diameters(lab == l0, float(np.sqrt(pix)))
+    out = (areas,)
+    if return_centroids:
+        out += (cents,)
+    if return_diameters:
+        out += (dmax, dperp)
+    return out if len(out) > 1 else areas
 
 
 def compute_centerlines(
@@ -164,7 +205,9 @@ def compute_centerlines(
     -------
     pyvista.PolyData
         One polyline cell per branch; point arrays ``radius_mm`` (maximal inscribed sphere),
-        ``equivalent_radius_mm`` (sqrt(area / pi) of the perpendicular section), ``branch_id``,
+        ``equivalent_radius_mm`` (sqrt(area / pi) of the perpendicular section),
+        ``max_diameter_mm`` and ``perpendicular_diameter_mm`` (that section's maximal caliper
+        diameter and the one at right angles to it, as CT reports give them), ``branch_id``,
         ``abscissa_mm`` (arc length from the inlet); cell array ``branch_id``; field arrays
         ``branch_parent`` (-1 for the root) and ``branch_port`` (outlet name at the branch end,
         "" for internal branches).
@@ -296,11 +339,25 @@ def compute_centerlines(
             0.0,
         )
     area = cross_section_area(field, g, P, tang, 2.5 * np.maximum(r_mis, h) + 2 * h)
+    # Caliper diameters need a plane square to the vessel: a tilt of a few degrees stretches the
+    # section along one axis (area changes little). Tangents smoothed over about one radius.
+    tang_s = []
+    off = 0
+    for pp in pts_all:
+        r_b = float(np.median(r_mis[off : off + len(pp)])) if len(pp) else h
+        sig = max(1.0, r_b / step_mm)
+        tang_s.append(np.gradient(ndimage.gaussian_filter1d(pp, sig, axis=0, mode="nearest"), axis=0))
+        off += len(pp)
+    _, d_max, d_perp = cross_section_area(field, g, P, np.vstack(tang_s),
+                                          2.5 * np.maximum(r_mis, h) + 2 * h, n_pix=81,
+                                          return_diameters=True)
     r_eq = np.sqrt(area / np.pi)
     cells = np.concatenate([np.r_[len(ln), ln] for ln in lines])
     cl = pv.PolyData(P, lines=cells)
     cl.point_data["radius_mm"] = r_mis
     cl.point_data["equivalent_radius_mm"] = r_eq
+    cl.point_data["max_diameter_mm"] = d_max
+    cl.point_data["perpendicular_diameter_mm"] = d_perp
     cl.point_data["branch_id"] = bid.astype(np.int32)
     cl.point_data["abscissa_mm"] = np.concatenate(abscissa)
     cl.cell_data["branch_id"] = np.arange(len(lines), dtype=np.int32)
