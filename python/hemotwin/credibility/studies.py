@@ -143,7 +143,9 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
     try:
         from ..validation.plots import plot_gci
 
-        qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v}
+        # the prescribed inflow is a boundary condition, not an answer: leave it off the figure
+        qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v
+               and "inflow" not in k and not k.startswith("ports.inlet.")}
         plot_gci(out_dir / "convergence.png", dict(list(qoi.items())[:8]), f"GCI study, r = {ratio:g}")
     except Exception as exc:  # noqa: BLE001 - a figure must not lose the numbers
         out["plot_error"] = str(exc)

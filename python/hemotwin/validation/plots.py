@@ -109,7 +109,7 @@ def plot_gci(path, table: dict, title=""):
             ax.axhline(v["f_ext"], ls="--", color="k", lw=0.8)
             ax.plot([0], [v["f_ext"]], "k*")
         ax.set_title(k, fontsize=8)
-        ax.set_xlabel("h (m)", fontsize=8)
+        ax.set_xlabel("h (relative cell size, finest = 1 / cells)", fontsize=7)
         ax.set_xlim(left=0)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
