@@ -17,6 +17,8 @@ from pathlib import Path
 from ..analysis.gci import gci
 
 QOI_PATTERNS = (r"gradient", r"pd_?pa", r"flow", r"wss", r"pressure_drop", r"ffr")
+# inputs that match a pattern but are prescribed, not computed: the inflow and the target split
+NOT_QOI_PATTERNS = (r"inflow", r"^ports\.inlet\.", r"target_")
 
 # Declared inputs: case-file key (config.schema) and how to write a value (SI float) back with its
 # unit. The RCR outlets take R_total = MAP / CO (REFERENCE.md 5), so the outlet resistance is
@@ -53,6 +55,8 @@ def flatten_numbers(d, prefix="") -> dict:
 
 
 def is_qoi(name: str) -> bool:
+    if any(re.search(p, name, re.IGNORECASE) for p in NOT_QOI_PATTERNS):
+        return False
     return any(re.search(p, name, re.IGNORECASE) for p in QOI_PATTERNS)
 
 
@@ -143,9 +147,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
     try:
         from ..validation.plots import plot_gci
 
-        # the prescribed inflow is a boundary condition, not an answer: leave it off the figure
-        qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v
-               and "inflow" not in k and not k.startswith("ports.inlet.")}
+        qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v}
         plot_gci(out_dir / "convergence.png", dict(list(qoi.items())[:8]), f"GCI study, r = {ratio:g}")
     except Exception as exc:  # noqa: BLE001 - a figure must not lose the numbers
         out["plot_error"] = str(exc)

@@ -213,11 +213,22 @@ HT_UNROLL
   }
 };
 
+// Field by field (not positional), so a new member of CollisionParams cannot land in the wrong slot.
 template <class T>
 HT_INLINE CollisionParams<Pack<T>> broadcast(const CollisionParams<T>& p) {
   typedef Pack<T> P;
-  return {P(p.tau),    P(p.magic),     P(p.cs2_smag), P(p.cy_nu0), P(p.cy_nu_inf),
-          P(p.cy_lambda), P(p.cy_n), P(p.cy_a), p.regularized, p.trt};
+  CollisionParams<P> b;
+  b.tau = P(p.tau);
+  b.magic = P(p.magic);
+  b.cs2_smag = P(p.cs2_smag);
+  b.cy_nu0 = P(p.cy_nu0);
+  b.cy_nu_inf = P(p.cy_nu_inf);
+  b.cy_lambda = P(p.cy_lambda);
+  b.cy_n = P(p.cy_n);
+  b.cy_a = P(p.cy_a);
+  b.regularized = p.regularized;
+  b.trt = p.trt;
+  return b;
 }
 
 // Relaxation rates of kernels/collision.hpp's collide() for a Newtonian fluid without LES.
