@@ -331,6 +331,9 @@ std::string cuda_device_name_impl() {
 std::unique_ptr<Backend> make_cuda_backend(SparseLattice lattice, PhysicsConfig cfg) {
   // Reading the divergence flag synchronises host and device: do it every 32 steps at most.
   cfg.divergence_check_interval = std::max(cfg.divergence_check_interval, 32);
+  if (cfg.precision == Precision::Float16 || cfg.precision == Precision::BFloat16)
+    throw std::invalid_argument("16-bit population storage (float16, bfloat16) is implemented on the CPU "
+                                "backend only; use precision float32 or float64 with device cuda");
   if (cfg.precision == Precision::Float64)
     return std::make_unique<CudaBackend<double, double>>(std::move(lattice), cfg);
   return std::make_unique<CudaBackend<float, float>>(std::move(lattice), cfg);

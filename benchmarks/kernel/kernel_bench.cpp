@@ -34,10 +34,31 @@ int main(int argc, char** argv) {
   const int steps = argc > 2 ? std::atoi(argv[2]) : 20;
   const std::string prec = argc > 3 ? argv[3] : "float32";
   const int threads = argc > 4 ? std::atoi(argv[4]) : 0;
-  const bool sparse = argc > 5 && std::string(argv[5]) == "sparse";
-  std::vector<uint8_t> ct(size_t(n) * n * n, 1);
+  const std::string geom = argc > 5 ? argv[5] : "dense";
+  // "file:PATH": a raw uint8 cell-type volume of n0 x n1 x n2 (k fastest), shape in PATH.shape
+  const bool from_file = geom.rfind("file:", 0) == 0;
+  const bool sparse = geom == "sparse" || from_file;
+  int64_t dims[3] = {n, n, n};
+  if (from_file) {
+    const std::string path = geom.substr(5);
+    FILE* sf = std::fopen((path + ".shape").c_str(), "r");
+    if (!sf || std::fscanf(sf, "%lld %lld %lld", (long long*)&dims[0], (long long*)&dims[1], (long long*)&dims[2]) != 3) {
+      std::fprintf(stderr, "cannot read %s.shape (three integers)\n", path.c_str());
+      return 2;
+    }
+    std::fclose(sf);
+  }
+  std::vector<uint8_t> ct(size_t(dims[0] * dims[1] * dims[2]), 1);
   bool per[3] = {true, true, true};
-  if (sparse) {  // a solid-walled cylinder along z, periodic along its axis
+  if (from_file) {
+    per[0] = per[1] = per[2] = false;
+    FILE* f = std::fopen(geom.substr(5).c_str(), "rb");
+    if (!f || std::fread(ct.data(), 1, ct.size(), f) != ct.size()) {
+      std::fprintf(stderr, "cannot read %zu bytes from %s\n", ct.size(), geom.substr(5).c_str());
+      return 2;
+    }
+    std::fclose(f);
+  } else if (sparse) {  // a solid-walled cylinder along z, periodic along its axis
     per[0] = per[1] = false;
     const double r = 0.45 * n, c = 0.5 * (n - 1);
     for (int i = 0; i < n; ++i)
@@ -46,11 +67,30 @@ int main(int argc, char** argv) {
           ct[(size_t(i) * n + j) * n + k] = ((i - c) * (i - c) + (j - c) * (j - c) < r * r) ? 1 : 0;
   }
   const bool morton = !(argc > 8 && std::string(argv[8]) == "natural");
-  SparseLattice L = build_sparse_lattice(ct.data(), n, n, n, {}, per, morton);
+  std::vector<WallLinkInput> walls;
+  if (std::getenv("HT_WALL_Q")) {  // interpolated (Bouzidi) walls: every wall link gets a q in (0.05, 0.95)
+    uint64_t st = 777;
+    for (int64_t i = 0; i < dims[0]; ++i)
+      for (int64_t j = 0; j < dims[1]; ++j)
+        for (int64_t k = 0; k < dims[2]; ++k) {
+          if (ct[size_t((i * dims[1] + j) * dims[2] + k)] != 1) continue;
+          for (int d = 1; d < 19; ++d) {
+            const int64_t a = i + D3Q19::cx(d), bb = j + D3Q19::cy(d), c = k + D3Q19::cz(d);
+            const bool inside = a >= 0 && bb >= 0 && c >= 0 && a < dims[0] && bb < dims[1] && c < dims[2];
+            if (per[0] || (inside && ct[size_t((a * dims[1] + bb) * dims[2] + c)] == 1)) continue;
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            walls.push_back({int32_t(i), int32_t(j), int32_t(k), d, 0.05 + 0.9 * double(st >> 11) / 9007199254740992.0});
+          }
+        }
+  }
+  SparseLattice L = build_sparse_lattice(ct.data(), dims[0], dims[1], dims[2], walls, per, morton);
   const size_t cells = L.n;
   PhysicsConfig cfg;
   cfg.tau = 0.6;
-  cfg.precision = prec == "float64" ? Precision::Float64 : Precision::Float32;
+  cfg.precision = prec == "float64"    ? Precision::Float64
+                  : prec == "float16"  ? Precision::Float16
+                  : prec == "bfloat16" ? Precision::BFloat16
+                                       : Precision::Float32;
   cfg.divergence_check_interval = 1000000;
   if (argc > 6) cfg.magic = std::atof(argv[6]);  // <= 0: BGK
   if (argc > 7) cfg.smagorinsky = std::atof(argv[7]);

@@ -182,7 +182,11 @@ PYBIND11_MODULE(_core, m) {
              cfg.bouzidi = bouzidi;
              if (precision == "float32") cfg.precision = Precision::Float32;
              else if (precision == "float64") cfg.precision = Precision::Float64;
-             else throw py::value_error("precision must be 'float32' or 'float64', got '" + precision + "'");
+             else if (precision == "float16") cfg.precision = Precision::Float16;
+             else if (precision == "bfloat16") cfg.precision = Precision::BFloat16;
+             else
+               throw py::value_error("precision must be 'float32', 'float64', 'float16' or 'bfloat16' (16-bit "
+                                     "storage, float32 arithmetic), got '" + precision + "'");
              if (!carreau.is_none()) {
                py::dict d = carreau;
                cfg.carreau_yasuda = true;
@@ -201,6 +205,10 @@ PYBIND11_MODULE(_core, m) {
            py::arg("precision") = "float32", py::arg("carreau") = py::none(), py::arg("check_interval") = 1,
            py::arg("regularized") = false)
       .def_property_readonly("device", &Backend::name)
+      .def_property_readonly("sweep_bytes_per_update", &Backend::sweep_bytes_per_update,
+                             "bytes a step moves per fluid cell (populations and the sweep's index tables)")
+      .def_property_readonly("bytes_held", &Backend::bytes_held,
+                             "bytes held for the run: populations, index tables, lattice and boundary links")
       .def_property_readonly("time_step", &Backend::time_step)
       .def("set_time_step", &Backend::set_time_step)
       .def("step", [](Backend& b, int64_t n) {

@@ -21,6 +21,15 @@ Backend::Backend(SparseLattice lattice, PhysicsConfig cfg) : lat_(std::move(latt
   port_flux_mean_.assign(size_t(lat_.n_ports), 0.0);
 }
 
+double Backend::sweep_bytes_per_update() const {
+  // populations in and out, and the 18 neighbour addresses of the odd steps on a sparse lattice
+  return 2.0 * 19.0 * double(population_bytes(cfg_.precision)) + (lat_.dense_box ? 0.0 : 36.0);
+}
+
+size_t Backend::bytes_held() const {
+  return lat_.bytes_per_cell(population_bytes(cfg_.precision)) * lat_.n;
+}
+
 static void check_port(int port, int n_ports) {
   if (port < 0 || port >= n_ports)
     throw std::out_of_range("port " + std::to_string(port) + " does not exist (the lattice has " +

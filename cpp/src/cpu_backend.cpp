@@ -12,6 +12,7 @@
 
 #include "hemotwin/backend.hpp"
 #include "hemotwin/core/cpu_aa_block.hpp"
+#include "hemotwin/core/cpu_walls.hpp"
 #include "hemotwin/kernels/aa_step.hpp"
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,16 +24,16 @@ namespace {
 
 template <class S, class C>
 class CpuBackend final : public Backend {
-  // The block sweep loads storage straight into compute registers; a narrower storage type would
-  // need a conversion in cpu::Mem.
-  static_assert(std::is_same<S, C>::value, "CPU backend: storage and compute precision must match");
-  static constexpr int W = cpu::Simd<S>::W;
+  typedef cpu::Codec<S, C> K;  // storage <-> compute (identity, or a shifted 16-bit format)
+  static constexpr int W = cpu::Simd<C>::W;
 
  public:
   CpuBackend(SparseLattice lattice, PhysicsConfig cfg, int threads)
       : Backend(std::move(lattice), cfg), threads_(threads > 0 ? threads : default_threads()) {
     n_ = lat_.n;
     alloc_populations();
+    plan_chunks();
+    split_boundary_cells();
     link_flux_.assign(lat_.n_links(), C(0));
     params_ = collision_params<C>(cfg_);
     init_equilibrium();
@@ -43,6 +44,22 @@ class CpuBackend final : public Backend {
   }
   std::string name() const override { return "cpu"; }
 
+  double sweep_bytes_per_update() const override {
+    // odd steps read the block run table (and a gather list) instead of the address table
+    const double runs = double(odd_runs_.n_runs * sizeof(cpu::OddRun) + odd_runs_.gather_idx.size() * 4);
+    return 2.0 * 19.0 * double(sizeof(S)) + (n_ ? 0.5 * runs / double(n_) : 0.0);
+  }
+
+  size_t bytes_held() const override {
+    const size_t links = lat_.n_links();
+    size_t b = 19 * N_ * sizeof(S) + 18 * N_ * sizeof(uint32_t);            // populations, addresses
+    b += odd_runs_.n_runs * sizeof(cpu::OddRun) + odd_runs_.gather_idx.size() * 4 + odd_runs_.begin.size() * 4;
+    b += walls_.fix.size() * (3 * 4 + 2 * sizeof(C)) + walls_.cells.size() * 13 + walls_.block_begin.size() * 4;
+    b += lat_.ijk.size() * 4 + lat_.bcells.size() * 8 + links * (1 + 1 + 2 + 4 + 4 + 12 + sizeof(C));
+    b += lat_.port_links.size() * 4 + lat_.port_cells.size() * 4;
+    return b;
+  }
+
   std::vector<double> port_mean_pressure() override {
     std::vector<double> out(size_t(lat_.n_ports), 0.0);
     const bool odd_next = (t_ & 1) != 0;
@@ -52,7 +69,7 @@ class CpuBackend final : public Backend {
       for (uint32_t a = a0; a < a1; ++a) {
         const size_t c = lat_.port_cells[a];
         double rho = 0;
-        for (int k = 0; k < 19; ++k) rho += double(f_[pre_slot(k, c, odd_next, addr_, N_)]);
+        for (int k = 0; k < 19; ++k) rho += double(K::decode(f_[pre_slot(k, c, odd_next, addr_, N_)], k));
         sum += (rho - 1.0) / 3.0;
       }
       out[size_t(p)] = a1 > a0 ? sum / double(a1 - a0) : 0.0;
@@ -67,7 +84,7 @@ class CpuBackend final : public Backend {
     for (long long cc = 0; cc < (long long)n_; ++cc) {
       const size_t c = size_t(cc);
       C g[19], r, ux, uy, uz, s[6];
-      for (int k = 0; k < 19; ++k) g[k] = C(f_[pre_slot(k, c, odd_next, addr_, N_)]);
+      for (int k = 0; k < 19; ++k) g[k] = K::decode(f_[pre_slot(k, c, odd_next, addr_, N_)], k);
       if (les && cy) macroscopic<C, true, true>(g, params_, r, ux, uy, uz, s);
       else if (les) macroscopic<C, true, false>(g, params_, r, ux, uy, uz, s);
       else if (cy) macroscopic<C, false, true>(g, params_, r, ux, uy, uz, s);
@@ -87,13 +104,13 @@ class CpuBackend final : public Backend {
     const bool odd_next = (t_ & 1) != 0;
     for (int k = 0; k < 19; ++k)
       for (size_t c = 0; c < n_; ++c)
-        out[size_t(k) * n_ + c] = double(f_[pre_slot(k, c, odd_next, addr_, N_)]);
+        out[size_t(k) * n_ + c] = double(K::decode(f_[pre_slot(k, c, odd_next, addr_, N_)], k));
   }
   void set_populations(const double* in) override {
     const bool odd_next = (t_ & 1) != 0;
     for (int k = 0; k < 19; ++k)
       for (size_t c = 0; c < n_; ++c)
-        f_[pre_slot(k, c, odd_next, addr_, N_)] = S(in[size_t(k) * n_ + c]);
+        f_[pre_slot(k, c, odd_next, addr_, N_)] = K::encode(C(in[size_t(k) * n_ + c]), k);
   }
 
  protected:
@@ -112,12 +129,20 @@ class CpuBackend final : public Backend {
     BoundaryView<C> bv{lat_.bcells.data(), lat_.link_begin.data(), lat_.link_dir.data(), lat_.link_kind.data(),
                        lat_.link_port.data(), lat_.link_q.data(), link_u_.data(), link_flux_.data(),
                        port_scale_.data(), port_rho_.data(), cfg_.bouzidi ? 1 : 0};
-    const long long nb = (long long)lat_.bcells.size();
+    const long long nb = (long long)port_bcells_.size();
+    const uint32_t* active = port_bcells_.data();
     S* f = f_;
     const uint32_t* addr = addr_;
     const size_t n = N_;
+    if constexpr (K::SHIFTED) {
+      const cpu::DecodedPtr<S> fd{f, n};
 #pragma omp parallel for schedule(static) num_threads(threads_)
-    for (long long b = 0; b < nb; ++b) correct_boundary_cell<S, C>(f, addr, n, odd, bv, size_t(b));
+      for (long long b = 0; b < nb; ++b)
+        correct_boundary_cell<C, C, cpu::DecodedPtr<S>>(fd, addr, n, odd, bv, size_t(active[b]));
+    } else {
+#pragma omp parallel for schedule(static) num_threads(threads_)
+      for (long long b = 0; b < nb; ++b) correct_boundary_cell<S, C>(f, addr, n, odd, bv, size_t(active[b]));
+    }
     accumulate_port_flux();
   }
 
@@ -155,7 +180,7 @@ class CpuBackend final : public Backend {
     umag = rho_out;
     for (size_t c = 0; c < n_; ++c) {
       double g[19], r, ux, uy, uz;
-      for (int k = 0; k < 19; ++k) g[k] = double(f_[pre_slot(k, c, odd_next, addr_, N_)]);
+      for (int k = 0; k < 19; ++k) g[k] = double(K::decode(f_[pre_slot(k, c, odd_next, addr_, N_)], k));
       moments<double>(g, r, ux, uy, uz);
       const double u2 = ux * ux + uy * uy + uz * uz;
       if (!(r > 0.2 && r < 5.0 && u2 < 0.5)) {
@@ -214,6 +239,31 @@ class CpuBackend final : public Backend {
           }
         }
     std::vector<uint32_t>().swap(lat_.addr);
+    if (!lat_.dense_box) odd_runs_.build<W>(addr_, N_, n_ / W, threads_);
+  }
+
+  // Cells with a port link take the general boundary pass (correct_boundary_cell); the wall links of
+  // all other cells go through the precomputed wall table (core/cpu_walls.hpp), where only the
+  // interpolated ones remain: the sweep's half-way bounce-back is already right for the rest.
+  void split_boundary_cells() {
+    std::vector<char> has_port(lat_.bcells.size(), 0);
+    for (size_t b = 0; b < lat_.bcells.size(); ++b)
+      for (uint32_t l = lat_.link_begin[b]; l < lat_.link_begin[b + 1]; ++l)
+        if (lat_.link_port[l] >= 0) has_port[b] = 1;
+    port_bcells_.clear();
+    for (size_t b = 0; b < has_port.size(); ++b)
+      if (has_port[b]) port_bcells_.push_back(uint32_t(b));
+    if (cfg_.bouzidi) walls_.build(lat_, addr_, N_, W, [&](size_t b) { return !has_port[b]; });
+    walls_.plan(chunk_);
+  }
+
+  // The sweep's contiguous block range per thread (as OpenMP's static schedule splits them), fixed
+  // for the backend's life: the fused wall correction depends on which cells share a range.
+  void plan_chunks() {
+    const size_t nblocks = (n_ + W - 1) / W, t = size_t(threads_);
+    const size_t q = nblocks / t, rem = nblocks % t;
+    chunk_.resize(t + 1);
+    for (size_t r = 0; r <= t; ++r) chunk_[r] = r * q + std::min(r, rem);
   }
 
   void init_equilibrium() {
@@ -225,7 +275,7 @@ class CpuBackend final : public Backend {
     for (long long b = 0; b < nblocks; ++b)
       for (int k = 0; k < 19; ++k)
         for (size_t c = size_t(b) * W; c < std::min(N, size_t(b + 1) * W); ++c)
-          f_[size_t(k) * N + c] = S(D3Q19::w(k));
+          f_[size_t(k) * N + c] = K::encode(C(D3Q19::w(k)), k);
     port_scale_.assign(size_t(lat_.n_ports), C(1));
     port_rho_.assign(size_t(lat_.n_ports), C(1));
     flux_last_.assign(size_t(lat_.n_ports), 0.0);
@@ -243,26 +293,33 @@ class CpuBackend final : public Backend {
   // plain vector load/store whenever the W addresses are consecutive and a gather/scatter otherwise.
   template <bool LES, bool CY, bool ODD, bool BIG>
   bool sweep_blocks() {
-    typedef cpu::Mem<S, BIG> M;
-    typedef typename cpu::Simd<S>::V V;
+    typedef cpu::Mem<S, C, BIG> M;
+    typedef typename cpu::Simd<C>::V V;
     S* HT_RESTRICT f = f_;
     const uint32_t* HT_RESTRICT addr = addr_;
     const size_t n = n_, N = N_;
     const CollisionParams<C> p = params_;
-    const cpu::Rates<S> rates(p);
-    const CollisionParams<cpu::Pack<S>> pack_params = cpu::broadcast(p);
+    const cpu::Rates<C> rates(p);
+    const CollisionParams<cpu::Pack<C>> pack_params = cpu::broadcast(p);
     const bool dense = lat_.dense_box;
+    const uint32_t* gidx = odd_runs_.gather_idx.data();
     const long long nx = lat_.nx, ny = lat_.ny, nz = lat_.nz;
     const long long nblocks = (long long)((n + W - 1) / W);
     int bad = 0;
 #pragma omp parallel num_threads(threads_) reduction(| : bad)
     {
-      decltype(cpu::collide_trt_block<S>(nullptr, rates)) lane_ok;
+      decltype(cpu::collide_trt_block<C>(nullptr, rates)) lane_ok;
       for (int j = 0; j < W; ++j) lane_ok[j] = -1;
       long long rowbase[9] = {};  // dense box: first cell of the 9 neighbour rows of cached_row
       long long cached_row = -1;
-#pragma omp for schedule(static)
-      for (long long b = 0; b < nblocks; ++b) {
+#ifdef _OPENMP
+      const size_t tid = size_t(omp_get_thread_num()), nt = size_t(omp_get_num_threads());
+#else
+      const size_t tid = 0, nt = 1;
+#endif
+      // Each planned range in order by one thread (a thread takes several if fewer are granted).
+      for (size_t rng = tid; rng + 1 < chunk_.size(); rng += nt)
+      for (long long b = (long long)chunk_[rng]; b < (long long)chunk_[rng + 1]; ++b) {
         const size_t c0 = size_t(b) * W;
         const int m = int(std::min<size_t>(W, n - c0));
         V g[19];
@@ -289,7 +346,7 @@ class CpuBackend final : public Backend {
         // Where direction i's slots of this block's cells lie in the odd step: f_opp(i) is read
         // there and f_i* written back (kernels/aa_step.hpp).
         auto odd_lanes = [&](int i) {
-          cpu::Lanes<S, BIG> L;
+          cpu::Lanes<S, C, BIG> L;
           if (row_block) {
             const long long rb =
                 rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
@@ -309,10 +366,17 @@ class CpuBackend final : public Backend {
           L.from_index(M::load_idx(addr + size_t(i - 1) * N + c0));
           return L;
         };
+        const bool use_runs = ODD && !dense && m == W;
+        const cpu::OddRun* runs = use_runs ? odd_runs_.runs + odd_runs_.begin[size_t(b)] : nullptr;
         if (m == W) {
           if (!ODD) {
 HT_UNROLL
             for (int i = 0; i < 19; ++i) g[i] = M::load(f + size_t(i) * N + c0);
+          } else if (use_runs) {
+            g[0] = M::load(f + c0);
+            const cpu::OddRun* r = runs;
+HT_UNROLL
+            for (int i = 1; i < 19; ++i) cpu::odd_runs<S, C, BIG, false>(f, r, gidx, i, g[D3Q19::opp(i)]);
           } else {
             g[0] = M::load(f + c0);
 HT_UNROLL
@@ -323,24 +387,41 @@ HT_UNROLL
         } else {  // the last, partial block: idle lanes hold the rest state (always "physical")
 HT_UNROLL
           for (int i = 0; i < 19; ++i) {
-            for (int j = 0; j < W; ++j) g[i][j] = S(D3Q19::w(i));
-            for (int j = 0; j < m; ++j) g[i][j] = f[pre_slot(i, c0 + size_t(j), ODD, addr, N)];
+            for (int j = 0; j < W; ++j) g[i][j] = C(D3Q19::w(i));
+            for (int j = 0; j < m; ++j) g[i][j] = K::decode(f[pre_slot(i, c0 + size_t(j), ODD, addr, N)], i);
+          }
+        }
+        if constexpr (K::SHIFTED) {  // raw stored numbers to populations: f = raw / SCALE + w
+          if (m == W) {
+HT_UNROLL
+            for (int i = 0; i < 19; ++i) g[i] = g[i] * C(K::INV_SCALE) + C(D3Q19::w(i));
           }
         }
         if (!LES && !CY && !p.regularized) {
-          lane_ok &= cpu::collide_trt_block<S>(g, rates);
+          lane_ok &= cpu::collide_trt_block<C>(g, rates);
         } else {
-          cpu::Pack<S> cell[19];
+          cpu::Pack<C> cell[19];
 HT_UNROLL
           for (int i = 0; i < 19; ++i) cell[i].v = g[i];
-          lane_ok &= collide<cpu::Pack<S>, LES, CY>(cell, pack_params).m;
+          lane_ok &= collide<cpu::Pack<C>, LES, CY>(cell, pack_params).m;
 HT_UNROLL
           for (int i = 0; i < 19; ++i) g[i] = cell[i].v;
+        }
+        if constexpr (K::SHIFTED) {
+          if (m == W) {
+HT_UNROLL
+            for (int i = 0; i < 19; ++i) g[i] = (g[i] - C(D3Q19::w(i))) * C(K::SCALE);
+          }
         }
         if (m == W) {
           if (!ODD) {
 HT_UNROLL
             for (int i = 0; i < 19; ++i) M::store(f + size_t(D3Q19::opp(i)) * N + c0, g[i]);
+          } else if (use_runs) {
+            M::store(f + c0, g[0]);
+            const cpu::OddRun* r = runs;
+HT_UNROLL
+            for (int i = 1; i < 19; ++i) cpu::odd_runs<S, C, BIG, true>(f, r, gidx, i, g[i]);
           } else {
             M::store(f + c0, g[0]);
 HT_UNROLL
@@ -351,11 +432,13 @@ HT_UNROLL
         } else {
 HT_UNROLL
           for (int i = 0; i < 19; ++i)
-            for (int j = 0; j < m; ++j) f[post_slot(i, c0 + size_t(j), ODD, addr, N)] = g[i][j];
+            for (int j = 0; j < m; ++j) f[post_slot(i, c0 + size_t(j), ODD, addr, N)] = K::encode(g[i][j], i);
         }
+        walls_.after_block(f, ODD, size_t(b));
       }
       for (int j = 0; j < W; ++j) bad |= int(lane_ok[j] == 0);
     }
+    walls_.after_sweep(f_, ODD, threads_);
     return bad == 0;
   }
 
@@ -364,6 +447,10 @@ HT_UNROLL
   size_t N_ = 0;  // padded stride of the population arrays and address rows
   bool big_ = false;
   uint32_t* addr_ = nullptr;
+  cpu::OddRunTable odd_runs_;          // the sparse odd step's slots, block by block
+  std::vector<uint32_t> port_bcells_;    // boundary cells with a port link: the general pass
+  cpu::WallLinkTable<C> walls_;          // interpolated wall links of all other boundary cells
+  std::vector<size_t> chunk_;            // first block of each thread's range, plus the end
   void* base_ = nullptr;
   S* f_raw_ = nullptr;
   S* f_ = nullptr;
@@ -378,6 +465,10 @@ HT_UNROLL
 std::unique_ptr<Backend> make_cpu_backend(SparseLattice lattice, PhysicsConfig cfg, int threads) {
   if (cfg.precision == Precision::Float64)
     return std::make_unique<CpuBackend<double, double>>(std::move(lattice), cfg, threads);
+  if (cfg.precision == Precision::Float16)
+    return std::make_unique<CpuBackend<cpu::half16, float>>(std::move(lattice), cfg, threads);
+  if (cfg.precision == Precision::BFloat16)
+    return std::make_unique<CpuBackend<cpu::bfloat16, float>>(std::move(lattice), cfg, threads);
   return std::make_unique<CpuBackend<float, float>>(std::move(lattice), cfg, threads);
 }
 

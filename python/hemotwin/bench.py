@@ -26,7 +26,8 @@ import numpy as np
 AORTA_MASK = Path(__file__).resolve().parents[3] / "shared" / "data" / "ts_thoracic_aorta_cta" / \
     "aorta_report" / "test_result" / "models" / "aorta.nii.gz"
 PEERS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"
-BYTES = {"float32": 4, "float64": 8}
+BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
+TAGS = {"float32": "fp32", "float64": "fp64", "float16": "fp16", "bfloat16": "bf16"}
 
 
 def inplace_roofline_mlups(triad_gbps: float, bytes_per_value: int) -> float:
@@ -103,7 +104,8 @@ def _time_solver(lattice, precision: str, threads: int, min_time_s: float, colli
             chunk *= 2
     n = lattice.n_cells
     return {"precision": precision, "threads": int(threads), "steps": steps, "seconds": elapsed,
-            "mlups": n * steps / elapsed / 1e6}
+            "mlups": n * steps / elapsed / 1e6, "bytes_per_update": round(solver.sweep_bytes_per_update, 1),
+            "bytes_per_cell": round(solver.bytes_held / n, 1)}
 
 
 def dense_box_lattice(n: int):
@@ -127,14 +129,17 @@ def curved_tube_mask(spacing_mm: float, radius_mm: float = 12.0, bend_radius_mm:
     return d < radius_mm
 
 
-def aorta_mask(spacing_mm: float, path: Path | None = None) -> tuple[np.ndarray, str]:
+def aorta_mask(spacing_mm: float, path: Path | None = None, with_field: bool = False):
     """The thoracic aorta CTA lumen mask resampled to ``spacing_mm``, or a synthetic curved tube.
 
-    Returns the boolean mask (i, j, k = x, y, z) and a line that says which geometry was used.
+    Returns the boolean mask (i, j, k = x, y, z) and a line that says which geometry was used;
+    with ``with_field`` also the interpolated label (inside > 0.5) on the same grid, from which
+    wall distances follow (None for the synthetic tube).
     """
     path = Path(path) if path is not None else AORTA_MASK
     if not path.exists():
-        return curved_tube_mask(spacing_mm), f"synthetic curved tube (no {path})"
+        tube = curved_tube_mask(spacing_mm), f"synthetic curved tube (no {path})"
+        return (*tube, None) if with_field else tube
     import SimpleITK as sitk
 
     img = sitk.ReadImage(str(path))
@@ -145,19 +150,42 @@ def aorta_mask(spacing_mm: float, path: Path | None = None) -> tuple[np.ndarray,
     res = sitk.Resample(sitk.Cast(img > 0, sitk.sitkFloat32), new_size, sitk.Transform(),
                         sitk.sitkLinear, img.GetOrigin(), [spacing_mm] * 3, img.GetDirection(), 0.0,
                         sitk.sitkFloat32)
-    arr = sitk.GetArrayFromImage(res) > 0.5  # (z, y, x)
-    arr = np.ascontiguousarray(np.transpose(arr, (2, 1, 0)))
+    field = np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(res), (2, 1, 0)))  # (z,y,x) -> (x,y,z)
+    arr = field > 0.5
     idx = np.argwhere(arr)
     lo, hi = np.maximum(idx.min(0) - 1, 0), idx.max(0) + 2
     arr = arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-    return arr, f"{path.name} resampled from {old_sp[0]:g} mm to {spacing_mm:g} mm"
+    text = f"{path.name} resampled from {old_sp[0]:g} mm to {spacing_mm:g} mm"
+    if with_field:
+        return arr, text, field[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    return arr, text
 
 
-def sparse_lattice(mask: np.ndarray, morton: bool = True):
+def wall_links_from_field(mask: np.ndarray, field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wall links of ``sparse_lattice(mask)`` with q where the interpolated label crosses 1/2.
+
+    Linear interpolation of ``field`` along each link from a fluid cell (field > 0.5) to a solid
+    one; indices are those of the padded lattice (one cell of padding, as ``sparse_lattice``).
+    """
+    from .geometry.voxelize import _links_leaving
+    from .lattice import C as C_D3Q19
+
+    fluid = np.pad(mask, 1)
+    val = np.pad(field.astype(np.float64), 1)
+    links = _links_leaving(fluid, ~fluid)
+    i, j, k, d = links.T
+    a = val[i, j, k]
+    b = val[i + C_D3Q19[d, 0], j + C_D3Q19[d, 1], k + C_D3Q19[d, 2]]
+    q = np.clip((a - 0.5) / np.maximum(a - b, 1e-12), 1e-3, 1.0)
+    return links, q
+
+
+def sparse_lattice(mask: np.ndarray, morton: bool = True, wall_links=None, wall_q=None):
     core = _core()
     ct = np.pad(mask.astype(np.uint8), 1)
-    return core.Lattice(ct, np.zeros((0, 4), np.int64), np.zeros(0), periodic=[False, False, False],
-                        morton=morton)
+    if wall_links is None:
+        wall_links, wall_q = np.zeros((0, 4), np.int64), np.zeros(0)
+    return core.Lattice(ct, wall_links, wall_q, periodic=[False, False, False], morton=morton)
 
 
 def _run_peer(name: str, size: int, steps: int, threads: int, timeout_s: float) -> dict:
@@ -262,18 +290,19 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
 
     runs = []
     sizes = [size] if quick else sorted({size, 256})
+    # 16-bit storage (float32 arithmetic) with all threads only: it is the run-time choice for speed
+    plan = [(p, t) for p in ("float32", "float64") for t in thread_counts] + \
+           [(p, all_t) for p in ("float16", "bfloat16")]
     for n in sizes:
         lat = dense_box_lattice(n)
-        for prec in ("float32", "float64"):
-            for t in thread_counts:
-                r = _time_solver(lat, prec, t, min_time_s)
-                r.update(case="dense", size=n, cells=lat.n_cells, bytes_per_cell=lat.bytes_per_cell(BYTES[prec]),
-                         bytes_per_update=2 * 19 * BYTES[prec])
-                runs.append(r)
-                log(f"dense {n}^3 {prec} {t} thread(s): {r['mlups']:.1f} MLUPS")
+        for prec, t in plan:
+            r = _time_solver(lat, prec, t, min_time_s)
+            r.update(case="dense", size=n, cells=lat.n_cells)
+            runs.append(r)
+            log(f"dense {n}^3 {prec} {t} thread(s): {r['mlups']:.1f} MLUPS")
         del lat
 
-    mask, geometry = aorta_mask(sparse_spacing_mm)
+    mask, geometry, field = aorta_mask(sparse_spacing_mm, with_field=True)
     res["sparse_geometry"] = geometry
     if geometry.startswith("synthetic"):
         res["notes"].append(f"vascular lattice: {geometry}")
@@ -285,15 +314,23 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
     res["sparse_cells"] = lat.n_cells
     res["sparse_bounding_box"] = list(lat.shape)
     res["sparse_fluid_fraction"] = lat.n_cells / bbox
-    for prec in ("float32", "float64"):
-        for t in thread_counts:
-            r = _time_solver(lat, prec, t, min_time_s)
-            # odd AA steps also read the 18 neighbour addresses (4 B each): 36 B per update on average
-            r.update(case="sparse", size=list(lat.shape), cells=lat.n_cells,
-                     bytes_per_cell=lat.bytes_per_cell(BYTES[prec]), bytes_per_update=2 * 19 * BYTES[prec] + 36)
-            runs.append(r)
-            log(f"sparse {geometry} ({lat.n_cells} cells) {prec} {t} thread(s): {r['mlups']:.1f} MLUPS")
+    for prec, t in plan:
+        r = _time_solver(lat, prec, t, min_time_s)
+        r.update(case="sparse", size=list(lat.shape), cells=lat.n_cells, walls="half-way")
+        runs.append(r)
+        log(f"sparse {geometry} ({lat.n_cells} cells) {prec} {t} thread(s): {r['mlups']:.1f} MLUPS")
     del lat
+    # The same lattice as the product runs it: interpolated (Bouzidi) walls, q from the image.
+    if field is not None:
+        links, q = wall_links_from_field(mask, field)
+        lat = sparse_lattice(mask, morton=False, wall_links=links, wall_q=q)
+        for prec in ("float32", "float16"):
+            r = _time_solver(lat, prec, all_t, min_time_s)
+            r.update(case="sparse", size=list(lat.shape), cells=lat.n_cells, walls="bouzidi", wall_links=len(q))
+            runs.append(r)
+            res[f"sparse_{TAGS[prec]}_bouzidi_mlups"] = r["mlups"]
+            log(f"sparse, interpolated walls ({len(q)} links), {prec} {all_t} thread(s): {r['mlups']:.1f} MLUPS")
+        del lat
     if not quick:
         lat = sparse_lattice(mask, morton=True)
         r = _time_solver(lat, "float32", all_t, min_time_s)
@@ -302,27 +339,35 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
         del lat
     res["runs"] = runs
 
-    def pick(case, prec, t, n=None):
+    def pick(case, prec, t, n=None, key="mlups"):
         for r in runs:
-            if r["case"] == case and r["precision"] == prec and r["threads"] == t and (n is None or r["size"] == n):
-                return r["mlups"]
+            if (r["case"] == case and r["precision"] == prec and r["threads"] == t and r.get("walls") != "bouzidi"
+                    and (n is None or r["size"] == n)):
+                return r[key]
         return None
 
-    for prec, tag in (("float32", "fp32"), ("float64", "fp64")):
+    for prec, tag in TAGS.items():
         res[f"dense_{tag}_mlups"] = pick("dense", prec, all_t, size)
-        res[f"dense_{tag}_1t_mlups"] = pick("dense", prec, 1, size)
         res[f"sparse_{tag}_mlups"] = pick("sparse", prec, all_t)
-        res[f"sparse_{tag}_1t_mlups"] = pick("sparse", prec, 1)
+        if prec in ("float32", "float64"):
+            res[f"dense_{tag}_1t_mlups"] = pick("dense", prec, 1, size)
+            res[f"sparse_{tag}_1t_mlups"] = pick("sparse", prec, 1)
         if not quick:
             res[f"dense256_{tag}_mlups"] = pick("dense", prec, all_t, 256)
     res["dense_size"] = size
     res["roofline_mlups"] = inplace_roofline_mlups(triad, 4)
     res["roofline_fp64_mlups"] = inplace_roofline_mlups(triad, 8)
+    res["roofline_fp16_mlups"] = inplace_roofline_mlups(triad, 2)
     res["roofline_fraction"] = res["dense_fp32_mlups"] / res["roofline_mlups"]
     res["roofline_fraction_fp64"] = res["dense_fp64_mlups"] / res["roofline_fp64_mlups"]
+    res["roofline_fraction_fp16"] = res["dense_fp16_mlups"] / res["roofline_fp16_mlups"]
     res["sparse_over_dense"] = res["sparse_fp32_mlups"] / res["dense_fp32_mlups"]
-    res["bytes_per_cell_fp32"] = {"dense": next(r["bytes_per_cell"] for r in runs if r["case"] == "dense"),
-                                  "sparse": next(r["bytes_per_cell"] for r in runs if r["case"] == "sparse")}
+    if "sparse_fp32_bouzidi_mlups" in res:
+        res["sparse_bouzidi_over_dense"] = res["sparse_fp32_bouzidi_mlups"] / res["dense_fp32_mlups"]
+    res["bytes_per_cell_fp32"] = {"dense": pick("dense", "float32", all_t, size, "bytes_per_cell"),
+                                  "sparse": pick("sparse", "float32", all_t, key="bytes_per_cell")}
+    res["bytes_per_cell_fp16"] = {"dense": pick("dense", "float16", all_t, size, "bytes_per_cell"),
+                                  "sparse": pick("sparse", "float16", all_t, key="bytes_per_cell")}
 
     peer_mlups, peer_detail = {}, {}
     for name in peers:
@@ -341,11 +386,23 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
     # 1000 steps of the vascular case, from its measured rate, against dense peers on its bounding box
     n_sparse = res["sparse_cells"]
     wall = {"hemotwin_sparse_fp32": 1000 * n_sparse / (res["sparse_fp32_mlups"] * 1e6)}
+    for key in ("sparse_fp32_bouzidi", "sparse_fp16"):
+        if res.get(key + "_mlups"):
+            wall["hemotwin_" + key] = 1000 * n_sparse / (res[key + "_mlups"] * 1e6)
     for key, v in peer_mlups.items():
         wall[key + "_bounding_box"] = 1000 * bbox / (v * 1e6)
     res["aorta_1000_steps_s"] = wall
     res["notes"].append("aorta_1000_steps_s is extrapolated from the measured MLUPS (peers: measured on "
                         f"the {size}^3 box, applied to the {bbox}-cell bounding box)")
+    # A sparse code can beat a dense one on the bounding box by at most (its MLUPS / theirs) divided by
+    # the fluid fraction: say what that bound is for this geometry.
+    best_dense = max(peer_mlups.get("lbmpy_aa", 0.0), peer_mlups.get("lbmpy_twobuffer", 0.0))
+    if best_dense > 0:
+        res["aorta_speedup_vs_best_dense_peer"] = wall[f"lbmpy_{'aa' if peer_mlups.get('lbmpy_aa') else 'twobuffer'}"
+                                                       "_bounding_box"] / wall["hemotwin_sparse_fp32"]
+        res["notes"].append(
+            f"speed-up over the best dense peer on the bounding box = (sparse MLUPS / peer MLUPS) / fluid fraction "
+            f"= ({res['sparse_fp32_mlups']:.0f} / {best_dense:.0f}) / {res['sparse_fluid_fraction']:.3f}")
     return res
 
 
@@ -355,20 +412,27 @@ def format_table(res: dict) -> str:
              f"({res['machine']['threads']} threads, load {res['machine']['load_average'][0]:.1f})",
              f"STREAM triad: {res['stream_triad_gbps']:.1f} GB/s all threads, "
              f"{res['stream_triad_gbps_1thread']:.1f} GB/s 1 thread  [{res['stream_source']}]",
-             f"in-place roofline: {res['roofline_mlups']:.0f} MLUPS fp32, {res['roofline_fp64_mlups']:.0f} fp64",
-             "", f"{'case':<28}{'prec':<9}{'threads':>8}{'MLUPS':>10}{'B/cell':>8}{'roofline':>10}"]
+             f"in-place roofline: {res['roofline_mlups']:.0f} MLUPS fp32, {res['roofline_fp64_mlups']:.0f} fp64, "
+             f"{res['roofline_fp16_mlups']:.0f} 16-bit",
+             "", f"{'case':<38}{'prec':<9}{'threads':>8}{'MLUPS':>10}{'B/update':>9}{'B/cell':>8}{'roofline':>10}"]
     for r in res["runs"]:
         size = f"{r['size']}^3" if isinstance(r["size"], int) else "x".join(map(str, r["size"]))
-        roof = inplace_roofline_mlups(res["stream_triad_gbps"] if r["threads"] > 1 else
-                                      res["stream_triad_gbps_1thread"], BYTES[r["precision"]])
-        lines.append(f"{r['case'] + ' ' + size:<28}{r['precision']:<9}{r['threads']:>8}{r['mlups']:>10.1f}"
-                     f"{r['bytes_per_cell']:>8}{100 * r['mlups'] / roof:>9.0f}%")
+        if r.get("walls") == "bouzidi":
+            size += " bouzidi"
+        # roofline of this run: triad x 4/3 over the bytes its sweep moves per update
+        triad = res["stream_triad_gbps"] if r["threads"] > 1 else res["stream_triad_gbps_1thread"]
+        roof = triad * 1e9 * 4.0 / 3.0 / r["bytes_per_update"] / 1e6
+        lines.append(f"{r['case'] + ' ' + size:<38}{r['precision']:<9}{r['threads']:>8}{r['mlups']:>10.1f}"
+                     f"{r['bytes_per_update']:>9.0f}{r['bytes_per_cell']:>8.0f}{100 * r['mlups'] / roof:>9.0f}%")
     lines.append("")
     lines.append(f"dense fp32 {res['dense_size']}^3: {res['dense_fp32_mlups']:.1f} MLUPS = "
                  f"{100 * res['roofline_fraction']:.0f}% of the in-place roofline")
     lines.append(f"sparse ({res['sparse_geometry']}, {res['sparse_cells']} cells, "
                  f"{100 * res['sparse_fluid_fraction']:.1f}% of its box): {res['sparse_fp32_mlups']:.1f} MLUPS "
                  f"fp32 = {100 * res['sparse_over_dense']:.0f}% of dense")
+    if "sparse_bouzidi_over_dense" in res:
+        lines.append(f"sparse with interpolated walls: {res['sparse_fp32_bouzidi_mlups']:.1f} MLUPS fp32 = "
+                     f"{100 * res['sparse_bouzidi_over_dense']:.0f}% of dense")
     for k, v in res["peers"].items():
         lines.append(f"peer {k}: {v:.1f} MLUPS ({res['dense_size']}^3)")
     for k, v in res["aorta_1000_steps_s"].items():

@@ -80,7 +80,7 @@ def test_unknown_device_and_precision_raise():
     with pytest.raises(ValueError, match="device"):
         _core.Solver(lat, "tpu")
     with pytest.raises(ValueError, match="precision"):
-        _core.Solver(lat, "cpu", precision="float16")
+        _core.Solver(lat, "cpu", precision="float8")
     with pytest.raises(ValueError, match="tau"):
         _core.Solver(lat, "cpu", tau=0.5)
 

@@ -12,7 +12,12 @@
 
 namespace hemotwin {
 
-enum class Precision { Float32, Float64 };
+// Population storage; arithmetic is float64 for Float64 and float32 otherwise. Float16 (IEEE
+// binary16) and BFloat16 store shifted, scaled 16-bit populations (CPU backend only).
+enum class Precision { Float32, Float64, Float16, BFloat16 };
+inline size_t population_bytes(Precision p) {
+  return p == Precision::Float64 ? 8 : (p == Precision::Float32 ? 4 : 2);
+}
 
 struct PhysicsConfig {  // lattice units
   double tau = 0.8;
@@ -82,6 +87,12 @@ class Backend {
   virtual void get_populations(double* f_canonical) = 0;  // (19, n): f_i of cell c before collision
   virtual void set_populations(const double* f_canonical) = 0;
   void set_time_step(int64_t t) { t_ = t; }
+
+  // Bytes a step moves per fluid cell, averaged over an even and an odd step: populations read and
+  // written plus the index tables the sweep reads (boundary passes not included).
+  virtual double sweep_bytes_per_update() const;
+  // Bytes this backend holds for the run (populations, index tables, lattice, boundary links).
+  virtual size_t bytes_held() const;
 
  protected:
   // One fused stream-collide step at parity (t even/odd), then the boundary pass; a cell found

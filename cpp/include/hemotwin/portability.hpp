@@ -11,6 +11,7 @@
 #endif
 
 #define HT_RESTRICT __restrict__
+#define HT_LIKELY(x) __builtin_expect(!!(x), 1)
 
 // Full unrolling turns the velocity-set lookups (cx(i), w(i), ...) into constants.
 #if defined(__CUDACC__)

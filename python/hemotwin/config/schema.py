@@ -247,7 +247,8 @@ class NumericsSection(_Section):
     # Smagorinsky constant when LES is on; 0.17 (Lilly) kept the coarse demo lattice stable where
     # 0.1 diverged at the inlet (our test, not a general rule)
     smagorinsky: float = Field(0.17, gt=0.0, le=0.5)
-    precision: Literal["float32", "float64"] = "float32"
+    # float16 / bfloat16: 16-bit population storage, float32 arithmetic (CPU backend only)
+    precision: Literal["float32", "float64", "float16", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # auto: TRT from tau 0.55, regularized BGK closer to 1/2 (see solver.Numerics.collision)
     collision: Literal["auto", "trt", "bgk", "regularized"] = "auto"

@@ -17,6 +17,8 @@ from ..lattice import LatticeDomain
 from ..units import MIN_PORT_CELLS, LatticeUnits, StabilityError, check_stability, choose_lattice_units
 
 DivergenceError = _core.DivergenceError
+# Bytes of one stored population per numerics.precision (16-bit formats compute in float32).
+POPULATION_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 TRT_TAU_MIN = 0.55  # below, `auto` collision uses regularized BGK (see Numerics.collision)
 
 
@@ -49,7 +51,10 @@ class Numerics:
         Interpolated (second-order on curved walls) or half-way bounce-back.
     les : bool
         Smagorinsky sub-grid model with constant ``smagorinsky``.
-    precision : {"float32", "float64"}
+    precision : {"float32", "float64", "float16", "bfloat16"}
+        Population storage. ``float16`` / ``bfloat16`` store 16-bit shifted populations (f - w)
+        with float32 arithmetic (CPU only): half the memory traffic, accuracy measured in
+        docs/validation.md.
     u_lu_max : float
         Target peak lattice speed that sets the time step (Mach = u_lu/0.577).
     tau : float, optional
@@ -74,8 +79,9 @@ class Numerics:
                              f"got {self.collision!r}")
         if self.wall not in ("bouzidi", "halfway"):
             raise ValueError(f"numerics.wall must be 'bouzidi' or 'halfway', got {self.wall!r}")
-        if self.precision not in ("float32", "float64"):
-            raise ValueError(f"numerics.precision must be 'float32' or 'float64', got {self.precision!r}")
+        if self.precision not in POPULATION_BYTES:
+            raise ValueError("numerics.precision must be one of " + ", ".join(map(repr, POPULATION_BYTES))
+                             + f", got {self.precision!r}")
 
 
 @dataclass
@@ -318,7 +324,7 @@ class Simulation:
 
     def describe(self) -> dict:
         """Numbers for provenance: spacing, time step, tau, cells, memory."""
-        bytes_pop = 4 if self.numerics.precision == "float32" else 8
+        bytes_pop = POPULATION_BYTES[self.numerics.precision]
         return {
             **self.units.as_dict(), "tau": self.tau, "device": self.device,
             "n_fluid_cells": self.n_cells, "bytes_per_cell": int(self.lattice.bytes_per_cell(bytes_pop)),

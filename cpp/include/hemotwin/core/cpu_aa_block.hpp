@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // CPU fast path of the AA-pattern sweep: cells in blocks of one SIMD register (16 float / 8 double
 // lanes), populations loaded as whole vectors, the TRT/BGK formulas of kernels/collision.hpp applied
-// lane-wise. LES and Carreau-Yasuda blocks call kernels/collision.hpp's collide() lane by lane.
+// lane-wise; regularized, LES and Carreau-Yasuda blocks run kernels/collision.hpp's collide() on
+// Pack<T> (W lanes as one value). Storage may be narrower than the registers (cpu_storage.hpp).
 //
 // Layout as kernels/aa_step.hpp but with a padded stride N >= n for both the populations
 // (f[q * N + c]) and the address table (addr[(i - 1) * N + c] = i * N + neighbour(c, i)), so the 19
@@ -13,8 +14,12 @@
 #include <string.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <type_traits>
+#include <vector>
 
+#include "hemotwin/core/cpu_storage.hpp"
 #include "hemotwin/kernels/collision.hpp"
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -44,7 +49,7 @@ struct Simd<double> {
 // Lane-wise memory access. AVX-512 gathers take signed 32-bit indices: the caller guarantees
 // 19 * N < 2^31 before taking the BIG = false instantiation.
 template <class T, bool BIG>
-struct Mem {
+struct MemSame {
   typedef typename Simd<T>::V V;
   typedef typename Simd<T>::I I;
   static constexpr int W = Simd<T>::W;
@@ -120,12 +125,82 @@ struct Mem {
   }
 };
 
+// The same operations on 16-bit storage (cpu_storage.hpp) with float registers: values come in and
+// go out raw, (f - w) * SCALE, and the sweep applies the shift. Gathers and scatters (rare: lanes
+// in more than OddRunTable::MAX_RUNS runs) go lane by lane.
+template <class S, bool BIG>
+struct Mem16 {
+  typedef Codec<S, float> K;
+  typedef Simd<float>::V V;
+  typedef Simd<float>::I I;
+  static constexpr int W = 16;
+  static constexpr bool HALF = std::is_same<S, half16>::value;
+  static constexpr uint32_t FULL = 0xffffu;
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+  static HT_INLINE V widen(__m256i h) {
+    if constexpr (HALF) return (V)_mm512_cvtph_ps(h);
+    else return (V)_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+  }
+  static HT_INLINE __m256i narrow(V v) {
+    if constexpr (HALF) {
+      return _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    } else {  // round to nearest even, as float_to_bf16 (nan stays nan, inf stays inf)
+      const __m512i u = (__m512i)v;
+      const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+      const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd);
+      return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+    }
+  }
+  static HT_INLINE V load(const S* p) { return widen(_mm256_loadu_si256((const __m256i*)p)); }
+  static HT_INLINE void store(S* p, V v) { _mm256_storeu_si256((__m256i*)p, narrow(v)); }
+  static HT_INLINE V load_lanes(V src, uint32_t mask, const S* base) {
+    return (V)_mm512_mask_mov_ps((__m512)src, __mmask16(mask),
+                                 (__m512)widen(_mm256_maskz_loadu_epi16(__mmask16(mask), base)));
+  }
+  static HT_INLINE void store_lanes(S* base, uint32_t mask, V v) {
+    _mm256_mask_storeu_epi16(base, __mmask16(mask), narrow(v));
+  }
+#else
+  static HT_INLINE V load(const S* p) {
+    V v;
+    for (int j = 0; j < W; ++j) v[j] = K::raw(p[j]);
+    return v;
+  }
+  static HT_INLINE void store(S* p, V v) {
+    for (int j = 0; j < W; ++j) p[j] = K::from_raw(v[j]);
+  }
+  static HT_INLINE V load_lanes(V src, uint32_t mask, const S* base) {
+    for (int j = 0; j < W; ++j)
+      if (mask >> j & 1) src[j] = K::raw(base[j]);
+    return src;
+  }
+  static HT_INLINE void store_lanes(S* base, uint32_t mask, V v) {
+    for (int j = 0; j < W; ++j)
+      if (mask >> j & 1) base[j] = K::from_raw(v[j]);
+  }
+#endif
+  static HT_INLINE I load_idx(const uint32_t* p) { return MemSame<float, BIG>::load_idx(p); }
+  static HT_INLINE uint32_t run_mask(I idx, int j0) { return MemSame<float, BIG>::run_mask(idx, j0); }
+  static HT_INLINE V gather(const S* base, I idx) {
+    V v;
+    for (int j = 0; j < W; ++j) v[j] = K::raw(base[uint32_t(idx[j])]);
+    return v;
+  }
+  static HT_INLINE void scatter(S* base, I idx, V v) {
+    for (int j = 0; j < W; ++j) base[uint32_t(idx[j])] = K::from_raw(v[j]);
+  }
+};
+
+// Memory access for storage S and compute type C.
+template <class S, class C, bool BIG>
+using Mem = typename std::conditional<std::is_same<S, C>::value, MemSame<C, BIG>, Mem16<S, BIG>>::type;
+
 // Where the W lanes of one direction live in the odd step: one run of consecutive addresses
 // (a plain vector access), two runs (two masked accesses: a block across the end of a row, or the
 // periodic wrap of a dense row), or anything else (gather/scatter through idx).
-template <class T, bool BIG>
+template <class S, class T, bool BIG>
 struct Lanes {
-  typedef Mem<T, BIG> M;
+  typedef Mem<S, T, BIG> M;
   typedef typename Simd<T>::V V;
   typedef typename Simd<T>::I I;
   int runs = 0;  // 1, 2, or 0 for gather/scatter
@@ -152,7 +227,7 @@ struct Lanes {
     }
     runs = 0;
   }
-  HT_INLINE V load(const T* f) const {
+  HT_INLINE V load(const S* f) const {
     if (runs == 1) return M::load(f + b1);
     if (runs == 2) {
       const V v = M::load_lanes(V{}, M::FULL & ~m2, f + b1);
@@ -160,7 +235,7 @@ struct Lanes {
     }
     return M::gather(f, idx);
   }
-  HT_INLINE void store(T* f, V v) const {
+  HT_INLINE void store(S* f, V v) const {
     if (runs == 1) {
       M::store(f + b1, v);
     } else if (runs == 2) {
@@ -171,6 +246,120 @@ struct Lanes {
     }
   }
 };
+
+// The odd step's slots of one block in one direction, as runs of lanes whose slots are consecutive:
+// lane j of the run lies at base + j (a neighbour row, or the cell's own opposite slot where the
+// neighbour is solid: half-way bounce-back). A block's runs are listed by direction; the lanes of
+// one direction that form more than MAX_RUNS runs go through one gather (base: offset into the
+// gather index list). Per cell this is ~12 B instead of the address table's 72 B, and the sweep
+// no longer works out where the runs are (issue 5: the sparse odd step ran at 1/4 of the dense one).
+struct OddRun {
+  uint32_t base;
+  uint16_t lanes;  // bit j: lane j belongs to this run
+  uint8_t dir;     // 1..18; 0 marks the end of the list
+  uint8_t gather;  // 1: lanes are gathered through gather_idx[base .. base + W)
+};
+
+// Odd-step runs of every full block of W cells, built from the padded address table
+// (addr[(i - 1) * N + c]). Blocks are filled in parallel with the sweeps' static schedule so each
+// thread first touches the runs it will read.
+struct OddRunTable {
+  static constexpr int MAX_RUNS = 4;
+  std::vector<uint32_t> begin;      // n_full_blocks + 1 offsets into runs
+  OddRun* runs = nullptr;           // + one end marker
+  std::vector<uint32_t> gather_idx;
+  size_t n_runs = 0;
+
+  OddRunTable() = default;
+  OddRunTable(const OddRunTable&) = delete;
+  OddRunTable& operator=(const OddRunTable&) = delete;
+  ~OddRunTable() { std::free(runs); }
+
+  template <int W>
+  void build(const uint32_t* addr, size_t N, size_t n_full_blocks, int threads) {
+    // Runs of block b, direction i: lanes grouped by addr - j (equal for consecutive slots).
+    auto runs_of = [&](size_t b, int i, uint32_t key[W], uint16_t lanes[W]) {
+      int nr = 0;
+      for (int j = 0; j < W; ++j) {
+        const uint32_t k = addr[size_t(i - 1) * N + b * W + size_t(j)] - uint32_t(j);
+        int r = 0;
+        while (r < nr && key[r] != k) ++r;
+        if (r == nr) {
+          key[nr] = k;
+          lanes[nr++] = 0;
+        }
+        lanes[r] = uint16_t(lanes[r] | (1u << j));
+      }
+      return nr;
+    };
+    const long long nb = (long long)n_full_blocks;
+    std::vector<uint32_t> count(n_full_blocks + 1, 0), gathers(n_full_blocks + 1, 0);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (long long b = 0; b < nb; ++b) {
+      uint32_t key[W];
+      uint16_t lanes[W];
+      for (int i = 1; i < 19; ++i) {
+        const int nr = runs_of(size_t(b), i, key, lanes);
+        count[size_t(b)] += nr <= MAX_RUNS ? uint32_t(nr) : 1u;
+        gathers[size_t(b)] += nr <= MAX_RUNS ? 0u : 1u;
+      }
+    }
+    begin.assign(n_full_blocks + 1, 0);
+    std::vector<uint32_t> gbegin(n_full_blocks + 1, 0);
+    for (size_t b = 0; b < n_full_blocks; ++b) {
+      begin[b + 1] = begin[b] + count[b];
+      gbegin[b + 1] = gbegin[b] + gathers[b] * uint32_t(W);
+    }
+    n_runs = begin[n_full_blocks];
+    std::free(runs);
+    runs = static_cast<OddRun*>(std::malloc((n_runs + 1) * sizeof(OddRun)));
+    if (!runs) throw std::bad_alloc();
+    gather_idx.assign(gbegin[n_full_blocks], 0);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (long long b = 0; b < nb; ++b) {
+      uint32_t key[W];
+      uint16_t lanes[W];
+      OddRun* out = runs + begin[size_t(b)];
+      uint32_t g = gbegin[size_t(b)];
+      for (int i = 1; i < 19; ++i) {
+        const int nr = runs_of(size_t(b), i, key, lanes);
+        if (nr <= MAX_RUNS) {
+          for (int r = 0; r < nr; ++r) *out++ = OddRun{key[r], lanes[r], uint8_t(i), 0};
+        } else {
+          for (int j = 0; j < W; ++j) gather_idx[g + uint32_t(j)] = addr[size_t(i - 1) * N + size_t(b) * W + size_t(j)];
+          *out++ = OddRun{g, uint16_t((1u << W) - 1), uint8_t(i), 1};
+          g += uint32_t(W);
+        }
+      }
+    }
+    runs[n_runs] = OddRun{0, 0, 0, 0};
+  }
+};
+
+// Loads (STORE = false) or stores direction i of a block through its runs, advancing r past them.
+template <class S, class T, bool BIG, bool STORE>
+HT_INLINE void odd_runs(S* f, const OddRun*& r, const uint32_t* gather_idx, int i, typename Simd<T>::V& v) {
+  typedef Mem<S, T, BIG> M;
+  if (HT_LIKELY(r->lanes == M::FULL && !r->gather)) {  // one neighbour row: a plain vector
+    if (STORE) M::store(f + r->base, v);
+    else v = M::load(f + r->base);
+    ++r;
+    return;
+  }
+  if (r->gather) {
+    const typename Simd<T>::I idx = M::load_idx(gather_idx + r->base);
+    if (STORE) M::scatter(f, idx, v);
+    else v = M::gather(f, idx);
+    ++r;
+    return;
+  }
+  if (!STORE) v = typename Simd<T>::V{};
+  do {
+    if (STORE) M::store_lanes(f + r->base, r->lanes, v);
+    else v = M::load_lanes(v, r->lanes, f + r->base);
+    ++r;
+  } while (r->dir == i);
+}
 
 // W lanes behaving as one scalar, so kernels/collision.hpp's collide<Pack<T>, LES, CY>() runs the
 // regularized, LES and Carreau-Yasuda collisions on a whole block with the scalar code's formulas

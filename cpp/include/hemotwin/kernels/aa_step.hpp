@@ -63,8 +63,10 @@ struct BoundaryView {
 
 // Rewrites the populations that re-enter boundary cell b after a step. Everything this cell needs is
 // read before anything is written, and no other cell writes what it reads, so cells run in parallel.
-template <class S, class C>
-HT_HD HT_INLINE void correct_boundary_cell(S* f, const uint32_t* addr, size_t n, bool odd_done,
+// P is S* or, for a coded storage (CPU 16-bit formats), a pointer-like view whose elements convert
+// to and from C.
+template <class S, class C, class P = S*>
+HT_HD HT_INLINE void correct_boundary_cell(P f, const uint32_t* addr, size_t n, bool odd_done,
                                            const BoundaryView<C>& bv, size_t b) {
   const size_t c = bv.cells[b];
   const uint32_t lb = bv.link_begin[b], le = bv.link_begin[b + 1];

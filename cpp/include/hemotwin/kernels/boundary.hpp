@@ -11,13 +11,27 @@ enum LinkKind : unsigned char { LINK_WALL = 0, LINK_VELOCITY = 1, LINK_PRESSURE 
 
 // BFL linear interpolated bounce-back (Bouzidi et al. 2001, Phys. Fluids 13:3452).
 // fi_x = f_i*(x) (towards the wall), fib_x = f_ibar*(x), fi_xb = f_i*(x - c_i) when that cell is fluid.
+// As weights: f_ibar(x) = alpha f_i*(x) + beta g, where g is f_i*(x - c_i) when uses_xb, else
+// f_ibar*(x). A link whose wall is half-way (q = 1/2) or without the cell behind gets (1, 0).
+template <class C>
+HT_HD HT_INLINE void bouzidi_weights(C q, bool has_xb, C& alpha, C& beta, bool& uses_xb) {
+  uses_xb = q < C(0.5);
+  if (uses_xb) {
+    alpha = has_xb ? C(2) * q : C(1);  // no fluid cell behind: fall back to half-way
+    beta = has_xb ? C(1) - C(2) * q : C(0);
+    return;
+  }
+  alpha = C(0.5) / q;
+  beta = C(1) - alpha;
+}
+
 template <class C>
 HT_HD HT_INLINE C bouzidi(C q, C fi_x, C fib_x, C fi_xb, bool has_xb) {
-  if (q < C(0.5)) {
-    return has_xb ? C(2) * q * fi_x + (C(1) - C(2) * q) * fi_xb : fi_x;  // fall back to half-way
-  }
-  const C inv2q = C(0.5) / q;
-  return inv2q * fi_x + (C(1) - inv2q) * fib_x;
+  C alpha, beta;
+  bool uses_xb;
+  bouzidi_weights<C>(q, has_xb, alpha, beta, uses_xb);
+  if (uses_xb && !has_xb) return fi_x;
+  return alpha * fi_x + beta * (uses_xb ? fi_xb : fib_x);
 }
 
 // Half-way bounce-back off a wall moving with u_w (Ladd 1994), reference density 1 so the mass flux
