@@ -68,10 +68,14 @@ def main():
         from hemotwin.lattice import LatticeDomain
 
         d = LatticeDomain.load_npz(a.aorta)
-        lat = _core.Lattice(d.cell_type, d.wall_links, d.wall_q)
+        # natural order (k fastest), as Simulation builds it; Morton order timed beside it
+        lat = _core.Lattice(d.cell_type, d.wall_links, d.wall_q, morton=False)
         res["sparse_cells"] = int(lat.n_cells)
         res["sparse_bbox"] = list(d.cell_type.shape)
         res["sparse_fp32_mlups"] = mlups(lat, "float32", 400)
+        del lat
+        lat = _core.Lattice(d.cell_type, d.wall_links, d.wall_q, morton=True)
+        res["sparse_fp32_morton_mlups"] = mlups(lat, "float32", 400)
     for key, bytes_pop in (("dense_fp32", 4), ("dense_fp64", 8), ("sparse_fp32", 4)):
         if key + "_mlups" not in res:
             continue

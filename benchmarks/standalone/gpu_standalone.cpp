@@ -170,11 +170,14 @@ int main(int argc, char** argv) {
   {
     Dumped d = load(dir + "/aorta.bin");
     bool np[3] = {false, false, false};
-    SparseLattice lat = build_sparse_lattice(d.ct.data(), d.nx, d.ny, d.nz, d.walls, np, true);
-    const double m32 = mlups(lat, Precision::Float32, 400);
-    std::printf("aorta %zu cells (bbox %lldx%lldx%lld)  FP32 %8.0f MLUPS  %5.1f%% of copy BW at 152 B (%5.1f%% at 188 B)\n",
-                lat.n, (long long)d.nx, (long long)d.ny, (long long)d.nz, m32, 100 * m32 * 1e6 * 152 / (bw * 1e9),
-                100 * m32 * 1e6 * 188 / (bw * 1e9));
+    // natural order (k fastest) is what Simulation builds; Morton beside it for comparison
+    for (bool morton : {false, true}) {
+      SparseLattice lat = build_sparse_lattice(d.ct.data(), d.nx, d.ny, d.nz, d.walls, np, morton);
+      const double m32 = mlups(lat, Precision::Float32, 400);
+      std::printf("aorta %zu cells (bbox %lldx%lldx%lld, %s order)  FP32 %8.0f MLUPS  %5.1f%% of copy BW at 152 B "
+                  "(%5.1f%% at 188 B)\n", lat.n, (long long)d.nx, (long long)d.ny, (long long)d.nz,
+                  morton ? "Morton" : "natural", m32, 100 * m32 * 1e6 * 152 / (bw * 1e9), 100 * m32 * 1e6 * 188 / (bw * 1e9));
+    }
   }
   std::printf("%s\n", ok ? "PARITY OK" : "PARITY FAILED");
   return ok ? 0 : 1;
