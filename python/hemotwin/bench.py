@@ -193,11 +193,16 @@ def _run_peer(name: str, size: int, steps: int, threads: int, timeout_s: float) 
     if not script.exists():
         return {"error": f"{script} not found (peers live in the source tree's benchmarks/peers)"}
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [sys.executable, str(script), "--size", str(size), "--steps", str(steps), "--json"]
+    # HEMOTWIN_<NAME>_PYTHON (e.g. HEMOTWIN_XLB_PYTHON=/path/venv/bin/python) runs a peer installed in
+    # its own environment; default: this interpreter
+    python = os.environ.get(f"HEMOTWIN_{name.upper()}_PYTHON") or sys.executable
+    cmd = [python, str(script), "--size", str(size), "--steps", str(steps), "--json"]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout_s:g} s"}
+    except OSError as e:  # e.g. a HEMOTWIN_<NAME>_PYTHON that does not exist
+        return {"error": f"cannot run {python}: {e}"}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
         tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -244,7 +249,7 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
     sparse_spacing_mm : float, optional
         Spacing of the vascular lattice (default 0.5 mm; 1.5 mm with ``quick``).
     peers : tuple of str, optional
-        Peer codes to run on the dense box ("numpy", "lbmpy"); default all, only numpy when quick.
+        Peer codes to run on the dense box ("numpy", "lbmpy", "xlb"); default all, only numpy when quick.
     min_time_s : float, optional
         Least time each MLUPS figure is timed for (default 1.0 s, 0.05 s with ``quick``).
     triad_bytes : int, optional
@@ -271,7 +276,7 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
     triad_bytes = triad_bytes or ((48 << 20) if quick else (3 << 29))
     sparse_spacing_mm = sparse_spacing_mm or (1.5 if quick else 0.5)
     if peers is None:
-        peers = ("numpy",) if quick else ("numpy", "lbmpy")
+        peers = ("numpy",) if quick else ("numpy", "lbmpy", "xlb")
     thread_counts = sorted({1, all_t})
 
     res = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -408,12 +413,12 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
 
 def format_table(res: dict) -> str:
     """Human-readable summary of :func:`run_bench`'s result."""
-    lines = [f"hemotwin bench  {res['date']}  commit {res['commit']}  {res['machine']['cpu']} "
-             f"({res['machine']['threads']} threads, load {res['machine']['load_average'][0]:.1f})",
-             f"STREAM triad: {res['stream_triad_gbps']:.1f} GB/s all threads, "
-             f"{res['stream_triad_gbps_1thread']:.1f} GB/s 1 thread  [{res['stream_source']}]",
-             f"in-place roofline: {res['roofline_mlups']:.0f} MLUPS fp32, {res['roofline_fp64_mlups']:.0f} fp64, "
-             f"{res['roofline_fp16_mlups']:.0f} 16-bit",
+    lines = [(f"hemotwin bench  {res['date']}  commit {res['commit']}  {res['machine']['cpu']} "
+              f"({res['machine']['threads']} threads, load {res['machine']['load_average'][0]:.1f})"),
+             (f"STREAM triad: {res['stream_triad_gbps']:.1f} GB/s all threads, "
+              f"{res['stream_triad_gbps_1thread']:.1f} GB/s 1 thread  [{res['stream_source']}]"),
+             (f"in-place roofline: {res['roofline_mlups']:.0f} MLUPS fp32, {res['roofline_fp64_mlups']:.0f} fp64, "
+              f"{res['roofline_fp16_mlups']:.0f} 16-bit"),
              "", f"{'case':<38}{'prec':<9}{'threads':>8}{'MLUPS':>10}{'B/update':>9}{'B/cell':>8}{'roofline':>10}"]
     for r in res["runs"]:
         size = f"{r['size']}^3" if isinstance(r["size"], int) else "x".join(map(str, r["size"]))

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--sparse-spacing-mm", type=float, default=None,
                    help="spacing of the vascular lattice (default 0.5 mm, 1.5 with --quick)")
     p.add_argument("--peers", default=None,
-                   help="comma-separated peers to run: numpy,lbmpy ('' for none; default all, numpy with --quick)")
+                   help="comma-separated peers to run: numpy,lbmpy,xlb ('' for none; default all, numpy with --quick)")
     p.set_defaults(func=_run)
 
 
