@@ -302,6 +302,9 @@ class CpuBackend final : public Backend {
     const cpu::Rates<C> rates(p);
     const CollisionParams<cpu::Pack<C>> pack_params = cpu::broadcast(p);
     const bool dense = lat_.dense_box;
+    // Dense rows start on whole vectors (stride N is a multiple of W): k +- 1 neighbours can be
+    // assembled from aligned vectors (cpu::MemSame::load_shifted) for same-type storage.
+    const bool aligned_rows = std::is_same<S, C>::value && lat_.nz % W == 0 && N_ % size_t(W) == 0;
     const uint32_t* gidx = odd_runs_.gather_idx.data();
     const long long nx = lat_.nx, ny = lat_.ny, nz = lat_.nz;
     const long long nblocks = (long long)((n + W - 1) / W);
@@ -360,6 +363,10 @@ class CpuBackend final : public Backend {
               L.runs = 2;
               L.m2 = 1u << wrap;
               L.b2 = rb + (dz < 0 ? nz - 1 : 0) - wrap;
+            } else if (dz != 0 && aligned_rows) {
+              L.runs = 3;
+              L.b1 = rb + k0;
+              L.dz = dz;
             }
             return L;
           }

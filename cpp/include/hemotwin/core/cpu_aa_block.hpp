@@ -123,6 +123,54 @@ struct MemSame {
       if (mask >> j & 1) base[j] = v[j];
 #endif
   }
+
+  // Lanes p[dz], ..., p[dz + W - 1] for a vector-aligned p and dz = +-1 (the k +- 1 neighbours of a
+  // dense row), from the two aligned vectors they straddle: an unaligned vector splits two cache
+  // lines, and those split accesses were ~1/4 of the dense odd step. The caller guarantees both
+  // aligned vectors lie in the row.
+  static HT_INLINE V load_shifted(const T* p, int dz) {
+#ifdef __AVX512F__
+    if constexpr (W == 16) {
+      if (dz > 0) return (V)_mm512_alignr_epi32((__m512i)load(p + W), (__m512i)load(p), 1);
+      return (V)_mm512_alignr_epi32((__m512i)load(p), (__m512i)load(p - W), 15);
+    } else {
+      if (dz > 0) return (V)_mm512_alignr_epi64((__m512i)load(p + W), (__m512i)load(p), 1);
+      return (V)_mm512_alignr_epi64((__m512i)load(p), (__m512i)load(p - W), 7);
+    }
+#else
+    return load(p + dz);
+#endif
+  }
+  // The matching store: the vector rotated by one lane, written as two masked aligned stores.
+  static HT_INLINE void store_shifted(T* p, int dz, V v) {
+#ifdef __AVX512F__
+    if constexpr (W == 16) {
+      const __m512i x = (__m512i)v;
+      if (dz > 0) {
+        const V rot = (V)_mm512_alignr_epi32(x, x, 15);  // rot[j] = v[j - 1], rot[0] = v[15]
+        store_lanes(p, FULL & ~1u, rot);
+        store_lanes(p + W, 1u, rot);
+      } else {
+        const V rot = (V)_mm512_alignr_epi32(x, x, 1);  // rot[j] = v[j + 1], rot[15] = v[0]
+        store_lanes(p, FULL >> 1, rot);
+        store_lanes(p - W, 1u << (W - 1), rot);
+      }
+    } else {
+      const __m512i x = (__m512i)v;
+      if (dz > 0) {
+        const V rot = (V)_mm512_alignr_epi64(x, x, 7);
+        store_lanes(p, FULL & ~1u, rot);
+        store_lanes(p + W, 1u, rot);
+      } else {
+        const V rot = (V)_mm512_alignr_epi64(x, x, 1);
+        store_lanes(p, FULL >> 1, rot);
+        store_lanes(p - W, 1u << (W - 1), rot);
+      }
+    }
+#else
+    store(p + dz, v);
+#endif
+  }
 };
 
 // The same operations on 16-bit storage (cpu_storage.hpp) with float registers: values come in and
@@ -179,6 +227,8 @@ struct Mem16 {
       if (mask >> j & 1) base[j] = K::from_raw(v[j]);
   }
 #endif
+  static HT_INLINE V load_shifted(const S* p, int dz) { return load(p + dz); }
+  static HT_INLINE void store_shifted(S* p, int dz, V v) { store(p + dz, v); }
   static HT_INLINE I load_idx(const uint32_t* p) { return MemSame<float, BIG>::load_idx(p); }
   static HT_INLINE uint32_t run_mask(I idx, int j0) { return MemSame<float, BIG>::run_mask(idx, j0); }
   static HT_INLINE V gather(const S* base, I idx) {
@@ -203,7 +253,8 @@ struct Lanes {
   typedef Mem<S, T, BIG> M;
   typedef typename Simd<T>::V V;
   typedef typename Simd<T>::I I;
-  int runs = 0;  // 1, 2, or 0 for gather/scatter
+  int runs = 0;  // 1, 2, 3 (aligned dense row shifted by dz), or 0 for gather/scatter
+  int dz = 0;
   long long b1 = 0, b2 = 0;  // first element of each run, shifted so lane j sits at b + j
   uint32_t m2 = 0;           // lanes of the second run (the first run has the others)
   I idx;
@@ -229,6 +280,7 @@ struct Lanes {
   }
   HT_INLINE V load(const S* f) const {
     if (runs == 1) return M::load(f + b1);
+    if (runs == 3) return M::load_shifted(f + b1, dz);
     if (runs == 2) {
       const V v = M::load_lanes(V{}, M::FULL & ~m2, f + b1);
       return M::load_lanes(v, m2, f + b2);
@@ -238,6 +290,8 @@ struct Lanes {
   HT_INLINE void store(S* f, V v) const {
     if (runs == 1) {
       M::store(f + b1, v);
+    } else if (runs == 3) {
+      M::store_shifted(f + b1, dz, v);
     } else if (runs == 2) {
       M::store_lanes(f + b1, M::FULL & ~m2, v);
       M::store_lanes(f + b2, m2, v);
