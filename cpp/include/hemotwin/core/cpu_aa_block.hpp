@@ -503,8 +503,9 @@ HT_INLINE V c_dot(int i, V ux, V uy, V uz) {
   return s;
 }
 
-// The two-relaxation-time update of collide<C, false, false>() (Ginzburg 2005) on W cells at once,
-// in the same order of operations; returns the lanes' "physical" mask (rho in (0.2, 5), u^2 < 0.5).
+// The two-relaxation-time update of collide<C, false, false>() (Ginzburg 2005) on W cells at once:
+// the same formulas, with the moments summed as trees (rounding-level differences from the scalar
+// collide(), e.g. the CUDA backend's); returns the lanes' "physical" mask (rho in (0.2, 5), u^2 < 0.5).
 template <class T>
 HT_INLINE auto collide_trt_block(typename Simd<T>::V g[19], const Rates<T>& r) {
   typedef typename Simd<T>::V V;
