@@ -54,13 +54,12 @@ class CpuBackend final : public Backend {
   }
 
   size_t bytes_held() const override {
-    const size_t links = lat_.n_links();
-    size_t b = 19 * N_ * sizeof(S) + 18 * N_ * sizeof(uint32_t);            // populations, addresses
+    // the lattice's own count (populations, addresses, coordinates, links) at the padded stride,
+    // plus what this backend adds: the odd-step run table, the wall table and the link fluxes
+    size_t b = lat_.bytes_per_cell(sizeof(S)) * n_ + (N_ - n_) * (19 * sizeof(S) + 18 * sizeof(uint32_t));
     b += odd_runs_.n_runs * sizeof(cpu::OddRun) + odd_runs_.gather_idx.size() * 4 + odd_runs_.begin.size() * 4;
     b += walls_.fix.size() * (3 * 4 + 2 * sizeof(C)) + walls_.cells.size() * 13 + walls_.block_begin.size() * 4;
-    b += lat_.ijk.size() * 4 + lat_.bcells.size() * 8 + links * (1 + 1 + 2 + 4 + 4 + 12 + sizeof(C));
-    b += lat_.port_links.size() * 4 + lat_.port_cells.size() * 4;
-    return b;
+    return b + lat_.n_links() * sizeof(C);
   }
 
   std::vector<double> port_mean_pressure() override {

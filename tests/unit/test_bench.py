@@ -7,6 +7,7 @@ import pytest
 
 from hemotwin import bench
 from hemotwin.cli import main
+from hemotwin.solver.simulation import POPULATION_BYTES
 
 
 def test_bench_json_quick_has_required_keys(capsys):
@@ -25,8 +26,8 @@ def test_bench_json_quick_has_required_keys(capsys):
     assert {(r["case"], r["precision"]) for r in res["runs"]} == {
         (c, p) for c in ("dense", "sparse") for p in ("float32", "float64", "float16", "bfloat16")}
     for r in res["runs"]:  # bytes come from the solver: populations in and out at least
-        assert r["bytes_per_update"] >= 2 * 19 * bench.BYTES[r["precision"]]
-        assert r["bytes_per_cell"] >= 19 * bench.BYTES[r["precision"]]
+        assert r["bytes_per_update"] >= 2 * 19 * POPULATION_BYTES[r["precision"]]
+        assert r["bytes_per_cell"] >= 19 * POPULATION_BYTES[r["precision"]]
     assert res["dense_fp16_mlups"] > 0 and res["sparse_fp16_mlups"] > 0
 
 

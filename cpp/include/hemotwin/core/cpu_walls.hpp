@@ -150,7 +150,7 @@ struct WallLinkTable {
   // Inside the sweep, after block b: the cells it completes that are not deferred.
   template <class S>
   HT_INLINE void after_block(S* f, bool odd_done, size_t b) const {
-    if (cells.empty()) return;  // no interpolated wall (half-way walls, or none built)
+    if (empty()) return;  // no interpolated wall (half-way walls, or none built)
     for (uint32_t w = block_begin[b]; w < block_begin[b + 1]; ++w)
       if (!deferred[w]) correct(f, odd_done, w);
   }
