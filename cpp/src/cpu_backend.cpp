@@ -376,15 +376,19 @@ class CpuBackend final : public Backend {
               L.runs = 2;
               L.m2 = 1u << wrap;
               L.b2 = rb + (dz < 0 ? nz - 1 : 0) - wrap;
-            } else if (dz != 0 && aligned_rows) {
-              L.runs = 3;
-              L.b1 = rb + k0;
-              L.dz = dz;
             }
             return L;
           }
           L.from_index(M::load_idx(addr + size_t(i - 1) * N + c0));
           return L;
+        };
+        // Dense row of whole aligned vectors (same-type storage): direction i's slots are this
+        // block's vector of a neighbour row, shifted by one lane where c_iz != 0, assembled from
+        // that vector and its neighbour (across the periodic wrap at the row's ends).
+        const bool aligned_block = row_block && aligned_rows;
+        const long long k_next = k0 + W == nz ? 0 : k0 + W, k_prev = (k0 == 0 ? nz : k0) - W;
+        auto row_of = [&](int i) {
+          return f + rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
         };
         const bool use_runs = ODD && !dense && m == W;
         const cpu::OddRun* runs = use_runs ? odd_runs_.runs + odd_runs_.begin[size_t(b)] : nullptr;
@@ -397,6 +401,17 @@ HT_UNROLL
             const cpu::OddRun* r = runs;
 HT_UNROLL
             for (int i = 1; i < 19; ++i) cpu::odd_runs<S, C, BIG, false>(f, r, gidx, i, g[D3Q19::opp(i)]);
+          } else if (aligned_block) {
+            if constexpr (std::is_same<S, C>::value) {
+              g[0] = M::load(f + c0);
+HT_UNROLL
+              for (int i = 1; i < 19; ++i) {
+                const S* row = row_of(i);
+                const int dz = D3Q19::cz(i);
+                g[D3Q19::opp(i)] = dz == 0 ? M::load(row + k0)
+                                           : M::load_shifted(row + k0, row + (dz > 0 ? k_next : k_prev), dz);
+              }
+            }
           } else {
             g[0] = M::load(f + c0);
 HT_UNROLL
@@ -442,6 +457,17 @@ HT_UNROLL
             const cpu::OddRun* r = runs;
 HT_UNROLL
             for (int i = 1; i < 19; ++i) cpu::odd_runs<S, C, BIG, true>(f, r, gidx, i, g[i]);
+          } else if (aligned_block) {
+            if constexpr (std::is_same<S, C>::value) {
+              M::store(f + c0, g[0]);
+HT_UNROLL
+              for (int i = 1; i < 19; ++i) {
+                S* row = row_of(i);
+                const int dz = D3Q19::cz(i);
+                if (dz == 0) M::store(row + k0, g[i]);
+                else M::store_shifted(row + k0, row + (dz > 0 ? k_next : k_prev), dz, g[i]);
+              }
+            }
           } else {
             M::store(f + c0, g[0]);
 HT_UNROLL

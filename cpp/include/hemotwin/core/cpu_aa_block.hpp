@@ -124,53 +124,56 @@ struct MemSame {
 #endif
   }
 
-  // Lanes p[dz], ..., p[dz + W - 1] for a vector-aligned p and dz = +-1 (the k +- 1 neighbours of a
-  // dense row), from the two aligned vectors they straddle: an unaligned vector splits two cache
-  // lines, and those split accesses were ~1/4 of the dense odd step. The caller guarantees both
-  // aligned vectors lie in the row.
-  static HT_INLINE V load_shifted(const T* p, int dz) {
+  // Lanes p[dz], ..., p[dz + W - 1] of a periodic dense row for a vector-aligned p and dz = +-1,
+  // from p's vector and the aligned vector adj next to it on the dz side (p + W or p - W, or the
+  // other end of the row across its periodic wrap; adj == p for a row of one vector). An
+  // unaligned vector splits two cache lines: those split accesses were ~1/4 of the dense odd step.
+  static HT_INLINE V load_shifted(const T* p, const T* adj, int dz) {
 #ifdef __AVX512F__
-    if constexpr (W == 16) {
-      if (dz > 0) return (V)_mm512_alignr_epi32((__m512i)load(p + W), (__m512i)load(p), 1);
-      return (V)_mm512_alignr_epi32((__m512i)load(p), (__m512i)load(p - W), 15);
-    } else {
-      if (dz > 0) return (V)_mm512_alignr_epi64((__m512i)load(p + W), (__m512i)load(p), 1);
-      return (V)_mm512_alignr_epi64((__m512i)load(p), (__m512i)load(p - W), 7);
-    }
+    constexpr int last = W - 1;
+    if (dz > 0) return (V)alignr((__m512i)load(adj), (__m512i)load(p), 1);
+    return (V)alignr((__m512i)load(p), (__m512i)load(adj), last);
 #else
-    return load(p + dz);
+    V v;
+    for (int j = 0; j < W; ++j) {
+      const int k = j + dz;
+      v[j] = k < 0 ? adj[W - 1] : (k >= W ? adj[0] : p[k]);
+    }
+    return v;
 #endif
   }
   // The matching store: the vector rotated by one lane, written as two masked aligned stores.
-  static HT_INLINE void store_shifted(T* p, int dz, V v) {
+  static HT_INLINE void store_shifted(T* p, T* adj, int dz, V v) {
 #ifdef __AVX512F__
-    if constexpr (W == 16) {
-      const __m512i x = (__m512i)v;
-      if (dz > 0) {
-        const V rot = (V)_mm512_alignr_epi32(x, x, 15);  // rot[j] = v[j - 1], rot[0] = v[15]
-        store_lanes(p, FULL & ~1u, rot);
-        store_lanes(p + W, 1u, rot);
-      } else {
-        const V rot = (V)_mm512_alignr_epi32(x, x, 1);  // rot[j] = v[j + 1], rot[15] = v[0]
-        store_lanes(p, FULL >> 1, rot);
-        store_lanes(p - W, 1u << (W - 1), rot);
-      }
+    const __m512i x = (__m512i)v;
+    if (dz > 0) {
+      const V rot = (V)alignr(x, x, W - 1);  // rot[j] = v[j - 1], rot[0] = v[W - 1]
+      store_lanes(p, FULL & ~1u, rot);
+      store_lanes(adj, 1u, rot);
     } else {
-      const __m512i x = (__m512i)v;
-      if (dz > 0) {
-        const V rot = (V)_mm512_alignr_epi64(x, x, 7);
-        store_lanes(p, FULL & ~1u, rot);
-        store_lanes(p + W, 1u, rot);
-      } else {
-        const V rot = (V)_mm512_alignr_epi64(x, x, 1);
-        store_lanes(p, FULL >> 1, rot);
-        store_lanes(p - W, 1u << (W - 1), rot);
-      }
+      const V rot = (V)alignr(x, x, 1);  // rot[j] = v[j + 1], rot[W - 1] = v[0]
+      store_lanes(p, FULL >> 1, rot);
+      store_lanes(adj, 1u << (W - 1), rot);
     }
 #else
-    store(p + dz, v);
+    for (int j = 0; j < W; ++j) {
+      const int k = j + dz;
+      (k < 0 ? adj[W - 1] : (k >= W ? adj[0] : p[k])) = v[j];
+    }
 #endif
   }
+
+ private:
+#ifdef __AVX512F__
+  // (hi:lo) shifted right by `lanes` elements of T.
+  static HT_INLINE __m512i alignr(__m512i hi, __m512i lo, int lanes) {
+    if constexpr (W == 16) {
+      return lanes == 1 ? _mm512_alignr_epi32(hi, lo, 1) : _mm512_alignr_epi32(hi, lo, 15);
+    } else {
+      return lanes == 1 ? _mm512_alignr_epi64(hi, lo, 1) : _mm512_alignr_epi64(hi, lo, 7);
+    }
+  }
+#endif
 };
 
 // The same operations on 16-bit storage (cpu_storage.hpp) with float registers: values come in and
@@ -227,8 +230,6 @@ struct Mem16 {
       if (mask >> j & 1) base[j] = K::from_raw(v[j]);
   }
 #endif
-  static HT_INLINE V load_shifted(const S* p, int dz) { return load(p + dz); }
-  static HT_INLINE void store_shifted(S* p, int dz, V v) { store(p + dz, v); }
   static HT_INLINE I load_idx(const uint32_t* p) { return MemSame<float, BIG>::load_idx(p); }
   static HT_INLINE uint32_t run_mask(I idx, int j0) { return MemSame<float, BIG>::run_mask(idx, j0); }
   static HT_INLINE V gather(const S* base, I idx) {
@@ -253,8 +254,7 @@ struct Lanes {
   typedef Mem<S, T, BIG> M;
   typedef typename Simd<T>::V V;
   typedef typename Simd<T>::I I;
-  int runs = 0;  // 1, 2, 3 (aligned dense row shifted by dz), or 0 for gather/scatter
-  int dz = 0;
+  int runs = 0;  // 1, 2, or 0 for gather/scatter
   long long b1 = 0, b2 = 0;  // first element of each run, shifted so lane j sits at b + j
   uint32_t m2 = 0;           // lanes of the second run (the first run has the others)
   I idx;
@@ -280,7 +280,6 @@ struct Lanes {
   }
   HT_INLINE V load(const S* f) const {
     if (runs == 1) return M::load(f + b1);
-    if (runs == 3) return M::load_shifted(f + b1, dz);
     if (runs == 2) {
       const V v = M::load_lanes(V{}, M::FULL & ~m2, f + b1);
       return M::load_lanes(v, m2, f + b2);
@@ -290,8 +289,6 @@ struct Lanes {
   HT_INLINE void store(S* f, V v) const {
     if (runs == 1) {
       M::store(f + b1, v);
-    } else if (runs == 3) {
-      M::store_shifted(f + b1, dz, v);
     } else if (runs == 2) {
       M::store_lanes(f + b1, M::FULL & ~m2, v);
       M::store_lanes(f + b2, m2, v);
@@ -474,18 +471,22 @@ HT_INLINE CollisionParams<Pack<T>> broadcast(const CollisionParams<T>& p) {
   return b;
 }
 
-// Relaxation rates of kernels/collision.hpp's collide() for a Newtonian fluid without LES.
+// Relaxation rates of kernels/collision.hpp's collide() for a Newtonian fluid without LES, in the
+// form the block update uses: keep_p = (1 - om_p) / 2 and keep_m = (1 - om_m) / 2 (BGK: equal).
 template <class T>
 struct Rates {
-  T om_p, om_m;
+  T om_p, om_m, keep_p, keep_m;
   explicit Rates(const CollisionParams<T>& p) {
     const T tau_p = p.tau;
     om_p = T(1) / tau_p;
     om_m = p.trt ? T(1) / (T(0.5) + p.magic / (tau_p - T(0.5))) : om_p;
+    keep_p = T(0.5) * (T(1) - om_p);
+    keep_m = T(0.5) * (T(1) - om_m);
   }
 };
 
-// c_i . u with the zero terms of collide() left out: they add +-0, which changes no finite value.
+// c_i . u for the first direction of an opposite pair (lattice/d3q19.hpp lists (i, i + 1) with
+// c_i having no negative first non-zero component), zero terms left out.
 template <class V>
 HT_INLINE V c_dot(int i, V ux, V uy, V uz) {
   const int cx = D3Q19::cx(i), cy = D3Q19::cy(i), cz = D3Q19::cz(i);
@@ -503,20 +504,25 @@ HT_INLINE V c_dot(int i, V ux, V uy, V uz) {
   return s;
 }
 
-// The two-relaxation-time update of collide<C, false, false>() (Ginzburg 2005) on W cells at once:
-// the same formulas, with the moments summed as trees (rounding-level differences from the scalar
-// collide(), e.g. the CUDA backend's); returns the lanes' "physical" mask (rho in (0.2, 5), u^2 < 0.5).
+// The two-relaxation-time update of collide<C, false, false>() (Ginzburg 2005; BGK when
+// om_m = om_p) on W cells at once, returning the lanes' "physical" mask (rho in (0.2, 5),
+// u^2 < 0.5). The same physics as the scalar collide(), arranged for fewer operations (in cache
+// the dense step is bound by arithmetic, not memory, on this class of machine): for an opposite
+// pair with s = f_i + f_i', d = f_i - f_i' the update is
+//   f_i* = S + D, f_i'* = S - D,  S = keep_p s + om_p w rho (1 - 1.5 u^2 + 4.5 (c.u)^2),
+//                                 D = keep_m d + 3 om_m w rho (c.u),
+// about 8 vector operations a pair instead of 18. Results differ from collide() at rounding level.
 template <class T>
 HT_INLINE auto collide_trt_block(typename Simd<T>::V g[19], const Rates<T>& r) {
   typedef typename Simd<T>::V V;
-  // moments: rho = sum f_i, j = sum c_i f_i (Krueger et al. 2017, eq. 3.3), summed as balanced
-  // trees over the opposite pairs (i, i + 1): s = f_i + f_i+1, d = f_i - f_i+1. A running sum is a
-  // chain of 18 dependent additions per moment; in cache that latency, not memory, bounded the step.
   static_assert(D3Q19::cx(1) == 1 && D3Q19::cy(3) == 1 && D3Q19::cz(5) == 1 && D3Q19::cx(7) == 1 &&
                     D3Q19::cy(7) == 1 && D3Q19::cx(9) == 1 && D3Q19::cy(9) == -1 && D3Q19::cx(11) == 1 &&
                     D3Q19::cz(11) == 1 && D3Q19::cx(13) == 1 && D3Q19::cz(13) == -1 && D3Q19::cy(15) == 1 &&
                     D3Q19::cz(15) == 1 && D3Q19::cy(17) == 1 && D3Q19::cz(17) == -1,
-                "the moment trees below assume lattice/d3q19.hpp's ordering");
+                "the moment trees and pair formulas below assume lattice/d3q19.hpp's ordering");
+  static_assert(D3Q19::w(1) == D3Q19::w(6) && D3Q19::w(7) == D3Q19::w(18), "two weight classes");
+  // moments: rho = sum f_i, j = sum c_i f_i (Krueger et al. 2017, eq. 3.3), summed as balanced
+  // trees over the pairs (a running sum is a chain of 18 dependent additions per moment).
   V sp[9], dp[9];
 HT_UNROLL
   for (int p = 0; p < 9; ++p) {
@@ -529,19 +535,24 @@ HT_UNROLL
   const V jz = ((dp[2] + dp[5]) + (dp[7] - dp[8])) - dp[6];
   const V inv = T(1) / rho;
   const V ux = jx * inv, uy = jy * inv, uz = jz * inv;
-  const V u2 = ux * ux + uy * uy + uz * uz;
+  const V ux2 = ux * ux, uy2 = uy * uy, uz2 = uz * uz;
+  const V u2 = ux2 + uy2 + uz2;
   const V base = T(1) - T(1.5) * u2;
-  g[0] -= r.om_p * (g[0] - T(D3Q19::w(0)) * rho * base);
+  const V rp = r.om_p * rho, rm = (T(3) * r.om_m) * rho;
+  const V sym_axis = T(D3Q19::w(1)) * rp, sym_diag = T(D3Q19::w(7)) * rp;
+  const V asym_axis = T(D3Q19::w(1)) * rm, asym_diag = T(D3Q19::w(7)) * rm;
+  g[0] = (T(1) - r.om_p) * g[0] + (T(D3Q19::w(0)) * rp) * base;
+  const V axis_sq[3] = {ux2, uy2, uz2};
 HT_UNROLL
-  for (int i = 1; i < 19; i += 2) {  // pairs (i, i+1) are opposite
+  for (int p = 0; p < 9; ++p) {
+    const int i = 2 * p + 1;
     const V cu = c_dot(i, ux, uy, uz);
-    const V wr = T(D3Q19::w(i)) * rho;
-    const V eq_sym = wr * (base + T(4.5) * cu * cu);
-    const V eq_asym = wr * T(3) * cu;
-    const V d_sym = r.om_p * (T(0.5) * (g[i] + g[i + 1]) - eq_sym);
-    const V d_asym = r.om_m * (T(0.5) * (g[i] - g[i + 1]) - eq_asym);
-    g[i] -= d_sym + d_asym;
-    g[i + 1] -= d_sym - d_asym;
+    const bool axis = p < 3;
+    const V cu2 = axis ? axis_sq[p] : cu * cu;
+    const V S = r.keep_p * sp[p] + (axis ? sym_axis : sym_diag) * (base + T(4.5) * cu2);
+    const V D = r.keep_m * dp[p] + (axis ? asym_axis : asym_diag) * cu;
+    g[i] = S + D;
+    g[i + 1] = S - D;
   }
   return (rho > T(0.2)) & (rho < T(5)) & (u2 < T(0.5));
 }
