@@ -6,16 +6,21 @@ installed it (the optional `bench` extra); the hemotwin package never imports it
 Two kernels, each timed as a full step (kernel + periodic ghost-layer exchange):
   lbmpy_twobuffer  pull streaming into a second field, swap
   lbmpy_aa         AA-pattern in-place streaming (even and odd kernels alternate)
+The box is the periodic ``--size`` cube (default 128^3) or, with ``--shape NX NY NZ``, a periodic
+box of that shape (e.g. a vascular lattice's bounding box); ``--kernels`` picks a subset of
+twobuffer,aa. MLUPS counts every cell of the box: cells * steps / seconds.
 Run: OMP_NUM_THREADS=2 python benchmarks/peers/lbmpy_peer.py --size 128 --steps 20 --json
+     OMP_NUM_THREADS=2 python benchmarks/peers/lbmpy_peer.py --shape 130 238 458 --kernels aa --steps 6 --json
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 
-
+KERNELS = ("twobuffer", "aa")
 VECTORIZE = True
 
 
@@ -43,17 +48,19 @@ def _compile(create, ps):
         return create()
 
 
-def run(size: int, steps: int, threads: int, kernels=("twobuffer", "aa")) -> dict:
+def run(shape: tuple, steps: int, threads: int, kernels=KERNELS) -> dict:
+    """MLUPS of each of ``kernels`` on a periodic box of ``shape`` cells."""
     import pystencils as ps
     from lbmpy import LBMConfig, LBMOptimisation, Method, Stencil, LBStencil, create_lb_function
     from lbmpy.advanced_streaming import LBMPeriodicityHandling, Timestep
     from lbmpy.macroscopic_value_kernels import pdf_initialization_assignments
 
     stencil = LBStencil(Stencil.D3Q19)
+    cells = math.prod(shape)
     omega = 1.0 / 0.6
     out, detail = {}, {}
     for kind in kernels:
-        dh = ps.create_data_handling((size,) * 3, periodicity=True, default_target=ps.Target.CPU)
+        dh = ps.create_data_handling(tuple(shape), periodicity=True, default_target=ps.Target.CPU)
         src = dh.add_array("src", values_per_cell=19, dtype="float32", layout="fzyx")
         dh.fill("src", 0.0, ghost_layers=True)
         t_gen = time.perf_counter()
@@ -102,27 +109,44 @@ def run(size: int, steps: int, threads: int, kernels=("twobuffer", "aa")) -> dic
             step(t)
         dt = time.perf_counter() - t0
         key = f"lbmpy_{kind}"
-        out[key] = size ** 3 * steps / dt / 1e6
+        out[key] = cells * steps / dt / 1e6
         detail[key] = {"seconds": dt, "steps": steps, "codegen_s": t_gen, "simd": VECTORIZE}
     import lbmpy
 
-    return {"size": size, "steps": steps, "threads": threads, "mlups": out, "detail": detail,
+    size = shape[0] if len(set(shape)) == 1 else None  # the cube's edge, as before; None for a box
+    return {"size": size, "shape": list(shape), "steps": steps, "threads": threads, "mlups": out, "detail": detail,
             "version": getattr(lbmpy, "__version__", "unknown")}
+
+
+def parse_kernels(text: str) -> tuple:
+    """``--kernels`` "twobuffer,aa" -> ("twobuffer", "aa"), each one of KERNELS."""
+    kernels = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kernels if k not in KERNELS]
+    if unknown or not kernels:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(KERNELS)}, got {text!r}")
+    return tuple(dict.fromkeys(kernels))  # drop repeats, keep order
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--size", type=int, default=128, help="edge of the periodic cube (default 128)")
+    ap.add_argument("--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"),
+                    help="a periodic box of this shape instead of the --size cube")
+    ap.add_argument("--kernels", type=parse_kernels, default=KERNELS,
+                    help=f"comma-separated subset of {','.join(KERNELS)} (default both)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
+    shape = tuple(a.shape) if a.shape else (a.size,) * 3
+    if min(shape) < 1:
+        ap.error(f"box edges must be positive, got {'x'.join(map(str, shape))}")
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
-    r = run(a.size, a.steps, threads)
+    r = run(shape, a.steps, threads, a.kernels)
     if a.json:
         print(json.dumps(r))
     else:
         for k, v in r["mlups"].items():
-            print(f"{k} {a.size}^3 ({threads} threads): {v:.1f} MLUPS")
+            print(f"{k} {'x'.join(map(str, shape))} ({threads} threads): {v:.1f} MLUPS")
 
 
 if __name__ == "__main__":

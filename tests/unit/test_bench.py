@@ -53,3 +53,40 @@ def test_wall_links_from_field_put_the_wall_where_the_label_crosses_half():
     assert plus_x.any()
     np.testing.assert_allclose(q[plus_x], (1.0 - 0.5) / (1.0 - 0.25))
     assert np.all((q > 0) & (q <= 1))
+
+
+def test_run_peer_passes_extra_args_and_reports_a_peer_error_without_raising(tmp_path):
+    # no --size for the sparse peer; its clear one-line error comes back in "error"
+    missing = tmp_path / "missing.npy"
+    r = bench._run_peer("lbmpy_sparse", None, 2, 1, timeout_s=60, extra_args=["--mask", missing])
+    assert "error" in r
+    assert "exit 1" in r["error"] and str(missing) in r["error"]
+
+
+def _aorta_result(**peers):
+    return {"sparse_cells": 2_000_000, "sparse_bounding_box": [130, 238, 458], "sparse_fp32_mlups": 400.0,
+            "sparse_fluid_fraction": 2_000_000 / (130 * 238 * 458), "notes": [], "peers": dict(peers),
+            "peer_details": {"lbmpy_sparse": {"cells": 2_000_000}} if "lbmpy_sparse" in peers else {}}
+
+
+def test_aorta_speedup_prefers_the_measured_bounding_box_time():
+    dense = {"lbmpy_aa": 250.0, "lbmpy_twobuffer": 200.0}
+    res = _aorta_result(**dense, lbmpy_aa_aorta_box=125.0, lbmpy_sparse=100.0)
+    bench._aorta_1000_steps(res, dense, 128)
+    wall, bbox = res["aorta_1000_steps_s"], 130 * 238 * 458
+    assert wall["lbmpy_aa_bounding_box"] == pytest.approx(1000 * bbox / 250e6)  # extrapolated, kept
+    assert wall["lbmpy_aa_bounding_box_measured"] == pytest.approx(1000 * bbox / 125e6)
+    assert wall["lbmpy_sparse"] == pytest.approx(1000 * 2e6 / 100e6)
+    assert "lbmpy_sparse_bounding_box" not in wall and "lbmpy_aa_aorta_box_bounding_box" not in wall
+    ours = wall["hemotwin_sparse_fp32"]
+    assert res["aorta_speedup_vs_best_dense_peer"] == pytest.approx(wall["lbmpy_aa_bounding_box_measured"] / ours)
+    assert res["aorta_speedup_vs_best_dense_peer_extrapolated"] == pytest.approx(wall["lbmpy_aa_bounding_box"] / ours)
+    assert res["aorta_speedup_vs_lbmpy_sparse"] == pytest.approx(4.0)
+
+
+def test_aorta_speedup_falls_back_to_the_extrapolated_time_without_the_box_run():
+    dense = {"lbmpy_aa": 250.0, "lbmpy_twobuffer": 200.0}
+    res = _aorta_result(**dense)
+    bench._aorta_1000_steps(res, dense, 128)
+    assert res["aorta_speedup_vs_best_dense_peer"] == res["aorta_speedup_vs_best_dense_peer_extrapolated"]
+    assert "lbmpy_aa_bounding_box_measured" not in res["aorta_1000_steps_s"]
