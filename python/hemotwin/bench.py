@@ -441,7 +441,7 @@ def run_bench(size: int = 128, quick: bool = False, threads: int | None = None,
     res["peer_details"] = peer_detail
     dense_peer_keys = list(peer_mlups)  # measured on the dense cube: the ones extrapolated to the aorta's box
     if not quick and "error" not in peer_detail.get("lbmpy", {"error": "not run"}):
-        _head_to_head(res, size, all_t, min_time_s, repeats=3, log=log)
+        _head_to_head(res, size, all_t, min_time_s, repeats=3, log=log, sparse_mask=mask)
         aorta_mlups, aorta_detail = _run_aorta_peers(mask, res["sparse_bounding_box"], all_t, log)
         peer_mlups.update(aorta_mlups)
         peer_detail.update(aorta_detail)
@@ -506,31 +506,42 @@ def _aorta_1000_steps(res: dict, dense_peer_mlups: dict, size: int) -> None:
         res["aorta_speedup_vs_lbmpy_sparse"] = wall["lbmpy_sparse"] / wall["hemotwin_sparse_fp32"]
 
 
-def _head_to_head(res: dict, size: int, threads: int, min_time_s: float, repeats: int, log) -> None:
+def _head_to_head(res: dict, size: int, threads: int, min_time_s: float, repeats: int, log,
+                  sparse_mask: np.ndarray | None = None) -> None:
     """Dense fp32 against lbmpy, alternating, ``repeats`` more times each; the best of each is kept.
 
     On a shared host the same binary moves by +-20 % from one timing to the next (lbmpy's AA kernel
     gave 185-239 MLUPS in three consecutive runs): one sample of each side decides nothing.
     Alternating runs see the same machine state, and best-of-N is applied to both sides alike; every
-    sample is kept in ``head_to_head``.
+    sample is kept in ``head_to_head``. The vascular lattice (``sparse_mask``, fp32, half-way walls)
+    is timed in the same rounds, so the sparse/dense ratio compares a best with a best.
     """
     lat = dense_box_lattice(size)
+    sparse = sparse_lattice(sparse_mask, morton=False) if sparse_mask is not None else None
     ours = [res["dense_fp32_mlups"]]
+    ours_sparse = [res["sparse_fp32_mlups"]]
     theirs = {k: [v] for k, v in res["peers"].items() if k.startswith("lbmpy_")}
     for _ in range(repeats):
         ours.append(_time_solver(lat, "float32", threads, min_time_s)["mlups"])
         d = _run_peer("lbmpy", size, 20, threads, timeout_s=600)
         for k, v in d.get("mlups", {}).items():
             theirs.setdefault(k, []).append(v)
+        if sparse is not None:
+            ours_sparse.append(_time_solver(sparse, "float32", threads, min_time_s)["mlups"])
         log(f"head to head {size}^3 fp32: hemotwin {ours[-1]:.1f}, "
-            + ", ".join(f"{k} {v[-1]:.1f}" for k, v in theirs.items()) + " MLUPS")
-    del lat
+            + ", ".join(f"{k} {v[-1]:.1f}" for k, v in theirs.items()) + " MLUPS"
+            + (f"; aorta fp32 {ours_sparse[-1]:.1f}" if sparse is not None else ""))
+    del lat, sparse
     res["head_to_head"] = {"hemotwin_dense_fp32": ours, **theirs}
     res["dense_fp32_mlups"] = max(ours)
     for k, v in theirs.items():
         res["peers"][k] = max(v)
-    res["notes"].append(f"dense_fp32_mlups and the lbmpy peers are the best of {repeats + 1} alternating "
-                        "timings each (all samples in head_to_head)")
+    timed = "dense_fp32_mlups and the lbmpy peers are"
+    if sparse_mask is not None:
+        res["head_to_head"]["hemotwin_sparse_fp32"] = ours_sparse
+        res["sparse_fp32_mlups"] = max(ours_sparse)
+        timed = "dense_fp32_mlups, sparse_fp32_mlups and the lbmpy peers are"
+    res["notes"].append(f"{timed} the best of {repeats + 1} alternating timings each (all samples in head_to_head)")
 
 
 def _peer_case(res: dict, key: str) -> str:
