@@ -359,13 +359,17 @@ class CpuBackend final : public Backend {
               }
           }
         }
+        // Dense box: where direction i's neighbour row starts in the population array (f_i's row
+        // of the cell x + c_i, k = 0).
+        auto row_offset = [&](int i) {
+          return rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
+        };
         // Where direction i's slots of this block's cells lie in the odd step: f_opp(i) is read
         // there and f_i* written back (kernels/aa_step.hpp).
         auto odd_lanes = [&](int i) {
           cpu::Lanes<S, C, BIG> L;
           if (row_block) {
-            const long long rb =
-                rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
+            const long long rb = row_offset(i);
             const int dz = D3Q19::cz(i);
             L.runs = 1;
             L.b1 = rb + k0 + dz;
@@ -387,9 +391,7 @@ class CpuBackend final : public Backend {
         // that vector and its neighbour (across the periodic wrap at the row's ends).
         const bool aligned_block = row_block && aligned_rows;
         const long long k_next = k0 + W == nz ? 0 : k0 + W, k_prev = (k0 == 0 ? nz : k0) - W;
-        auto row_of = [&](int i) {
-          return f + rowbase[(D3Q19::cx(i) + 1) * 3 + (D3Q19::cy(i) + 1)] + (long long)i * (long long)N;
-        };
+        auto row_of = [&](int i) { return f + row_offset(i); };
         const bool use_runs = ODD && !dense && m == W;
         const cpu::OddRun* runs = use_runs ? odd_runs_.runs + odd_runs_.begin[size_t(b)] : nullptr;
         if (m == W) {

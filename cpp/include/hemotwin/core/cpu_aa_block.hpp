@@ -130,9 +130,8 @@ struct MemSame {
   // unaligned vector splits two cache lines: those split accesses were ~1/4 of the dense odd step.
   static HT_INLINE V load_shifted(const T* p, const T* adj, int dz) {
 #ifdef __AVX512F__
-    constexpr int last = W - 1;
     if (dz > 0) return (V)alignr((__m512i)load(adj), (__m512i)load(p), 1);
-    return (V)alignr((__m512i)load(p), (__m512i)load(adj), last);
+    return (V)alignr((__m512i)load(p), (__m512i)load(adj), W - 1);
 #else
     V v;
     for (int j = 0; j < W; ++j) {
