@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`hemotwin bench --json --quick` prints one JSON object with the keys the performance issue names."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,8 +56,10 @@ def test_wall_links_from_field_put_the_wall_where_the_label_crosses_half():
     assert np.all((q > 0) & (q <= 1))
 
 
-def test_run_peer_passes_extra_args_and_reports_a_peer_error_without_raising(tmp_path):
-    # no --size for the sparse peer; its clear one-line error comes back in "error"
+def test_run_peer_passes_extra_args_and_reports_a_peer_error_without_raising(tmp_path, monkeypatch):
+    # no --size for the sparse peer; its clear one-line error comes back in "error". The peers live
+    # in the source tree (an installed, non-editable package does not carry them).
+    monkeypatch.setattr(bench, "PEERS_DIR", Path(__file__).resolve().parents[2] / "benchmarks" / "peers")
     missing = tmp_path / "missing.npy"
     r = bench._run_peer("lbmpy_sparse", None, 2, 1, timeout_s=60, extra_args=["--mask", missing])
     assert "error" in r
