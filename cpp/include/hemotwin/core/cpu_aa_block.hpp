@@ -384,6 +384,20 @@ struct OddRunTable {
     }
     runs[n_runs] = OddRun{0, 0, 0, 0};
   }
+
+  // Asks for the lines of block b's odd-step slots (both lines of a run that straddles two).
+  // The odd step walks 19 x 3 neighbour planes at once, more streams than the hardware prefetcher
+  // follows: prefetching a few blocks ahead took the aorta's odd step from ~140 to ~180 MLUPS
+  // (2 threads, fp32; issue 5). Gathered directions are left to the hardware.
+  template <int W, class S>
+  HT_INLINE void prefetch(const S* f, size_t b) const {
+    if (b + 1 >= begin.size()) return;
+    for (const OddRun* q = runs + begin[b]; q < runs + begin[b + 1]; ++q)
+      if (!q->gather) {
+        __builtin_prefetch(f + q->base, 1, 3);
+        __builtin_prefetch(f + q->base + (W - 1), 1, 3);
+      }
+  }
 };
 
 // Loads (STORE = false) or stores direction i of a block through its runs, advancing r past them.
