@@ -74,3 +74,18 @@ def test_dense_peer_runs_a_box_of_the_given_shape():
     assert r["shape"] == [8, 12, 16]
     assert list(r["mlups"]) == ["lbmpy_aa"]
     assert r["mlups"]["lbmpy_aa"] > 0
+
+
+def test_dense_peer_times_at_least_the_minimum_window():
+    # hemotwin's own timings run >= min_time_s; the peer must be timed over a window as long
+    r = _run_peer_script("lbmpy_peer.py", "--shape", 8, 8, 8, "--kernels", "aa", "--steps", 2, "--min-time", 0.3)
+    detail = r["detail"]["lbmpy_aa"]
+    assert detail["seconds"] >= 0.3
+    assert detail["steps"] > 2 and detail["steps"] % 2 == 0  # whole even/odd pairs
+    assert r["mlups"]["lbmpy_aa"] == pytest.approx(8 ** 3 * detail["steps"] / detail["seconds"] / 1e6)
+
+
+def test_dense_peer_refuses_an_odd_step_count():
+    cmd = [sys.executable, str(bench.PEERS_DIR / "lbmpy_peer.py"), "--size", 8, "--steps", 3, "--json"]
+    out = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2 and "--steps must be a positive even number" in out.stderr
