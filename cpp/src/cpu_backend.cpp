@@ -58,7 +58,7 @@ class CpuBackend final : public Backend {
     // plus what this backend adds: the odd-step run table, the wall table and the link fluxes
     size_t b = lat_.bytes_per_cell(sizeof(S)) * n_ + (N_ - n_) * (19 * sizeof(S) + 18 * sizeof(uint32_t));
     b += odd_runs_.n_runs * sizeof(cpu::OddRun) + odd_runs_.gather_idx.size() * 4 + odd_runs_.begin.size() * 4;
-    b += walls_.fix.size() * (3 * 4 + 2 * sizeof(C)) + walls_.cells.size() * 13 + walls_.block_begin.size() * 4;
+    b += walls_.fix.size() * (3 * 4 + 2 * sizeof(C)) + walls_.cells.size() * 14 + walls_.block_begin.size() * 4;
     return b + lat_.n_links() * sizeof(C);
   }
 

@@ -36,6 +36,7 @@ struct WallLinkTable {
   std::vector<uint32_t> first_block;  // per cell: the earliest block it reads from
   std::vector<char> deferred;         // per cell: corrected after the sweep
   std::vector<uint32_t> deferred_cells;
+  std::vector<char> two_phase;        // per cell: has wall links in opposite directions (see correct())
   std::vector<uint32_t> fix;          // slot of f_i*(x) after the sweep, where f_ibar(x) goes
   std::vector<uint32_t> other[2];     // slot of the second value, after an even / odd step
   std::vector<C> alpha, beta;
@@ -53,12 +54,13 @@ struct WallLinkTable {
     struct Cell {
       uint32_t c, trigger, first;
       std::vector<Link> links;
+      uint32_t dirs;  // bit i: an interpolated link in direction i
     };
     std::vector<Cell> found;
     for (size_t b = 0; b + 1 < lat.link_begin.size(); ++b) {
       if (!keep(b)) continue;
       const size_t c = lat.bcells[b];
-      Cell cell{uint32_t(c), uint32_t(c / W), uint32_t(c / W), {}};
+      Cell cell{uint32_t(c), uint32_t(c / W), uint32_t(c / W), {}, 0u};
       for (uint32_t l = lat.link_begin[b]; l < lat.link_begin[b + 1]; ++l) {
         if (lat.link_kind[l] != LINK_WALL) continue;
         const int i = lat.link_dir[l], ib = D3Q19::opp(i);
@@ -77,6 +79,7 @@ struct WallLinkTable {
         const uint32_t own = uint32_t(size_t(i) * N + c), behind = uint32_t(size_t(ib) * N + xb);
         cell.links.push_back(Link{uint32_t(size_t(ib) * N + c), uses_xb ? behind : own,
                                   uses_xb ? own : (has_xb ? behind : own), al, be});
+        cell.dirs |= 1u << i;
         if (uses_xb) {
           cell.trigger = std::max(cell.trigger, uint32_t(xb / W));
           cell.first = std::min(cell.first, uint32_t(xb / W));
@@ -92,6 +95,9 @@ struct WallLinkTable {
     for (const Cell& cell : found) {
       cells.push_back(cell.c);
       first_block.push_back(cell.first);
+      bool opposite = false;
+      for (int i = 1; i < 19; ++i) opposite |= (cell.dirs >> i & 1u) && (cell.dirs >> D3Q19::opp(i) & 1u);
+      two_phase.push_back(char(opposite));
       ++block_begin[cell.trigger + 1];
       for (const Link& k : cell.links) {
         fix.push_back(k.fix);
@@ -122,27 +128,41 @@ struct WallLinkTable {
     }
   }
 
-  // Corrects wall cell w after a step (odd_done: the step just taken was odd). All its values are
-  // read before any is written: a cell with walls on both sides of a direction reads as "own" the
-  // slot its opposite link rewrites. The interpolation's mass excess goes back through the rest
-  // population, as in correct_boundary_cell().
+  // Corrects wall cell w after a step (odd_done: the step just taken was odd). The interpolation's
+  // mass excess goes back through the rest population, as in correct_boundary_cell().
+  // A link's second value is "own", f_i(x), or "behind", a slot of the cell x - c_i: only a cell with
+  // walls on both sides of a direction reads as "own" the slot its opposite link rewrites, so only
+  // such a cell (two_phase) reads all its values before writing any; the others write as they go
+  // (one pass over the links: the step with interpolated walls 6-7 % faster on the 0.5 mm aorta).
   // On a 16-bit storage it works on the raw stored numbers, (f - w_i) * SCALE: the three slots of
   // a link hold populations of directions i or opp(i), which share w_i, and alpha + beta = 1, so
   // the interpolation and the mass excess are the same in raw numbers.
   template <class S>
-  HT_INLINE void correct(S* f, bool odd_done, size_t w) const {
+  HT_INLINE void correct(S* HT_RESTRICT f, bool odd_done, size_t w) const {
     typedef Codec<S, C> K;
-    const uint32_t* second = other[odd_done ? 1 : 0].data();
+    const uint32_t* HT_RESTRICT second = other[odd_done ? 1 : 0].data();
+    const uint32_t* HT_RESTRICT fx = fix.data();
+    const C* HT_RESTRICT al = alpha.data();
+    const C* HT_RESTRICT be = beta.data();
     const uint32_t l0 = begin[w], l1 = begin[w + 1];
-    C out[18];
     C wall_mass = C(0);
-    for (uint32_t l = l0; l < l1; ++l) {
-      const C fi_x = K::raw(f[fix[l]]);
-      const C v = alpha[l] * fi_x + beta[l] * K::raw(f[second[l]]);
-      out[l - l0] = v;
-      wall_mass += v - fi_x;
+    if (two_phase[w]) {
+      C out[18];
+      for (uint32_t l = l0; l < l1; ++l) {
+        const C fi_x = K::raw(f[fx[l]]);
+        const C v = al[l] * fi_x + be[l] * K::raw(f[second[l]]);
+        out[l - l0] = v;
+        wall_mass += v - fi_x;
+      }
+      for (uint32_t l = l0; l < l1; ++l) f[fx[l]] = K::from_raw(out[l - l0]);
+    } else {
+      for (uint32_t l = l0; l < l1; ++l) {
+        const C fi_x = K::raw(f[fx[l]]);
+        const C v = al[l] * fi_x + be[l] * K::raw(f[second[l]]);
+        f[fx[l]] = K::from_raw(v);
+        wall_mass += v - fi_x;
+      }
     }
-    for (uint32_t l = l0; l < l1; ++l) f[fix[l]] = K::from_raw(out[l - l0]);
     const size_t c = cells[w];
     if (wall_mass != C(0)) f[c] = K::from_raw(K::raw(f[c]) - wall_mass);
   }
