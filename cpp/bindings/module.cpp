@@ -55,6 +55,9 @@ PYBIND11_MODULE(_core, m) {
 #else
     d["cuda_compiled"] = false;
 #endif
+    // How the build was asked to treat CUDA (AUTO/ON/OFF): lets a test tell "skipped on purpose" from
+    // "nvcc was there but AUTO missed it".
+    d["cuda_option"] = HEMOTWIN_CUDA_OPTION;
     std::string archs = HEMOTWIN_CUDA_ARCHS;
     py::list al;
     size_t pos = 0;

@@ -18,7 +18,8 @@ def build_info() -> dict:
     -------
     dict
         ``version``, ``cuda_compiled`` (bool), ``cuda_architectures`` (list of str),
-        ``openmp`` (bool), ``max_threads`` (int), ``compiler`` (str).
+        ``openmp`` (bool), ``max_threads`` (int), ``compiler`` (str), ``cuda_option`` (the build's
+        ``HEMOTWIN_CUDA`` setting: ``AUTO``, ``ON`` or ``OFF``).
 
     Examples
     --------
