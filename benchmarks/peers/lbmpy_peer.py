@@ -126,8 +126,10 @@ def run(shape: tuple, steps: int, threads: int, kernels=KERNELS, min_time_s: flo
     import lbmpy
 
     size = shape[0] if len(set(shape)) == 1 else None  # the cube's edge, as before; None for a box
-    return {"size": size, "shape": list(shape), "steps": steps, "threads": threads, "mlups": out, "detail": detail,
-            "version": getattr(lbmpy, "__version__", "unknown")}
+    # "steps" is the requested first chunk; with min_time_s the steps actually timed are each kernel's
+    # detail[...]["steps"] (what the MLUPS figures are computed from).
+    return {"size": size, "shape": list(shape), "steps": steps, "min_time_s": min_time_s, "threads": threads,
+            "mlups": out, "detail": detail, "version": getattr(lbmpy, "__version__", "unknown")}
 
 
 def parse_kernels(text: str) -> tuple:
