@@ -31,7 +31,8 @@ $PY -c "import hemotwin, json; print(json.dumps(hemotwin.build_info())); print('
 cd - > /dev/null
 echo "== parity and cuda tests"
 HEMOTWIN_PARITY_DOMAIN=.devicedata/demo_domain.npz $PY -m pytest -q -p no:cacheprovider \
-  tests/backends tests/unit/test_simulation_core.py tests/unit/test_core_lattice.py tests/physics/test_verification.py \
+  tests/backends tests/unit/test_simulation_core.py tests/unit/test_core_lattice.py tests/unit/test_bouzidi_walls.py \
+  tests/physics/test_verification.py \
   -k "cuda or parity" 2>&1 | tee "$OUT/pytest.log" | tail -25
 echo "tests $(( $(date +%s) - t0 )) s"
 echo "== benchmark"
