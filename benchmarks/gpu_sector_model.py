@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: Apache-2.0
+"""How coalesced the GPU's odd AA step is on a given lattice, counted without a GPU.
+
+On the odd step each cell reads and writes its 18 moving populations in its neighbours' slots,
+f[q * n + nb(c, q)]. A warp of 32 consecutive cells issues one request per population; in FP32 the
+ideal is 4 sectors of 32 B (5 when the run is not 8-aligned). This counts, per warp and population,
+the distinct sectors those 32 accesses touch, for the natural (k fastest) and the Morton cell order.
+It models L1 -> L2 requests, not DRAM bytes (L2 may absorb sectors that neighbouring warps share),
+so it says which order is better and by how much the odd step's requests grow, not a bandwidth.
+Bytes per update below use the factor on both the read and the write of the 18 populations:
+even step 152 B; odd step 8 B (rest) + 144 B x factor + 72 B neighbour addresses.
+
+Usage: python benchmarks/gpu_sector_model.py .devicedata/aorta_domain.npz [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from hemotwin import _core
+from hemotwin.lattice import C
+
+WARP = 32
+VALUES_PER_SECTOR = 8  # 32 B sectors of FP32 values
+
+
+def odd_step_sector_factor(cell_type: np.ndarray, wall_links, wall_q, morton: bool) -> dict:
+    lat = _core.Lattice(cell_type, wall_links, wall_q, morton=morton)
+    ijk = lat.cell_ijk().astype(np.int64)
+    n = len(ijk)
+    index = -np.ones(cell_type.shape, np.int64)
+    index[tuple(ijk.T)] = np.arange(n)
+    warps = n // WARP
+    upper = np.array(cell_type.shape) - 1
+    sectors = 0
+    for q in range(1, 19):
+        src = ijk - C[q]
+        inside = np.all((src >= 0) & (src <= upper), axis=1)
+        nb = np.where(inside, index[tuple(np.clip(src, 0, upper).T)], -1)
+        nb = np.where(nb < 0, np.arange(n), nb)  # a wall: bounce-back stays in the cell's own slot
+        sec = np.sort((nb[: warps * WARP] // VALUES_PER_SECTOR).reshape(warps, WARP), axis=1)
+        sectors += int((1 + (np.diff(sec, axis=1) != 0).sum(axis=1)).sum())
+    factor = sectors / (warps * 18 * WARP // VALUES_PER_SECTOR)
+    odd_bytes = 8 + 144 * factor + 72
+    return {"cells": n, "sectors_per_warp_population": sectors / (warps * 18), "odd_step_factor": factor,
+            "modelled_bytes_per_update": (152 + odd_bytes) / 2}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("domain", help="a LatticeDomain .npz (benchmarks/make_device_inputs.py writes them)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    d = np.load(a.domain)
+    res = {order: odd_step_sector_factor(d["cell_type"], d["wall_links"], d["wall_q"], order == "morton")
+           for order in ("natural", "morton")}
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return
+    for order, r in res.items():
+        print(f"{order:<8} {r['cells']} cells: {r['sectors_per_warp_population']:.2f} sectors per warp and population "
+              f"(ideal 4), odd-step requests x{r['odd_step_factor']:.2f}, modelled {r['modelled_bytes_per_update']:.0f} B/update")
+
+
+if __name__ == "__main__":
+    main()
