@@ -3,7 +3,8 @@
 # The whole GPU check in ONE call on a lent GPU machine: build with CUDA, run the CPU/GPU parity tests
 # and every cuda-parametrized solver test, `hemotwin verify --device cuda`, then the GPU benchmark.
 # Inputs the GPU image cannot make (no SimpleITK/VTK there): run `python benchmarks/make_device_inputs.py`
-# here first and carry .devicedata/. Results land in $OUT (or /tmp/gpu_check).
+# here first and carry .devicedata/ (and, to skip the build there, run benchmarks/build_device_extension.sh
+# here and carry _devicebuild/ too). Results land in $OUT (or /tmp/gpu_check).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
@@ -13,7 +14,29 @@ export PYTHONUNBUFFERED=1
 t0=$(date +%s)
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 echo "== build (HEMOTWIN_CUDA=ON)"
-if HEMOTWIN_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 $PY -m pip install --no-build-isolation --no-deps \
+# A module built here beforehand (benchmarks/build_device_extension.sh, carried as _devicebuild/) saves
+# the build's minutes, if it was built from these very sources for this Python and it imports here.
+use_carried() {
+  suffix=$($PY -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+  so=$(ls _devicebuild/_core*"$suffix" 2>/dev/null | head -1)
+  [ -n "$so" ] || { echo "no carried module for $suffix"; return 1; }
+  [ "$(cat _devicebuild/SOURCES_SHA256 2>/dev/null)" = "$(sh benchmarks/device_sources_hash.sh)" ] ||
+    { echo "carried module is from other sources"; return 1; }
+  cp "$so" python/hemotwin/
+  probe='import hemotwin; assert hemotwin.build_info()["cuda_compiled"]'
+  root=$PWD
+  if ! (cd /tmp && PYTHONPATH="$root/python" $PY -c "$probe"); then
+    # the image may lack the OpenMP runtime it links: the carried copy, for this process tree only
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$root/_devicebuild"
+    (cd /tmp && PYTHONPATH="$root/python" $PY -c "$probe") ||
+      { rm -f "python/hemotwin/$(basename "$so")"; echo "carried module does not import"; return 1; }
+  fi
+  export PYTHONPATH="$PWD/python"
+  echo "using the carried module ($(cat _devicebuild/BUILT_WITH))"
+}
+if use_carried; then
+  :
+elif HEMOTWIN_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 $PY -m pip install --no-build-isolation --no-deps \
     -C build-dir=/tmp/hemotwin-gpu-build . > "$OUT/build.log" 2>&1; then
   echo "pip install . (scikit-build-core) ok"
 else
