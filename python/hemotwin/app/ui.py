@@ -42,8 +42,11 @@ class Workstation:
     """
 
     def __init__(self, source, token: str, out_dir=None, server_name=None):
-        import pyvista as pv
         from trame.app import get_server
+
+        from ..viz.offscreen import pyvista
+
+        pv = pyvista()
 
         self.token = token
         self.server = get_server(server_name or f"hemotwin-{id(self)}", client_type="vue3")

@@ -41,8 +41,9 @@ def render_geometry(
     -------
     Path
     """
-    import pyvista as pv
+    from .offscreen import pyvista
 
+    pv = pyvista()
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: exists; refusing to overwrite")

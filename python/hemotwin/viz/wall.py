@@ -22,10 +22,9 @@ WINDOW = (1200, 900)
 
 
 def _pv():
-    import pyvista as pv
+    from .offscreen import pyvista
 
-    pv.OFF_SCREEN = True
-    return pv
+    return pyvista()
 
 
 def _nice_length(extent_mm: float) -> float:
