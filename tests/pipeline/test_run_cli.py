@@ -32,3 +32,31 @@ def test_run_one_line_errors(tmp_path, body, needle):
 def test_run_missing_case(tmp_path):
     r = _run(["run", str(tmp_path / "x.toml"), "--out", str(tmp_path / "o")])
     assert r.returncode == 2 and "case file not found" in r.stderr
+
+
+def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):
+    import hemotwin
+
+    if hemotwin.cuda_available():
+        pytest.skip("a GPU is present: --device cuda is valid here")
+    case = tmp_path / "case.toml"
+    case.write_text('[image]\nphantom = "aortic_arch"\n[physiology]\ncardiac_output = "5 L/min"\n',
+                    encoding="utf-8")
+    for args in (["run", str(case), "--out", str(tmp_path / "out"), "--device", "cuda"],
+                 ["verify", "poiseuille", "--device", "cuda"]):
+        r = _run(args)
+        assert r.returncode == 2, r.stderr
+        err = r.stderr.strip()
+        assert len(err.splitlines()) == 1 and "--device cuda" in err and "--device cpu" in err, err
+    assert not (tmp_path / "out").exists()  # refused before segmenting anything
+
+
+def test_device_cuda_names_a_build_without_the_backend(monkeypatch):
+    import hemotwin
+    from hemotwin import cli
+
+    monkeypatch.setattr(hemotwin, "build_info", lambda: {"cuda_compiled": False})
+    with pytest.raises(cli.CliError, match="built without its CUDA backend"):
+        cli.require_device("cuda")
+    cli.require_device("cpu")  # no check, no error
+    cli.require_device(None)
