@@ -128,3 +128,32 @@ def test_resume_is_bit_identical(tmp_path):
     for k in full.mean_fields:
         np.testing.assert_array_equal(resumed.mean_fields[k], full.mean_fields[k])
     assert resumed.mean_pressures_pa == full.mean_pressures_pa
+
+
+def test_default_window_is_the_lattice_ring_period():
+    # A velocity inlet and a high-resistance outlet both reflect: the weakly compressible lattice
+    # rings at its acoustic round trip, and the default steady window is that period, so window
+    # means cancel the ring (runner.acoustic_round_trip_steps). Measured here from the inlet-outlet
+    # pressure difference of a 10 mm tube started from rest.
+    from hemotwin.solver.runner import acoustic_round_trip_steps
+
+    dom = tube_domain(radius_m=0.5e-3, length_m=10e-3, dx_m=0.1e-3)
+    q = 0.05e-6
+    sim = Simulation(dom, u_max_m_s=2.5 * q / (math.pi * 0.5e-3 ** 2),
+                     numerics=Numerics(u_lu_max=0.08, precision="float64"), device="cpu", threads=2)
+    setup = FlowSetup("inlet", Waveform.constant(q), "parabolic",
+                      default_outlets({"outlet": 0.5e-3}, q, P_MEAN, "resistance"),
+                      pressure_offset_pa=P_MEAN, ramp_s=1e-9)
+    period = acoustic_round_trip_steps(dom.cell_type.shape)
+    assert FlowRunner(sim, setup, "steady", progress=False).window == \
+        max(100, int(round(max(0.04, period * sim.units.dt_s) / sim.units.dt_s)))
+    r = FlowRunner(sim, setup, "steady", tolerance=1e-12, max_time_s=12 * period * sim.units.dt_s,
+                   window_s=100 * sim.units.dt_s, progress=False)
+    r.run()
+    steps = np.asarray(r._state["series_t"]) / sim.units.dt_s
+    p = np.asarray(r._state["series_p"])
+    x = (p[:, 0] - p[:, 1])[len(p) // 4:]
+    x = (x - x.mean()) * np.hanning(len(x))
+    freq = np.fft.rfftfreq(len(x), steps[1] - steps[0])
+    ring = 1.0 / freq[1 + np.argmax(np.abs(np.fft.rfft(x))[1:])]
+    assert abs(ring - period) / period < 0.15, (ring, period)

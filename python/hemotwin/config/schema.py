@@ -262,7 +262,7 @@ class RunSection(_Section):
     steady_tolerance: float = Field(2e-3, gt=0.0, lt=0.5)
     max_time: Time = 3.0  # steady: simulated-time cap (s)
     min_time: NonNegativeTime = 0.0
-    window: Time | None = None  # steady: averaging window (s); default from the transit time
+    window: Time | None = None  # steady: averaging window (s); default one acoustic round trip of the lattice
     cycles: int = Field(3, ge=1, le=50)
     periodicity_tolerance: float = Field(0.02, gt=0.0)
     samples_per_cycle: int = Field(20, ge=4, le=1000)
