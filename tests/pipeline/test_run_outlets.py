@@ -157,3 +157,17 @@ def test_default_window_is_the_lattice_ring_period():
     freq = np.fft.rfftfreq(len(x), steps[1] - steps[0])
     ring = 1.0 / freq[1 + np.argmax(np.abs(np.fft.rfft(x))[1:])]
     assert abs(ring - period) / period < 0.15, (ring, period)
+
+
+def test_default_cap_is_twenty_windows_at_least_three_seconds():
+    dom = tube_domain(radius_m=1.0e-3, length_m=5e-3, dx_m=0.25e-3)
+    q = 0.2e-6
+    sim = Simulation(dom, u_max_m_s=2.5 * q / (math.pi * 1e-3 ** 2), numerics=Numerics(precision="float64"),
+                     device="cpu", threads=1)
+    setup = FlowSetup("inlet", Waveform.constant(q), "parabolic",
+                      default_outlets({"outlet": 1e-3}, q, P_MEAN, "resistance"), pressure_offset_pa=P_MEAN)
+    dt = sim.units.dt_s
+    assert FlowRunner(sim, setup, "steady", max_time_s=None, progress=False).max_time_s == 3.0
+    long_window = FlowRunner(sim, setup, "steady", max_time_s=None, window_s=0.5, progress=False)
+    assert long_window.max_time_s == pytest.approx(20 * long_window.window * dt)
+    assert FlowRunner(sim, setup, "steady", max_time_s=1.5, progress=False).max_time_s == 1.5

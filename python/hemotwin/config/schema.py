@@ -260,7 +260,7 @@ class NumericsSection(_Section):
 class RunSection(_Section):
     mode: Literal["steady", "pulsatile"] = "steady"
     steady_tolerance: float = Field(2e-3, gt=0.0, lt=0.5)
-    max_time: Time = 3.0  # steady: simulated-time cap (s)
+    max_time: Time | None = None  # steady: simulated-time cap (s); default 20 averaging windows, at least 3 s
     min_time: NonNegativeTime = 0.0
     window: Time | None = None  # steady: averaging window (s); default one acoustic round trip of the lattice
     cycles: int = Field(3, ge=1, le=50)

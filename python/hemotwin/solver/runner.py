@@ -112,7 +112,7 @@ class FlowRunner:
         ``tolerance`` x max(port pressure span, 1 mmHg), and the mass imbalance
         |sum of port flows| / inflow is below ``tolerance``.
     max_time_s, min_time_s : float
-        Steady: simulated-time cap and floor (s).
+        Steady: simulated-time cap and floor (s). ``max_time_s=None``: 20 averaging windows, at least 3 s.
     window_s : float, optional
         Steady averaging window (s); default one acoustic round trip of the lattice
         (``acoustic_round_trip_steps``), at least 0.04 s and 100 steps.
@@ -135,7 +135,7 @@ class FlowRunner:
     """
 
     def __init__(self, sim: Simulation, setup: FlowSetup, mode: str = "steady", *,
-                 tolerance: float = 2e-3, max_time_s: float = 3.0, min_time_s: float = 0.0,
+                 tolerance: float = 2e-3, max_time_s: float | None = 3.0, min_time_s: float = 0.0,
                  window_s: float | None = None, cycles: int = 3, samples_per_cycle: int = 20,
                  periodicity_tolerance: float = 0.02, coupling_interval: int = 1,
                  checkpoint_path=None, checkpoint_interval: int = 0, progress: bool = True,
@@ -143,7 +143,7 @@ class FlowRunner:
         if mode not in ("steady", "pulsatile"):
             raise ValueError(f"run mode must be 'steady' or 'pulsatile', got {mode!r}")
         self.sim, self.setup, self.mode = sim, setup, mode
-        self.tol, self.max_time_s, self.min_time_s = tolerance, max_time_s, min_time_s
+        self.tol, self.min_time_s = tolerance, min_time_s
         self.cycles, self.samples_per_cycle = int(cycles), int(samples_per_cycle)
         self.periodicity_tolerance = periodicity_tolerance
         self.k = int(coupling_interval)
@@ -155,6 +155,9 @@ class FlowRunner:
         self.dt = dt
         w = window_s if window_s else max(0.04, acoustic_round_trip_steps(sim.domain.cell_type.shape) * dt)
         self.window = max(100, int(round(w / dt)) // self.k * self.k)
+        # None: at least 3 s, and room for 20 windows (a ring of the lattice needs ~10 of its periods
+        # to fall under a 1 % tolerance on a real aorta; see acoustic_round_trip_steps)
+        self.max_time_s = float(max_time_s) if max_time_s is not None else max(3.0, 20 * self.window * dt)
         self.period_steps = int(round(setup.waveform.period_s / dt))
         self.names = list(sim.domain.port_names)
         self.outlet_names = [n for n in self.names if n in setup.outlets]
@@ -459,6 +462,7 @@ class FlowRunner:
                 mq, mp = Q[-1], P[-1]
             pmin = pmax = mp
             info["window_steps"] = self.window
+            info["max_time_s"] = self.max_time_s
             converged = bool(s["converged"])
         else:
             ps = self.period_steps
