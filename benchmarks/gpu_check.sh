@@ -31,7 +31,7 @@ use_carried() {
     (cd /tmp && PYTHONPATH="$root/python" $PY -c "$probe") ||
       { rm -f "python/hemotwin/$(basename "$so")"; echo "carried module does not import"; return 1; }
   fi
-  export PYTHONPATH="$PWD/python"
+  export PYTHONPATH="$root/python"
   echo "using the carried module ($(cat _devicebuild/BUILT_WITH))"
 }
 if use_carried; then

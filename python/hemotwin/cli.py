@@ -36,20 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def require_device(device) -> None:
-    """``--device cuda`` on a machine that cannot run it: say so before any work is done."""
-    if device != "cuda":
-        return
-    from . import build_info, cuda_available
-
-    if not build_info()["cuda_compiled"]:
-        raise CliError("--device cuda: this hemotwin was built without its CUDA backend (no CUDA compiler at "
-                       "install time; reinstall with nvcc on the PATH); use --device cpu or auto")
-    if not cuda_available():
-        raise CliError("--device cuda: no usable NVIDIA GPU found (driver or device missing); "
-                       "use --device cpu or auto")
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -57,7 +43,6 @@ def main(argv=None) -> int:
         parser.print_help()
         return 1
     try:
-        require_device(getattr(args, "device", None))
         rc = args.func(args)
     except (CliError, FileNotFoundError, ValueError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -726,6 +726,10 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     else:
         case = load_case(case_path, overrides)
         case_hash = file_sha256(case_path)
+    from .solver.simulation import resolve_device
+
+    # a device that cannot run here fails now, not after segmentation and meshing
+    resolve_device(device if device != "auto" else case.numerics.device)
     out = OutputDir(out_dir)
     for name in ("results.json", "provenance.json", "report/report.html", "lumen.vtp"):
         if (out.path / name).exists() and name not in out.created:  # fail before the long stages

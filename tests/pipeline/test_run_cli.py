@@ -47,16 +47,16 @@ def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):
         r = _run(args)
         assert r.returncode == 2, r.stderr
         err = r.stderr.strip()
-        assert len(err.splitlines()) == 1 and "--device cuda" in err and "--device cpu" in err, err
+        assert len(err.splitlines()) == 1 and "device 'cuda'" in err and "--device cpu" in err, err
     assert not (tmp_path / "out").exists()  # refused before segmenting anything
 
 
 def test_device_cuda_names_a_build_without_the_backend(monkeypatch):
-    import hemotwin
-    from hemotwin import cli
+    from hemotwin.solver import simulation
 
-    monkeypatch.setattr(hemotwin, "build_info", lambda: {"cuda_compiled": False})
-    with pytest.raises(cli.CliError, match="built without its CUDA backend"):
-        cli.require_device("cuda")
-    cli.require_device("cpu")  # no check, no error
-    cli.require_device(None)
+    monkeypatch.setattr(simulation._core, "cuda_device_count", lambda: 0)
+    monkeypatch.setattr(simulation._core, "build_info", lambda: {"cuda_compiled": False})
+    with pytest.raises(simulation.DeviceUnavailableError, match="built without its CUDA backend"):
+        simulation.resolve_device("cuda")
+    assert simulation.resolve_device("cpu") == "cpu"  # no check, no error
+    assert simulation.resolve_device("auto") == "cpu"

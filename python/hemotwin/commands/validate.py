@@ -30,8 +30,10 @@ def register(sub):
 def _run(args) -> int:
     import time
 
+    from ..solver.simulation import resolve_device
     from ..validation.nozzle_validation import validate_fda_nozzle
 
+    resolve_device(args.device)  # a device that cannot run here: one line before any work
     res = [float(v) for v in str(args.resolution).split(",") if v.strip()]
     if len(res) not in (1, 2, 3):
         raise ValueError("--resolution takes one, two or three comma-separated values")

@@ -55,7 +55,9 @@ def _print_table(res: dict) -> None:
 def run(args) -> int:
     from .. import verification as v
     from .. import verification_extra as vx
+    from ..solver.simulation import resolve_device
 
+    resolve_device(args.device)  # a device that cannot run here: one line before any case starts
     kw = dict(precision=args.precision, device=args.device)
     todo = ["poiseuille", "womersley", "mass", "rotation", "order"] if args.case == "all" else [args.case]
     for case in todo:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..units import CS2
 from .outlets import OutletModel
 from .simulation import Simulation
 from .waveforms import Waveform, womersley_profile
@@ -84,7 +85,6 @@ class RunResult:
                 **self.info}
 
 
-
 def acoustic_round_trip_steps(shape) -> float:
     """Steps a lattice sound wave takes to cross the vessel and come back: 2 sqrt(3) L, with L
     (cells) the sum of the bounding box's two largest extents, a path length for an arch or a
@@ -92,11 +92,12 @@ def acoustic_round_trip_steps(shape) -> float:
     (both reflect) rings at this period and the ring decays slowly (on a 1.5 mm thoracic CTA:
     ~0.5 s, halving each second). Steady averaging windows of one period cancel it: that case
     converges at 5 s simulated instead of 8.5 s with 0.25 s windows, the means within 0.02 mmHg
-    and 0.03 mL/s of each other. The sound speed dx / (sqrt(3) dt) is a lattice constant, so the
+    and 0.03 mL/s of each other. The sound speed sqrt(CS2) dx / dt is a lattice constant, so the
     period in steps does not depend on the flow.
     """
     extents = sorted(int(n) for n in shape)
-    return 2.0 * math.sqrt(3.0) * float(sum(extents[-2:]))
+    return 2.0 * float(sum(extents[-2:])) / math.sqrt(CS2)
+
 
 class FlowRunner:
     """Drive a Simulation with an inflow and 0D outlets.
@@ -135,7 +136,7 @@ class FlowRunner:
     """
 
     def __init__(self, sim: Simulation, setup: FlowSetup, mode: str = "steady", *,
-                 tolerance: float = 2e-3, max_time_s: float | None = 3.0, min_time_s: float = 0.0,
+                 tolerance: float = 2e-3, max_time_s: float | None = None, min_time_s: float = 0.0,
                  window_s: float | None = None, cycles: int = 3, samples_per_cycle: int = 20,
                  periodicity_tolerance: float = 0.02, coupling_interval: int = 1,
                  checkpoint_path=None, checkpoint_interval: int = 0, progress: bool = True,

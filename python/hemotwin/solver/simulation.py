@@ -98,11 +98,23 @@ class CarreauYasuda:
     a: float = 2.0
 
 
+class DeviceUnavailableError(ValueError):
+    """device='cuda' where it cannot run: a user error (one line in the CLI), raised before any work."""
+
+
 def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" where a GPU is usable, else "cpu"; "cuda" must be usable here."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if device == "auto":
         return "cuda" if _core.cuda_device_count() > 0 else "cpu"
+    if device == "cuda" and _core.cuda_device_count() == 0:
+        if not _core.build_info()["cuda_compiled"]:
+            raise DeviceUnavailableError(
+                "device 'cuda': this hemotwin was built without its CUDA backend (no CUDA compiler at "
+                "install time; reinstall with nvcc on the PATH); use device 'cpu' or 'auto' (--device cpu)")
+        raise DeviceUnavailableError("device 'cuda': no usable NVIDIA GPU found (driver or device missing); "
+                                     "use device 'cpu' or 'auto' (--device cpu)")
     return device
 
 

@@ -14,17 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .offscreen import pyvista as _pv  # loads PyVista on call, off-screen
+
 __all__ = ["auto_view", "wall_map", "wss_map", "pressure_map", "tawss_map", "osi_map", "streamlines",
            "streamlines_grid", "pre_post", "velocity_grid"]
 
 PA_PER_MMHG = 133.322387415
 WINDOW = (1200, 900)
-
-
-def _pv():
-    from .offscreen import pyvista
-
-    return pyvista()
 
 
 def _nice_length(extent_mm: float) -> float:
