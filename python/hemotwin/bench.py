@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-AORTA_MASK = Path(__file__).resolve().parents[3] / "shared" / "data" / "ts_thoracic_aorta_cta" / \
-    "aorta_report" / "test_result" / "models" / "aorta.nii.gz"
-PEERS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"
+AORTA_MASK_SHARED = "ts_thoracic_aorta_cta/aorta_report/test_result/models/aorta.nii.gz"  # under shared/data
+PEERS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"  # the source tree's (editable install)
+PEERS_DIR_ENV = "HEMOTWIN_PEERS_DIR"
 TAGS = {"float32": "fp32", "float64": "fp64", "float16": "fp16", "bfloat16": "bf16"}
 # Steps lbmpy is timed for on the aorta itself: its AA kernel on the whole bounding box (14 M cells,
 # ~0.1 s a step) and its list-based kernel on the fluid cells (2 M, ~0.02 s a step). Even counts:
@@ -141,10 +141,20 @@ def aorta_mask(spacing_mm: float, path: Path | None = None, with_field: bool = F
     with ``with_field`` also the interpolated label (inside > 0.5) on the same grid, from which
     wall distances follow (None for the synthetic tube).
     """
-    path = Path(path) if path is not None else AORTA_MASK
-    if not path.exists():
-        tube = curved_tube_mask(spacing_mm), f"synthetic curved tube (no {path})"
+    missing = None
+    if path is None:
+        from .config.schema import find_shared_data
+
+        try:  # $HEMOTWIN_SHARED_DATA, or shared/data beside the clone the command runs in
+            path = find_shared_data(AORTA_MASK_SHARED)
+        except FileNotFoundError as e:
+            missing = str(e)
+    elif not Path(path).exists():
+        missing = f"no {path}"
+    if missing:
+        tube = curved_tube_mask(spacing_mm), f"synthetic curved tube ({missing})"
         return (*tube, None) if with_field else tube
+    path = Path(path)
     import SimpleITK as sitk
 
     img = sitk.ReadImage(str(path))
@@ -193,8 +203,19 @@ def sparse_lattice(mask: np.ndarray, morton: bool = True, wall_links=None, wall_
     return core.Lattice(ct, wall_links, wall_q, periodic=[False, False, False], morton=morton)
 
 
+def peers_dir() -> Path:
+    """benchmarks/peers: $HEMOTWIN_PEERS_DIR, the source tree of an editable install, or the clone
+    the command runs in (a plain `pip install .` does not carry benchmarks/)."""
+    env = os.environ.get(PEERS_DIR_ENV)
+    here = Path.cwd().resolve()
+    for d in [Path(env)] if env else [PEERS_DIR, *(p / "benchmarks" / "peers" for p in [here, *here.parents])]:
+        if d.is_dir():
+            return d
+    return Path(env) if env else PEERS_DIR
+
+
 def _peer_script(name: str) -> Path:
-    return PEERS_DIR / (f"{name}_d3q19.py" if name == "numpy" else f"{name}_peer.py")
+    return peers_dir() / (f"{name}_d3q19.py" if name == "numpy" else f"{name}_peer.py")
 
 
 def _peer_python(name: str) -> str:
@@ -217,7 +238,8 @@ def _run_peer(name: str, size: int | None, steps: int, threads: int, timeout_s: 
     """
     script = _peer_script(name)
     if not script.exists():
-        return {"error": f"{script} not found (peers live in the source tree's benchmarks/peers)"}
+        return {"error": f"{script} not found (peers live in a clone's benchmarks/peers: run from the clone "
+                         f"or set {PEERS_DIR_ENV})"}
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     python = _peer_python(name)
     cmd = [python, str(script), *([] if size is None else ["--size", str(size)]), "--steps", str(steps),

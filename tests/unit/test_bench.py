@@ -93,3 +93,32 @@ def test_aorta_speedup_falls_back_to_the_extrapolated_time_without_the_box_run()
     bench._aorta_1000_steps(res, dense, 128)
     assert res["aorta_speedup_vs_best_dense_peer"] == res["aorta_speedup_vs_best_dense_peer_extrapolated"]
     assert "lbmpy_aa_bounding_box_measured" not in res["aorta_1000_steps_s"]
+
+
+def test_peers_are_found_from_a_clone_when_the_install_does_not_carry_them(tmp_path, monkeypatch):
+    # a plain `pip install .` has no benchmarks/: the clone the command runs in (or its subfolders) does
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.setattr(bench, "PEERS_DIR", tmp_path / "not_installed")
+    monkeypatch.delenv(bench.PEERS_DIR_ENV, raising=False)
+    monkeypatch.chdir(repo / "tests")
+    assert bench.peers_dir() == repo / "benchmarks" / "peers"
+    monkeypatch.setenv(bench.PEERS_DIR_ENV, str(tmp_path))
+    assert bench.peers_dir() == tmp_path
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(bench.PEERS_DIR_ENV)
+    assert "not found" in bench._run_peer("numpy", 8, 2, 1, 10)["error"]
+
+
+def test_aorta_mask_is_found_through_the_shared_data_variable(tmp_path, monkeypatch):
+    # an installed package is not beside ../shared: $HEMOTWIN_SHARED_DATA points at it
+    sitk = pytest.importorskip("SimpleITK")
+    target = tmp_path / bench.AORTA_MASK_SHARED
+    target.parent.mkdir(parents=True)
+    lumen = np.zeros((12, 10, 8), np.uint8)
+    lumen[3:9, 3:7, 2:6] = 1
+    img = sitk.GetImageFromArray(lumen)
+    img.SetSpacing((2.0, 2.0, 2.0))
+    sitk.WriteImage(img, str(target))
+    monkeypatch.setenv("HEMOTWIN_SHARED_DATA", str(tmp_path))
+    mask, line = bench.aorta_mask(2.0)
+    assert "aorta.nii.gz resampled" in line and mask.sum() > 0
