@@ -136,8 +136,7 @@ def _stage_image(case: Case):
                  "info": ph.info, "name": ph.name}
         return vol, truth
     if im.surface:
-        raise PipelineError("image.surface: surface-only cases are not supported by this pipeline "
-                            "yet (give image.path or image.phantom)")
+        return _surface_as_image(case)
     from .imaging.io import crop, read_image
 
     vol = read_image(case.resolve(im.path), series_uid=im.series_uid)
@@ -148,6 +147,34 @@ def _stage_image(case: Case):
 
         vol = resample_isotropic(vol, im.resample * 1e3)
     return vol, None
+
+
+def _faces_file(case: Case):
+    """The SimVascular .mdl naming the surface's faces: given, or ``<surface stem>.mdl`` beside it."""
+    im = case.image
+    if im.surface_faces:
+        return case.resolve(im.surface_faces)
+    mdl = case.resolve(im.surface).with_suffix(".mdl")
+    return mdl if mdl.is_file() else None
+
+
+def _surface_as_image(case: Case):
+    """A surface case: the capped surface and its ports, and its rasterised mask as the image."""
+    from .geometry.surface_input import SurfaceInputError, surface_anatomy
+    from .imaging.io import ImageVolume
+
+    im = case.image
+    try:
+        anat = surface_anatomy(case.resolve(im.surface), im.surface_unit, _faces_file(case),
+                               overrides=dict(case.ports.names) or None,
+                               spacing_mm=im.resample * 1e3 if im.resample else None)
+    except SurfaceInputError as e:
+        raise PipelineError(str(e)) from None
+    vol = ImageVolume(anat.mask.astype(np.float32), anat.spacing_mm, anat.origin_mm,
+                      np.eye(3), anat.description, "")
+    given = {"mask": anat.mask, "surface": anat.surface, "ports": anat.ports,
+             "description": anat.description}
+    return vol, given
 
 
 def _bounded_removed(vol, planes, radius_mm):
@@ -228,6 +255,12 @@ def _bounded_ports(case: Case, vol, mask):
 
 def _stage_segment(case: Case, vol, truth):
     seg = case.segmentation
+    if case.image.surface:  # the surface is the lumen: nothing to segment
+        m = np.asarray(truth["mask"], np.uint8)
+        vox = float(np.prod(vol.spacing_mm))
+        return m, None, (f"{truth['description']}; rasterised at {vol.spacing_mm[0]:.3g} mm: "
+                         f"{int(m.sum())} voxels ({m.sum() * vox / 1e3:.2f} mL incl. short "
+                         "extensions past the caps)")
     if seg.method == "label" and seg.clip_radius:
         return _label_mask_bounded(case, vol)
     if seg.method == "truth":
@@ -265,13 +298,24 @@ def _stage_segment(case: Case, vol, truth):
     return np.asarray(res.mask.array, np.uint8), ls, res.message
 
 
-def _stage_geometry(case: Case, vol, mask, levelset):
+def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False):
+    """Ports, capped surface and centerlines of a lumen mask.
+
+    ``given`` (surface cases): the user's capped surface and its ports; they are used as they are
+    unless ``remesh`` (a treated mask after virtual deployment is meshed again, cut at the same
+    port planes).
+    """
     from .geometry.centerlines import compute_centerlines
     from .geometry.ports import detect_ports
     from .geometry.surface import extract_surface
 
     seg = case.segmentation
-    if seg.clip_radius:
+    if given is not None:
+        import copy
+
+        ports = copy.deepcopy(given["ports"])
+        surf = given["surface"].copy() if not remesh else None
+    elif seg.clip_radius:
         ports = _bounded_ports(case, vol, mask)
     else:
         ports = detect_ports(mask, vol, clip_planes=[tuple(p) for p in seg.clip_planes],
@@ -294,7 +338,8 @@ def _stage_geometry(case: Case, vol, mask, levelset):
                 p.radius_mm = max(min(p.radius_mm, (seg.clip_radius * 1e3 - 6 * h) / 4.0), h)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        surf = extract_surface(mask, vol, ports, levelset=levelset)
+        if given is None or remesh:
+            surf = extract_surface(mask, vol, ports, levelset=levelset)
         cl = compute_centerlines(mask, vol, ports, surface=surf)
     ext = case.ports.flow_extension_diameters
     if ext > 0:
@@ -738,19 +783,22 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     cache = _Cache(out, use_cache)
     raw = case.raw
     inputs = {}
-    for field in ("path", "label_map"):
+    for field in ("path", "label_map", "surface", "surface_faces"):
         rel = getattr(case.image, field)
         rels = rel if isinstance(rel, list) else [rel] if rel else []
         for k, r in enumerate(rels):  # several label maps (their union): one entry each
             key = f"image.{field}" if len(rels) == 1 else f"image.{field}[{k}]"
             inputs[key] = {"sha256": file_sha256(case.resolve(r)), "suffix": "".join(Path(r).suffixes[-2:])}
+    if case.image.surface and not case.image.surface_faces and _faces_file(case):
+        inputs["image.surface_faces"] = {"sha256": file_sha256(_faces_file(case)), "suffix": ".mdl"}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
     k_seg = _hash({"up": k_img, "seg": raw.get("segmentation")})
     mask, levelset, seg_msg = cache.get("segment", k_seg, lambda: _stage_segment(case, vol, truth))
     k_geo = _hash({"up": k_seg, "ports": raw.get("ports"), "outl": sorted(case.physiology.outlets.ports)})
+    given = truth if case.image.surface else None
     ports, surf, cl, lat_geo = cache.get("geometry", k_geo,
-                                         lambda: _stage_geometry(case, vol, mask, levelset))
+                                         lambda: _stage_geometry(case, vol, mask, levelset, given))
     k_lat = _hash({"up": k_geo, "num": raw.get("numerics")})
     dom = cache.get("lattice", k_lat, lambda: _stage_lattice(case, *(lat_geo or (ports, surf))[::-1]))
     outlets = [p for p in ports if p.role == "outlet"]
@@ -786,7 +834,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
 
         def deploy():
             treated = deploy_stent(mask, vol.spacing_mm, vol.origin_mm, pts, dev)
-            return (treated, *_stage_geometry(case, vol, treated, None))
+            return (treated, *_stage_geometry(case, vol, treated, None, given, remesh=True))
 
         treated, ports2, surf2, cl2, lat_geo2 = cache.get("deploy", k_dep, deploy)
         k_lat2 = _hash({"up": k_dep, "num": raw.get("numerics")})

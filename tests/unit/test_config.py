@@ -105,6 +105,17 @@ def test_shipped_cases_validate():
         assert c.case.name == name
     c = load_case(root / "thoracic_aorta_cta" / "case.toml", check_files=False)
     assert c.image.path.startswith("shared:")
+    for name, unit in (("cerebral_ica_surface", "mm"), ("aorta_iliac_simvascular", "cm")):
+        c = load_case(root / name / "case.toml", check_files=False)
+        assert c.image.surface.startswith("shared:") and c.image.path is None
+        assert c.image.surface_unit == unit
+
+
+def test_surface_unit_is_checked():
+    from hemotwin.config import case_from_dict
+
+    with pytest.raises(CaseError, match="surface_unit"):
+        case_from_dict({"image": {"surface": "v.stl", "surface_unit": "inch"}})
 
 
 def test_demo_dict_matches_case_file():

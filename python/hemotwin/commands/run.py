@@ -9,7 +9,8 @@ def register(sub):
     p.add_argument("--out", required=True, help="output folder (created; foreign files are never overwritten)")
     p.add_argument("--resume", action="store_true", help="continue interrupted flow runs from checkpoints")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--image", help="image path, overriding image.path of the case")
+    p.add_argument("--image", help="image path, overriding image.path of the case (a surface file "
+                   "- .vtp .vtk .stl .ply .obj - overrides image.surface)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help='override a case setting, e.g. --set run.max_time="0.5 s"')
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
@@ -39,7 +40,13 @@ def _run(args):
 
     overrides = _parse_set(args.set)
     if args.image:
-        overrides["image.path"] = str(Path(args.image).resolve())
+        from ..geometry.surface_input import SURFACE_SUFFIXES
+
+        # one anatomy source per case: the given file replaces whichever the case names
+        key = "surface" if Path(args.image).suffix.lower() in SURFACE_SUFFIXES else "path"
+        for k in ("path", "surface", "phantom"):
+            overrides[f"image.{k}"] = None
+        overrides[f"image.{key}"] = str(Path(args.image).resolve())
     from ..cli import CliError
     from ..pipeline import PipelineError
     from ..solver.simulation import SimulationDiverged

@@ -68,7 +68,9 @@ class ImageSection(_Section):
     """Where the anatomy comes from: an image file, a surface, or a built-in phantom."""
 
     path: str | None = None
-    surface: str | None = None
+    surface: str | None = None  # a lumen surface (.vtp/.vtk/.stl/.ply/.obj), open ends or capped
+    surface_unit: Literal["mm", "cm", "m"] = "mm"  # its coordinates' unit (SimVascular: cm)
+    surface_faces: str | None = None  # SimVascular .mdl naming its faces (default: <stem>.mdl)
     phantom: Literal["aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube"] | None = None
     phantom_options: dict[str, Any] = Field(default_factory=dict)
     series_uid: str | None = None
@@ -461,6 +463,7 @@ def _check_files(case: Case, path: Path):
     lm = case.image.label_map
     lms = lm if isinstance(lm, list) else [lm]
     items = [("image.path", case.image.path), ("image.surface", case.image.surface),
+             ("image.surface_faces", case.image.surface_faces),
              ("devices.catalog", case.devices.catalog)] + [("image.label_map", x) for x in lms]
     if case.physiology.inflow.waveform.lower().endswith(".csv"):
         items.append(("physiology.inflow.waveform", case.physiology.inflow.waveform))

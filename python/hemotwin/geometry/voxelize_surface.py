@@ -101,19 +101,7 @@ def voxelize_triangles(verts_m, tri, labels, planes, dx_m, pad_cells=2, origin_m
         origin_m = lo - (pad_cells + 0.5) * dx
         shape = tuple(int(math.ceil((hi[a] - lo[a]) / dx)) + 1 + 2 * pad_cells for a in range(3))
     origin_m = np.asarray(origin_m, float)
-    nx, ny, nz = shape
-    # inside by crossing parity along +x: a crossing at x toggles all cells with centre > x
-    # rows nudged by an irrational 1e-7 dx so they never pass exactly through mesh edges or
-    # vertices (marching-cubes meshes have vertices on grid lines); only cells within 1e-7 dx
-    # of the wall can change side
-    ys = origin_m[1] + dx * (np.arange(ny) + 1.0e-7 * math.sqrt(2.0))
-    zs = origin_m[2] + dx * (np.arange(nz) + 1.0e-7 * math.sqrt(3.0))
-    jj, kk, xx = row_crossings(v, tri, ys, zs)
-    i0 = np.clip(np.ceil((xx - origin_m[0]) / dx).astype(np.int64), 0, nx)
-    toggles = np.zeros((nx + 1, ny, nz), np.int8)
-    np.add.at(toggles, (i0, jj, kk), 1)
-    fluid = (np.cumsum(toggles, axis=0, dtype=np.int16)[:nx] % 2).astype(bool)
-    del toggles
+    fluid = inside_cells(v, tri, dx, origin_m, shape)
     cell = np.zeros(shape, np.uint8)
     cell[fluid] = FLUID
     # port cells
@@ -157,3 +145,27 @@ def voxelize_triangles(verts_m, tri, labels, planes, dx_m, pad_cells=2, origin_m
         t[miss] = 0.5
     q = np.clip(t, np.finfo(float).tiny, 1.0)
     return _make_domain(cell, dx, origin_m, links, q, planes)
+
+
+def inside_cells(verts, tri, dx, origin, shape):
+    """Cells of the grid ``origin + dx * ijk`` whose centre lies inside the closed surface.
+
+    Any consistent length unit (verts, dx and origin alike). Parity of the crossings along +x.
+    """
+    v = np.asarray(verts, float)
+    tri = np.asarray(tri, np.int64)
+    origin_m = np.asarray(origin, float)
+    nx, ny, nz = shape
+    # inside by crossing parity along +x: a crossing at x toggles all cells with centre > x
+    # rows nudged by an irrational 1e-7 dx so they never pass exactly through mesh edges or
+    # vertices (marching-cubes meshes have vertices on grid lines); only cells within 1e-7 dx
+    # of the wall can change side
+    ys = origin_m[1] + dx * (np.arange(ny) + 1.0e-7 * math.sqrt(2.0))
+    zs = origin_m[2] + dx * (np.arange(nz) + 1.0e-7 * math.sqrt(3.0))
+    jj, kk, xx = row_crossings(v, tri, ys, zs)
+    i0 = np.clip(np.ceil((xx - origin_m[0]) / dx).astype(np.int64), 0, nx)
+    toggles = np.zeros((nx + 1, ny, nz), np.int8)
+    np.add.at(toggles, (i0, jj, kk), 1)
+    fluid = (np.cumsum(toggles, axis=0, dtype=np.int16)[:nx] % 2).astype(bool)
+    del toggles
+    return fluid
