@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,13 +132,41 @@ def build_vessel_model(
     )
     surf = _capped(cap_ports, open_surf, ports, h)
     cl = compute_centerlines(mask, geom, ports, surface=surf, levelset=levelset)
+    first_cut = copy.deepcopy(ports)
     if perpendicular_ports and _perpendicular_ports(cl, ports, h, max_port_tilt_deg):
-        surf = _capped(cap_ports, open_surf, ports, h)
-        cl = compute_centerlines(mask, geom, ports, surface=surf, levelset=levelset)
+        planned = copy.deepcopy(ports)
+        recut = _capped(cap_ports, open_surf, ports, h)
+        if _caps_where_planned(recut, planned, h, check_surface(surf, False)["volume_mm3"]):
+            surf = recut
+            cl = compute_centerlines(mask, geom, ports, surface=surf, levelset=levelset)
+        else:
+            # a vessel grazing the image face: the perpendicular cut split the lumen and
+            # capped the wrong openings; the first (image-face) cuts stand
+            ports[:] = first_cut
     if flow_extensions:
         surf = add_flow_extensions(surf, ports, flow_extensions)
     chk = check_surface(surf, self_intersections=self_intersections)
     return VesselModel(surf, cl, ports, chk, centerline_topology(cl))
+
+
+def _caps_where_planned(surf, planned, h, volume_before_mm3):
+    """Each port's cap lies in its planned plane near its planned centre, and the cut kept the
+    lumen (at least 70 % of the volume of the first cut)."""
+    from .surface import check_surface
+
+    pid = np.asarray(surf.cell_data["port_id"])
+    pts = np.asarray(surf.points)
+    faces = surf.faces.reshape(-1, 4)[:, 1:]
+    for k, port in enumerate(planned):
+        cells = np.nonzero(pid == k)[0]
+        if len(cells) == 0:
+            return False
+        cen = pts[np.unique(faces[cells])].mean(axis=0)
+        c, n = np.asarray(port.center_mm, float), np.asarray(port.normal, float)
+        if abs((cen - c) @ n) > h or np.linalg.norm(cen - c) > 2.0 * float(port.radius_mm) + 3.0 * h:
+            return False
+    chk = check_surface(surf, self_intersections=False)
+    return chk["watertight"] and chk["volume_mm3"] >= 0.7 * volume_before_mm3
 
 
 def _capped(cap_ports, open_surf, ports, h):
