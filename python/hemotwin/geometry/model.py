@@ -163,7 +163,8 @@ def _caps_where_planned(surf, planned, h, volume_before_mm3):
             return False
         cen = pts[np.unique(faces[cells])].mean(axis=0)
         c, n = np.asarray(port.center_mm, float), np.asarray(port.normal, float)
-        if abs((cen - c) @ n) > h or np.linalg.norm(cen - c) > 2.0 * float(port.radius_mm) + 3.0 * h:
+        far = np.linalg.norm(cen - c) > 2.0 * float(port.radius_mm) + 3.0 * h
+        if abs((cen - c) @ n) > h or far:
             return False
     chk = check_surface(surf, self_intersections=False)
     return chk["watertight"] and chk["volume_mm3"] >= 0.7 * volume_before_mm3
