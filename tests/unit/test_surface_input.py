@@ -89,6 +89,15 @@ def test_units_scale_to_mm(tmp_path):
     _check_tube_ports(anat)
 
 
+def test_implausible_size_warns_about_the_unit(tmp_path):
+    t = _open_tube()
+    t.points = t.points / 1000.0  # metres written, mm declared: a 1.5 um "vessel"
+    f = tmp_path / "tube_m.vtp"
+    t.save(f)
+    with pytest.warns(UserWarning, match="surface_unit = 'mm'"):
+        surface_anatomy(f, unit="mm", spacing_mm=1e-4)
+
+
 def _faces_tube(tmp_path, mdl_types):
     t = _capped_tube()
     z = t.cell_centers().points[:, 2]

@@ -417,6 +417,14 @@ def surface_anatomy(path, unit="mm", faces_file=None, overrides=None, spacing_mm
             f"image.surface {path}: not closed after capping its {len(ports)} ends "
             f"({chk['boundary_edges']} open edges, {chk['non_manifold_edges']} non-manifold); "
             "holes other than the vessel ends must be repaired first")
+    r_max = max(p.radius_mm for p in ports)
+    if not 0.25 <= r_max <= 25.0:
+        import warnings
+
+        # no human vessel port is under 0.25 mm or over 25 mm in radius: likely a unit slip
+        warnings.warn(f"image.surface {path}: the largest port has a radius of {r_max:.3g} mm "
+                      f"with image.surface_unit = {unit!r}; is that the file's unit?",
+                      UserWarning, stacklevel=2)
     mask, h, origin = lumen_mask(capped, ports, spacing_mm)
     if not mask.any():
         raise SurfaceInputError(f"image.surface {path}: encloses no voxel at {h[0]:.3g} mm")
