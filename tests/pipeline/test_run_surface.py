@@ -72,16 +72,22 @@ def test_surface_case_bad_file_is_one_clear_error(tmp_path):
         run_case(_case(f), tmp_path / "out", progress=False, device="cpu")
 
 
-def test_real_ica_surface_case(tmp_path):
-    try:
-        find_shared_data("aneurisk_c0015_ica_segment_vampy")
-    except FileNotFoundError as e:
-        pytest.skip(f"shared data absent: {e}")
+def _run_shipped_case(name, data_folder, out, **overrides):
+    """Run cases/NAME/case.toml (its surface in ../shared/data/DATA_FOLDER; skip if absent)."""
     from pathlib import Path
 
-    case = Path(__file__).resolve().parents[2] / "cases" / "cerebral_ica_surface" / "case.toml"
-    res = run_case(case, tmp_path / "out", progress=False, device="cpu",
-                   overrides={"outputs.figures": False, "outputs.report": False})
+    try:
+        find_shared_data(data_folder)
+    except FileNotFoundError as e:
+        pytest.skip(f"shared data absent: {e}")
+    case = Path(__file__).resolve().parents[2] / "cases" / name / "case.toml"
+    return run_case(case, out, progress=False, device="cpu",
+                    overrides={"outputs.figures": False, "outputs.report": False, **overrides})
+
+
+def test_real_ica_surface_case(tmp_path):
+    res = _run_shipped_case("cerebral_ica_surface", "aneurisk_c0015_ica_segment_vampy",
+                            tmp_path / "out")
     assert res["status"] == "ok"
     assert res["run"]["converged"]
     ports = {p["name"]: p for p in res["ports"]}
@@ -160,16 +166,8 @@ def test_cli_image_flag_takes_a_surface(tmp_path):
 
 def test_real_simvascular_model_case(tmp_path):
     """SimVascular's demo aorta + iliac (cm, ModelFaceID, demo.mdl beside it) end to end."""
-    try:
-        find_shared_data("simvascular_demo_aorta_iliac")
-    except FileNotFoundError as e:
-        pytest.skip(f"shared data absent: {e}")
-    from pathlib import Path
-
-    case = Path(__file__).resolve().parents[2] / "cases" / "aorta_iliac_simvascular" / "case.toml"
-    res = run_case(case, tmp_path / "out", progress=False, device="cpu",
-                   overrides={"outputs.figures": False, "outputs.report": False,
-                              "outputs.vtk": False})
+    res = _run_shipped_case("aorta_iliac_simvascular", "simvascular_demo_aorta_iliac",
+                            tmp_path / "out", **{"outputs.vtk": False})
     assert res["status"] == "ok" and res["run"]["converged"]
     ports = {p["name"]: p for p in res["ports"]}
     assert list(ports) == ["inlet_aorta", "right_iliac", "aorta_distal"]  # SimVascular's names kept

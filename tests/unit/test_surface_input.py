@@ -62,22 +62,18 @@ def _check_mask_volume(anat):
     assert vol == pytest.approx(math.pi * R * R * (L + ext), rel=0.04)
 
 
-def test_open_surface_ends_become_ports(tmp_path):
-    f = tmp_path / "tube.vtp"
-    _open_tube().save(f)
+@pytest.mark.parametrize("make, name, kind, source", [
+    (_open_tube, "tube.vtp", "open", "open end"),  # the ends are holes
+    (_capped_tube, "tube.stl", "flat patches", "flat patch"),  # closed, no face ids
+])
+def test_tube_ends_become_ports(tmp_path, make, name, kind, source):
+    f = tmp_path / name
+    make().save(f)
     anat = surface_anatomy(f)
-    assert anat.kind == "open"
+    assert anat.kind == kind
     _check_tube_ports(anat)
     _check_mask_volume(anat)
-    assert all(p.source == "open end" for p in anat.ports)
-
-
-def test_capped_surface_flat_caps_found(tmp_path):
-    f = tmp_path / "tube.stl"
-    _capped_tube().save(f)
-    anat = surface_anatomy(f)
-    assert anat.kind == "flat patches"
-    _check_tube_ports(anat)
+    assert all(p.source == source for p in anat.ports)
 
 
 def test_units_scale_to_mm(tmp_path):
