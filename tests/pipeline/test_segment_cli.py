@@ -187,3 +187,27 @@ def test_dicom_patient_name_never_leaves(tmp_path, capsys):
             assert n not in data, (f.name, n)
     for n in needles:
         assert n.decode() not in cap.out + cap.err
+
+
+def test_segment_cli_takes_a_surface(tmp_path, capsys):
+    """A lumen surface instead of an image: ports from its open ends, centerline radius from it."""
+    r, length = 1.5, 16.0
+    tube = pv.Cylinder(center=(0, 0, length / 2), direction=(0, 0, 1), radius=r, height=length,
+                       resolution=64, capping=False).triangulate().subdivide(2).clean()
+    tube.points = tube.points / 10.0  # written in cm
+    f = tmp_path / "vessel.vtp"
+    tube.save(f)
+    out = tmp_path / "out"
+    assert main(["segment", str(f), "--unit", "cm", "--out", str(out), "--no-figure"]) == 0
+    ports = json.loads((out / "ports.json").read_text())["ports"]
+    assert [p["name"] for p in ports] == ["inlet", "outlet_1"]
+    np.testing.assert_allclose(ports[0]["center_mm"], [0, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(ports[0]["normal"], [0, 0, -1], atol=1e-9)
+    cl = pv.read(out / "centerlines.vtp")
+    rad = np.asarray(cl.point_data["radius_mm"])
+    assert np.median(rad) == pytest.approx(r, rel=0.05)
+    report = json.loads((out / "segmentation.json").read_text())
+    assert report["surface"]["watertight"] and report["unit"] == "cm"
+    # image-only options are refused, naming the file
+    assert main(["segment", str(f), "--seed", "0,0,5", "--out", str(tmp_path / "o2")]) == 2
+    assert "vessel.vtp is a surface" in capsys.readouterr().err

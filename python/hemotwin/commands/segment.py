@@ -2,7 +2,9 @@
 """`hemotwin segment`: image -> lumen mask, surface, centerlines, ports and a figure.
 
 Contract: seeds and clip points are physical mm in the image's frame as SimpleITK reports it
-(LPS); a clip plane removes everything on the side its normal points to.
+(LPS); a clip plane removes everything on the side its normal points to. Given a lumen surface
+(.vtp .vtk .stl .ply .obj) instead of an image, the same outputs come from the surface: its open
+ends or caps are the ports (``geometry.surface_input``) and the mask is the surface rasterised.
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ def register(subparsers):
         "physical mm, LPS, as SimpleITK reports them.",
     )
     p.add_argument(
-        "image", help="NIfTI/MHA/NRRD file, a DICOM folder, or (with --label) a label map"
+        "image", help="NIfTI/MHA/NRRD file, a DICOM folder, (with --label) a label map, or a "
+        "lumen surface (.vtp .vtk .stl .ply .obj: its open ends or flat caps are the ports)"
     )
+    p.add_argument("--unit", choices=("mm", "cm", "m"), default="mm",
+                   help="length unit of a surface file's coordinates (SimVascular: cm)")
+    p.add_argument("--faces", default=None, metavar="MDL",
+                   help="SimVascular .mdl naming a surface's faces (default: <stem>.mdl beside it)")
     p.add_argument(
         "--seed",
         action="append",
@@ -113,16 +120,13 @@ def register(subparsers):
 
 
 def run(args):
-    import json
     from pathlib import Path
 
     import numpy as np
 
     from ..cli import CliError
     from ..geometry.model import build_vessel_model
-    from ..geometry.ports import write_ports_json
-    from ..geometry.surface import write_surface
-    from ..imaging import crop, read_image, segment_lumen, write_image
+    from ..imaging import crop, read_image, segment_lumen
 
     out = Path(args.out)
     existing = [str(out / f) for f in OUTPUTS if (out / f).exists()]
@@ -131,6 +135,11 @@ def run(args):
             f"{', '.join(existing)} exist(s); refusing to overwrite (use --overwrite "
             "or another --out)"
         )
+    overrides = _port_names(args.port_name)
+    from ..geometry.surface_input import SURFACE_SUFFIXES
+
+    if Path(args.image).suffix.lower() in SURFACE_SUFFIXES:
+        return _run_surface(args, out, overrides)
     vol = read_image(args.image, series_uid=args.series)
     if args.crop:
         vol = crop(vol, args.crop[:3], args.crop[3:])
@@ -162,17 +171,6 @@ def run(args):
         raise CliError(res.message)
     if res.status == "pieces":
         print(f"warning: {res.message}")
-    out.mkdir(parents=True, exist_ok=True)
-    ow = bool(args.overwrite)
-    overrides = {}
-    for item in args.port_name:
-        nm, _, pt = item.partition("=")
-        try:
-            overrides[nm.strip()] = [float(v) for v in pt.split(",")]
-        except ValueError:
-            raise CliError(f"--port-name {item!r}: expected NAME=X,Y,Z (mm)") from None
-        if len(overrides[nm.strip()]) != 3 or not nm.strip():
-            raise CliError(f"--port-name {item!r}: expected NAME=X,Y,Z (mm)")
     model = build_vessel_model(
         res.mask.array,
         res.mask,
@@ -180,12 +178,6 @@ def run(args):
         levelset=None if res.levelset is None else res.levelset.array,
         port_overrides=overrides or None,
     )
-    # everything computed before the first write: a failure leaves no partial outputs
-    write_image(res.mask, out / "mask.nii.gz", overwrite=ow)
-    write_surface(model.surface, out / "surface.vtp", overwrite=ow)
-    write_surface(model.surface, out / "surface.stl", overwrite=ow)
-    write_surface(model.centerlines, out / "centerlines.vtp", overwrite=ow)
-    write_ports_json(model.ports, out / "ports.json", overwrite=ow)
     report = {
         "input": vol.description,
         "status": res.status,
@@ -194,9 +186,80 @@ def run(args):
         "seeds_mm": [[float(v) for v in s] for s in res.seeds_mm],
         "clip_planes": [[float(v) for v in c] for c in args.clip],
         "stats": {k: float(v) for k, v in res.stats.items()},
-        "surface": model.surface_check,
-        "topology": model.topology,
     }
+    return _write_outputs(args, out, res.mask, model, report, res.message)
+
+
+def _port_names(items):
+    from ..cli import CliError
+
+    overrides = {}
+    for item in items:
+        nm, _, pt = item.partition("=")
+        try:
+            overrides[nm.strip()] = [float(v) for v in pt.split(",")]
+        except ValueError:
+            raise CliError(f"--port-name {item!r}: expected NAME=X,Y,Z (mm)") from None
+        if len(overrides[nm.strip()]) != 3 or not nm.strip():
+            raise CliError(f"--port-name {item!r}: expected NAME=X,Y,Z (mm)")
+    return overrides
+
+
+def _run_surface(args, out, overrides):
+    """A lumen surface: ports from its ends, centerlines from its rasterised mask."""
+    import warnings
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..cli import CliError
+    from ..geometry.centerlines import centerline_topology, compute_centerlines
+    from ..geometry.model import VesselModel
+    from ..geometry.surface import check_surface
+    from ..geometry.surface_input import SurfaceInputError, surface_anatomy
+    from ..imaging.io import ImageVolume
+
+    image_only = [f for f, v in (("--seed", args.seed), ("--clip", args.clip),
+                                 ("--label", args.label is not None), ("--crop", args.crop),
+                                 ("--series", args.series)) if v]
+    if image_only:
+        raise CliError(f"{', '.join(image_only)}: for images only; {args.image} is a surface")
+    src = Path(args.image)
+    faces = Path(args.faces) if args.faces else src.with_suffix(".mdl")
+    try:
+        anat = surface_anatomy(src, args.unit, faces if (args.faces or faces.is_file()) else None,
+                               overrides=overrides or None)
+    except SurfaceInputError as e:
+        raise CliError(str(e)) from None
+    mask = ImageVolume(anat.mask, anat.spacing_mm, anat.origin_mm, np.eye(3), anat.description, "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cl = compute_centerlines(anat.mask, mask, anat.ports, surface=anat.surface)
+    model = VesselModel(anat.surface, cl, anat.ports, check_surface(anat.surface),
+                        centerline_topology(cl))
+    msg = (f"{src.name}: {anat.description}; rasterised at {anat.spacing_mm[0]:.3g} mm "
+           f"(ends carried 4 voxels past the caps)")
+    report = {"input": anat.description, "status": "ok", "message": msg, "unit": args.unit,
+              "port_sources": {p.name: p.source for p in anat.ports}}
+    return _write_outputs(args, out, mask, model, report, msg)
+
+
+def _write_outputs(args, out, mask_vol, model, report, message):
+    """Write every output (after everything is computed: a failure leaves no partial files)."""
+    import json
+
+    from ..geometry.ports import write_ports_json
+    from ..geometry.surface import write_surface
+    from ..imaging import write_image
+
+    out.mkdir(parents=True, exist_ok=True)
+    ow = bool(args.overwrite)
+    write_image(mask_vol, out / "mask.nii.gz", overwrite=ow)
+    write_surface(model.surface, out / "surface.vtp", overwrite=ow)
+    write_surface(model.surface, out / "surface.stl", overwrite=ow)
+    write_surface(model.centerlines, out / "centerlines.vtp", overwrite=ow)
+    write_ports_json(model.ports, out / "ports.json", overwrite=ow)
+    report = {**report, "surface": model.surface_check, "topology": model.topology}
     (out / "segmentation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if not args.no_figure:
         from ..viz.geometry_views import render_geometry
@@ -211,7 +274,7 @@ def run(args):
         )
     chk = model.surface_check
     print(
-        f"{res.message}; surface {chk['n_triangles']} triangles, watertight={chk['watertight']}; "
+        f"{message}; surface {chk['n_triangles']} triangles, watertight={chk['watertight']}; "
         f"ports: {', '.join(f'{p.name} r={p.radius_mm:.2f} mm' for p in model.ports)}"
     )
     print(f"wrote {', '.join(f for f in OUTPUTS if (out / f).exists())} to {out}")
