@@ -67,16 +67,22 @@ class CaseInfo(_Section):
 class ImageSection(_Section):
     """Where the anatomy comes from: an image file, a surface, or a built-in phantom."""
 
+    # image file (NIfTI, MHA/NRRD, VTK) or a DICOM folder
     path: str | None = None
     surface: str | None = None  # a lumen surface (.vtp/.vtk/.stl/.ply/.obj), open ends or capped
     surface_unit: Literal["mm", "cm", "m"] = "mm"  # its coordinates' unit (SimVascular: cm)
     surface_faces: str | None = None  # SimVascular .mdl naming its faces (default: <stem>.mdl)
+    # a built-in phantom instead of a file (its truth mask and seeds come with it)
     phantom: Literal["aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube"] | None = None
+    # keyword arguments of the phantom (e.g. spacing_mm, stenosis_ds)
     phantom_options: dict[str, Any] = Field(default_factory=dict)
+    # DICOM: which series (default the largest)
     series_uid: str | None = None
     label_map: str | list[str] | None = None  # several files: their union
+    # crop box corners (x, y, z mm, LPS) before segmenting
     crop_lower_mm: list[float] | None = None
     crop_upper_mm: list[float] | None = None
+    # resample to isotropic voxels of this size first
     resample: Length | None = None
 
     @model_validator(mode="after")
@@ -93,12 +99,19 @@ class ImageSection(_Section):
 
 
 class SegmentationSection(_Section):
+    # seeded region growing + level set; a label map; the phantom truth; or vesselness (no seeds)
     method: Literal["seeded", "label", "truth", "vesselness"] = "seeded"
+    # seed points inside the lumen, [[x, y, z], ...] mm (LPS)
     seeds_mm: list[list[float]] = Field(default_factory=list)
+    # [[px, py, pz, nx, ny, nz], ...] mm: removes the side the normal points to; the first is the
+    # inlet
     clip_planes: list[list[float]] = Field(default_factory=list)
+    # the label value of the lumen in the label map (default: any non-zero)
     label: int | None = None
+    # region-growing thresholds (default estimated from the seeds)
     lower_hu: float | None = None
     upper_hu: float | None = None
+    # level-set refinement of the mask
     refine: Literal["antialias", "gac", "none"] = "antialias"
     # bounded clip planes: remove only within this distance of each plane's point (a half-ball),
     # so a plane at the aortic valve does not also cut the descending aorta behind it
@@ -126,6 +139,7 @@ class PortsSection(_Section):
     """
 
     names: dict[str, list[float]] = Field(default_factory=dict)
+    # straight outlet extensions of this many port diameters (lattice only)
     flow_extension_diameters: float = Field(0.0, ge=0.0, le=20.0)
 
     @model_validator(mode="after")
@@ -141,8 +155,10 @@ class PortsSection(_Section):
 class InflowSection(_Section):
     """Inlet flow: a constant mean, or a waveform scaled to that mean."""
 
+    # mean inlet flow (the waveform is scaled to it)
     mean: Flow | None = None
     waveform: str = "constant"  # "constant", "builtin:aortic", "builtin:coronary", or a CSV path
+    # inlet velocity profile
     profile: Literal["plug", "parabolic", "womersley"] = "parabolic"
     ramp: NonNegativeTime = 0.05  # steady runs: time to ramp the inflow from 0 (s)
 
@@ -176,18 +192,27 @@ class OutletsSection(_Section):
     Rd, and C_i = total_compliance Q_i / Q_in.
     """
 
+    # default outlet model for every port
     model: Literal["zero_pressure", "resistance", "rcr"] = "rcr"
+    # flow split by port radius^k
     murray_exponent: float = Field(3.0, gt=0.0, le=6.0)
+    # RCR: Rp / (Rp + Rd) [UNVERIFIED default, REFERENCE.md sec. 5]
     proximal_fraction: float = Field(0.09, ge=0.0, lt=1.0)
+    # RCR: shared among the outlets by flow
     total_compliance: Compliance = parse_quantity("1.5 mL/mmHg", "compliance")
+    # venous/distal pressure behind the outlets
     distal_pressure: Pressure = 0.0
+    # steps between 0D outlet updates
     coupling_interval: int = Field(1, ge=1, le=1000)
+    # per-port overrides, [physiology.outlets.ports.NAME]
     ports: dict[str, OutletOverride] = Field(default_factory=dict)
 
 
 class BloodSection(_Section):
+    # Newtonian or Carreau-Yasuda shear thinning
     model: Literal["newtonian", "carreau_yasuda"] = "newtonian"
     density: Density = 1060.0
+    # Newtonian viscosity
     viscosity: Viscosity = 3.5e-3
     # Cho & Kensey (1991), REFERENCE.md sec. 5
     mu0: Viscosity = 0.056
@@ -210,8 +235,11 @@ class BloodSection(_Section):
 
 
 class PhysiologySection(_Section):
+    # inflow when inflow.mean is not given
     cardiac_output: Flow | None = None
+    # mean pressure the default outlet resistances are sized for
     target_mean_pressure: PositivePressure = parse_quantity("93 mmHg", "pressure")
+    # sets the period of pulsatile runs
     heart_rate: Frequency = 70.0 / 60.0
     peak_velocity: Velocity | None = None  # expected peak speed (sets dt); default estimated
     inflow: InflowSection = Field(default_factory=InflowSection)
@@ -242,33 +270,47 @@ class PhysiologySection(_Section):
 
 
 class NumericsSection(_Section):
+    # lattice cells across the narrowest port (sets the spacing)
     cells_across: float = Field(10.0, ge=4.0, le=200.0)
+    # lattice spacing; overrides cells_across
     spacing: Length | None = None
+    # peak lattice speed (sets the time step; lower is more accurate, slower)
     u_lu_max: float = Field(0.05, gt=0.0, le=0.15)
+    # Smagorinsky LES; auto: on where the lattice Reynolds number needs it
     les: Literal["auto", "on", "off"] | bool = "auto"
     # Smagorinsky constant when LES is on; 0.17 (Lilly) kept the coarse demo lattice stable where
     # 0.1 diverged at the inlet (our test, not a general rule)
     smagorinsky: float = Field(0.17, gt=0.0, le=0.5)
     # float16 / bfloat16: 16-bit population storage, float32 arithmetic (CPU backend only)
     precision: Literal["float32", "float64", "float16", "bfloat16"] = "float32"
+    # auto: the GPU when one is usable
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # auto: TRT from tau 0.55, regularized BGK closer to 1/2 (see solver.Numerics.collision)
     collision: Literal["auto", "trt", "bgk", "regularized"] = "auto"
+    # interpolated (Bouzidi, 2nd order) or half-way bounce-back walls
     wall: Literal["bouzidi", "halfway"] = "bouzidi"
+    # OpenMP threads; 0 = all cores
     threads: int = Field(0, ge=0)
+    # refuse larger lattices (memory guard)
     max_cells: int = Field(20_000_000, gt=0)
 
 
 class RunSection(_Section):
     mode: Literal["steady", "pulsatile"] = "steady"
+    # steady: relative change of port pressures/flows between windows
     steady_tolerance: float = Field(2e-3, gt=0.0, lt=0.5)
     max_time: Time | None = None  # steady: simulated-time cap (s); default 20 averaging windows, at least 3 s
+    # steady: run at least this long
     min_time: NonNegativeTime = 0.0
     window: Time | None = None  # steady: averaging window (s); default one acoustic round trip of the lattice
+    # pulsatile: at most this many cardiac cycles
     cycles: int = Field(3, ge=1, le=50)
+    # pulsatile: cycle-to-cycle change that counts as periodic
     periodicity_tolerance: float = Field(0.02, gt=0.0)
+    # pulsatile: wall samples per cycle for TAWSS/OSI
     samples_per_cycle: int = Field(20, ge=4, le=1000)
     checkpoint_interval: int = Field(0, ge=0)  # steps; 0 = none
+    # recorded in provenance (the solver itself is deterministic)
     seed: int = 0
     progress: bool = True
 
@@ -280,14 +322,20 @@ class PinnedDevice(_Section):
 
 
 class DevicesSection(_Section):
+    # device catalog CSV (default: the built-in generic catalog)
     catalog: str | None = None
+    # which devices of the catalog apply
     indication: Literal["coarctation", "coronary", "generic"] = "generic"
+    # a given device instead of the sizing rule, [devices.pinned]
     pinned: PinnedDevice | None = None
+    # virtually deploy the chosen device and re-simulate
     deploy: bool = True
+    # healthy vessel covered beyond each lesion end
     landing_margin: Length = 5e-3
 
 
 class ContextOfUse(_Section):
+    # ASME V&V 40 context of use, copied into the report
     question_of_interest: str = ""
     context: str = ""
     model_influence: Literal["low", "medium", "high"] = "medium"
@@ -295,9 +343,13 @@ class ContextOfUse(_Section):
 
 
 class OutputsSection(_Section):
+    # fields (.vti) and wall (.vtp) for ParaView
     vtk: bool = True
+    # PNG figures
     figures: bool = True
+    # HTML report
     report: bool = True
+    # lumen.vtp
     surface: bool = True
 
 
