@@ -165,9 +165,12 @@ def _surface_as_image(case: Case):
 
     im = case.image
     try:
+        seg = case.segmentation  # clip planes cut a surface's ends as they cut an image's lumen
         anat = surface_anatomy(case.resolve(im.surface), im.surface_unit, _faces_file(case),
                                overrides=dict(case.ports.names) or None,
-                               spacing_mm=im.resample * 1e3 if im.resample else None)
+                               spacing_mm=im.resample * 1e3 if im.resample else None,
+                               clip_planes=[(c[:3], c[3:]) for c in seg.clip_planes],
+                               clip_radius_mm=seg.clip_radius * 1e3 if seg.clip_radius else None)
     except SurfaceInputError as e:
         raise PipelineError(str(e)) from None
     vol = ImageVolume(anat.mask.astype(np.float32), anat.spacing_mm, anat.origin_mm,
@@ -791,7 +794,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
             inputs[key] = {"sha256": file_sha256(case.resolve(r)), "suffix": "".join(Path(r).suffixes[-2:])}
     if case.image.surface and not case.image.surface_faces and _faces_file(case):
         inputs["image.surface_faces"] = {"sha256": file_sha256(_faces_file(case)), "suffix": ".mdl"}
-    k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs})
+    k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs,
+                   "clip": raw.get("segmentation") if case.image.surface else None})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
     k_seg = _hash({"up": k_img, "seg": raw.get("segmentation")})
     mask, levelset, seg_msg = cache.get("segment", k_seg, lambda: _stage_segment(case, vol, truth))

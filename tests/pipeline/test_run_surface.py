@@ -63,6 +63,29 @@ def test_open_tube_surface_matches_poiseuille(tmp_path):
     assert (tmp_path / "out" / "lumen.vtp").is_file()
 
 
+def test_closed_capless_surface_cut_by_clip_planes(tmp_path):
+    """A marching-cubes vessel with rounded ends (a Slicer export) plus two clip planes in the
+    case: the cuts are the ports, and the flow between them is Poiseuille's."""
+    h, length = 0.15, L_MM + 4.0
+    n = [int((2 * R_MM + 2) / h) + 1] * 2 + [int((length + 2 * R_MM + 2) / h) + 1]
+    img = pv.ImageData(dimensions=n, spacing=(h, h, h), origin=(-(R_MM + 1),) * 3)
+    p = np.asarray(img.points)
+    z = np.clip(p[:, 2], 0, length)
+    img.point_data["f"] = np.sqrt(p[:, 0] ** 2 + p[:, 1] ** 2 + (p[:, 2] - z) ** 2) - R_MM
+    f = tmp_path / "vessel.stl"
+    img.contour([0.0], scalars="f").triangulate().clean().save(f)
+    case = _case(f)
+    case["segmentation"] = {"clip_planes": [[0, 0, 2.0, 0, 0, -1], [0, 0, 2.0 + L_MM, 0, 0, 1]]}
+    res = run_case(case, tmp_path / "out", progress=False, device="cpu")
+    assert res["status"] == "ok"
+    ports = {p["name"]: p for p in res["ports"]}
+    dp = (ports["inlet"]["mean_pressure_mmhg"] - ports["outlet_1"]["mean_pressure_mmhg"]) * MMHG_PA
+    dp_ref = 8 * MU * (L_MM * 1e-3) * (Q_ML_S * 1e-6) / (math.pi * (R_MM * 1e-3) ** 4)
+    print(f"clipped closed surface: dp {dp:.2f} Pa vs Poiseuille {dp_ref:.2f} Pa")
+    assert dp == pytest.approx(dp_ref, rel=0.08)
+    assert res["conservation"]["mass_imbalance"] < 0.01
+
+
 def test_surface_case_bad_file_is_one_clear_error(tmp_path):
     from hemotwin.pipeline import PipelineError
 

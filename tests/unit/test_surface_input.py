@@ -85,6 +85,36 @@ def test_units_scale_to_mm(tmp_path):
     _check_tube_ports(anat)
 
 
+def _mc_capsule(r=R, length=L, h=0.2):
+    """A closed, rounded, cap-less vessel as Slicer or ITK-SNAP export it (marching cubes)."""
+    n = [int((2 * r + 2) / h) + 1] * 2 + [int((length + 2 * r + 2) / h) + 1]
+    img = pv.ImageData(dimensions=n, spacing=(h, h, h), origin=(-(r + 1), -(r + 1), -(r + 1)))
+    p = np.asarray(img.points)
+    z = np.clip(p[:, 2], 0, length)
+    img.point_data["f"] = np.sqrt(p[:, 0] ** 2 + p[:, 1] ** 2 + (p[:, 2] - z) ** 2) - r
+    return img.contour([0.0], scalars="f").triangulate().clean()
+
+
+def test_clip_planes_open_a_closed_capless_surface(tmp_path):
+    f = tmp_path / "slicer_export.stl"
+    _mc_capsule().save(f)
+    with pytest.raises(SurfaceInputError, match="segmentation.clip_planes"):
+        surface_anatomy(f)  # rounded ends: no flat caps, no open ends
+    # the first plane is the inlet, although the tie rule would pick the lower end
+    planes = [((0, 0, L - 1.0), (0, 0, 1)), ((0, 0, 1.0), (0, 0, -1))]
+    anat = surface_anatomy(f, clip_planes=planes)
+    assert anat.kind == "open"
+    inlet, outlet = anat.ports
+    np.testing.assert_allclose(inlet.center_mm, [0, 0, L - 1.0], atol=1e-3)
+    np.testing.assert_allclose(inlet.normal, [0, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(outlet.center_mm, [0, 0, 1.0], atol=1e-3)
+    for p in anat.ports:  # marching-cubes polygon of a circle
+        assert p.area_mm2 == pytest.approx(math.pi * R * R, rel=0.02)
+    # a plane that misses the surface is named
+    with pytest.raises(SurfaceInputError, match=r"clip_planes\[1\] does not cut"):
+        surface_anatomy(f, clip_planes=[planes[0], ((0, 0, -50.0), (0, 0, -1))])
+
+
 def test_implausible_size_warns_about_the_unit(tmp_path):
     t = _open_tube()
     t.points = t.points / 1000.0  # metres written, mm declared: a 1.5 um "vessel"
@@ -131,6 +161,8 @@ def test_face_ids_without_names_use_flat_faces(tmp_path):
     anat = surface_anatomy(f)
     assert anat.kind == "faces"
     _check_tube_ports(anat)
+    with pytest.raises(SurfaceInputError, match="has capped faces"):
+        surface_anatomy(f, clip_planes=[((0, 0, L - 1.0), (0, 0, 1))])
 
 
 def test_port_overrides_rename_and_relabel_caps(tmp_path):

@@ -219,16 +219,16 @@ def _run_surface(args, out, overrides):
     from ..geometry.surface_input import SurfaceInputError, surface_anatomy
     from ..imaging.io import ImageVolume
 
-    image_only = [f for f, v in (("--seed", args.seed), ("--clip", args.clip),
-                                 ("--label", args.label is not None), ("--crop", args.crop),
-                                 ("--series", args.series)) if v]
+    image_only = [f for f, v in (("--seed", args.seed), ("--label", args.label is not None),
+                                 ("--crop", args.crop), ("--series", args.series)) if v]
     if image_only:
         raise CliError(f"{', '.join(image_only)}: for images only; {args.image} is a surface")
     src = Path(args.image)
     faces = Path(args.faces) if args.faces else src.with_suffix(".mdl")
     try:
         anat = surface_anatomy(src, args.unit, faces if (args.faces or faces.is_file()) else None,
-                               overrides=overrides or None)
+                               overrides=overrides or None,
+                               clip_planes=[(c[:3], c[3:]) for c in args.clip])
     except SurfaceInputError as e:
         raise CliError(str(e)) from None
     mask = ImageVolume(anat.mask, anat.spacing_mm, anat.origin_mm, np.eye(3), anat.description, "")
@@ -240,6 +240,7 @@ def _run_surface(args, out, overrides):
     msg = (f"{src.name}: {anat.description}; rasterised at {anat.spacing_mm[0]:.3g} mm "
            f"(ends carried 4 voxels past the caps)")
     report = {"input": anat.description, "status": "ok", "message": msg, "unit": args.unit,
+              "clip_planes": [[float(v) for v in c] for c in args.clip],
               "port_sources": {p.name: p.source for p in anat.ports}}
     return _write_outputs(args, out, mask, model, report, msg)
 

@@ -103,8 +103,8 @@ class SegmentationSection(_Section):
     method: Literal["seeded", "label", "truth", "vesselness"] = "seeded"
     # seed points inside the lumen, [[x, y, z], ...] mm (LPS)
     seeds_mm: list[list[float]] = Field(default_factory=list)
-    # [[px, py, pz, nx, ny, nz], ...] mm: removes the side the normal points to; the first is the
-    # inlet
+    # [[px, py, pz, nx, ny, nz], ...] mm: removes the side the normal points to (images and
+    # surfaces: cuts a closed surface's ends); the first is the inlet
     clip_planes: list[list[float]] = Field(default_factory=list)
     # the label value of the lumen in the label map (default: any non-zero)
     label: int | None = None

@@ -34,6 +34,7 @@ __all__ = [
     "SURFACE_SUFFIXES",
     "SurfaceInputError",
     "SurfaceAnatomy",
+    "clip_surface",
     "lumen_mask",
     "read_face_names",
     "read_surface",
@@ -113,7 +114,7 @@ def read_surface(path, unit="mm"):
     if mesh.n_cells == 0 or mesh.n_points < 4:
         raise SurfaceInputError(f"image.surface {path}: no surface cells in the file")
     mesh = mesh.triangulate().clean()
-    if mesh.n_cells == 0:
+    if mesh.n_cells == 0 or mesh.faces.size == 0:
         raise SurfaceInputError(f"image.surface {path}: no triangles after triangulation "
                                 "(lines or points only?)")
     pts = np.asarray(mesh.points, float)
@@ -255,7 +256,7 @@ def _smooth_patches(faces, cell_normals):
     return connected_components(g, directed=False)[1]
 
 
-def surface_ports(surface, path="surface", face_names=None, overrides=None):
+def surface_ports(surface, path="surface", face_names=None, overrides=None, inlet_plane=None):
     """Close and label a lumen surface; find and name its ports.
 
     Parameters
@@ -268,6 +269,8 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None):
         ``{face_id: (name, type)}`` (``read_face_names``): faces of type ``cap`` are the ports.
     overrides : dict, optional
         ``{name: point_mm}`` renames (``geometry.ports.apply_port_overrides``).
+    inlet_plane : (point, normal), optional
+        The open end lying in this plane (the first clip plane) is the inlet.
 
     Returns
     -------
@@ -341,11 +344,16 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None):
                          "the .mdl)",
                 "flat patches": "fewer than two flat cap patches were found"}[kind]
         raise SurfaceInputError(f"image.surface {path}: need an inlet and at least one outlet, "
-                                f"but {hint}; give an open surface (vessel ends clipped) or a "
-                                "capped one with flat caps")
+                                f"but {hint}; give an open surface (vessel ends clipped), a "
+                                "capped one with flat caps, or cut its ends with "
+                                "segmentation.clip_planes (the first is the inlet)")
     # names: a face called inlet/inflow is the inlet; otherwise the documented area rule
     inlet_idx = next((i for i, c in enumerate(caps)
                       if re.search(r"inlet|inflow", c.label, re.IGNORECASE)), None)
+    if inlet_plane is not None:
+        c0, n0 = (np.asarray(v, float) for v in inlet_plane)
+        off = [abs((c.center - c0) @ n0) + 1e-3 * np.linalg.norm(c.center - c0) for c in caps]
+        inlet_idx = int(np.argmin(off))
     radii = [float(np.sqrt(c.area / np.pi)) for c in caps]
     order, names, roles = order_ports(radii, [c.center for c in caps], inlet_idx)
     ports = [Port(nm, ro, caps[i].center, caps[i].normal, caps[i].area, radii[i], caps[i].label)
@@ -400,17 +408,61 @@ def lumen_mask(capped, ports, spacing_mm=None, max_voxels=8_000_000, ext_voxels=
     return mask.astype(np.uint8), np.full(3, h), origin
 
 
-def surface_anatomy(path, unit="mm", faces_file=None, overrides=None, spacing_mm=None):
+def clip_surface(surface, planes, radius_mm=None, path="surface"):
+    """Cut a surface with planes (point, normal out of the kept part); keep the largest piece.
+
+    Each plane removes what lies on its normal side, only within ``radius_mm`` of its point when
+    given (so a plane across one vessel end does not also cut a vessel elsewhere). The planes cut
+    one after another (a plane's signed distance is linear, so even a triangle spanning two
+    planes is cut exactly); the cuts are planar loops: open ends for ``surface_ports``.
+    """
+    cut = surface.copy()
+    for i, (c, n) in enumerate(planes):
+        c = np.asarray(c, float)
+        n = np.asarray(n, float) / np.linalg.norm(n)
+        pts = np.asarray(cut.points, float)
+        d = (pts - c) @ n
+        if radius_mm:
+            d = np.where(np.linalg.norm(pts - c, axis=1) <= radius_mm, d, -1.0)
+        if not ((d > 0).any() and (d < 0).any()):
+            raise SurfaceInputError(
+                f"image.surface {path}: segmentation.clip_planes[{i}] does not cut the surface"
+                + (f" within clip_radius = {radius_mm:g} mm" if radius_mm else ""))
+        cut.point_data["_cut"] = d
+        cut = cut.clip_scalar(scalars="_cut", value=0.0, invert=True)
+        cut = cut.extract_surface(algorithm="dataset_surface").triangulate().clean()
+    if cut.n_cells == 0 or cut.faces.size == 0:
+        raise SurfaceInputError(f"image.surface {path}: nothing is left after the clip planes")
+    cut = cut.connectivity("largest").extract_surface(algorithm="dataset_surface").clean()
+    for k in list(cut.point_data.keys()) + list(cut.cell_data.keys()):
+        if k != "Normals":
+            cut.point_data.pop(k, None)
+            cut.cell_data.pop(k, None)
+    return cut
+
+
+def surface_anatomy(path, unit="mm", faces_file=None, overrides=None, spacing_mm=None,
+                    clip_planes=(), clip_radius_mm=None):
     """Read a lumen surface and return the capped surface, its ports and its mask.
 
     ``faces_file``: a SimVascular ``.mdl`` naming the faces of a surface with face ids.
+    ``clip_planes``: ``[(point, normal), ...]`` mm, cut first (a closed surface without caps,
+    e.g. from Slicer or ITK-SNAP, or ragged ends); the first plane's cut is the inlet.
     """
     from .surface import check_surface
 
     path = Path(path)
     surf = read_surface(path, unit)
     names = read_face_names(faces_file) if faces_file else None
-    capped, ports, kind = surface_ports(surf, str(path), names, overrides)
+    inlet_plane = None
+    if len(clip_planes):
+        if any(k in surf.cell_data for k in FACE_ID_ARRAYS) or names:
+            raise SurfaceInputError(
+                f"image.surface {path}: has capped faces (face ids); clip planes are for surfaces "
+                "without caps (drop segmentation.clip_planes, or the caps)")
+        surf = clip_surface(surf, clip_planes, clip_radius_mm, str(path))
+        inlet_plane = clip_planes[0]
+    capped, ports, kind = surface_ports(surf, str(path), names, overrides, inlet_plane)
     chk = check_surface(capped, self_intersections=False)
     if not chk["watertight"]:
         raise SurfaceInputError(
