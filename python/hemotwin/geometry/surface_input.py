@@ -208,9 +208,9 @@ def _loop_cap(pts, faces, loop, path):
     if dev > 0.35 * r:
         raise SurfaceInputError(
             f"image.surface {path}: the open end near {np.round(cen, 2).tolist()} mm is not "
-            f"flat (points up to {dev:.2f} mm off its plane, radius {r:.2f} mm); clip the "
-            "vessel ends perpendicular to the vessel (e.g. VMTK vmtkendpointextractor/"
-            "vmtksurfaceclipper) or cap them")
+            f"flat (points up to {dev:.2f} mm off its plane, radius {r:.2f} mm); cut it with a "
+            "plane across the vessel (segmentation.clip_planes, normal out of the vessel) or "
+            "clip the ends first (e.g. VMTK vmtksurfaceclipper)")
     n = _outward_of_loop(n, pts, faces, loop)
     if area_signed * float(np.sign(n @ (vt[2] / np.linalg.norm(vt[2])))) < 0:
         loop = loop[::-1]  # the cap polygon faces along the outward normal
