@@ -20,11 +20,10 @@ from .units_parse import KINDS
 __all__ = ["case_reference_markdown"]
 
 # the unit a default is shown in, per quantity kind (the units users type most)
-DISPLAY_UNIT = {"length": ("mm", 1e-3), "time": ("s", 1.0), "frequency": ("bpm", 1 / 60.0),
-                "pressure": ("mmHg", 133.322387415), "flow": ("mL/s", 1e-6),
-                "velocity": ("m/s", 1.0), "density": ("kg/m3", 1.0), "viscosity": ("mPa*s", 1e-3),
-                "resistance": ("mmHg*s/mL", 133.322387415 / 1e-6),
-                "compliance": ("mL/mmHg", 1e-6 / 133.322387415)}
+DISPLAY_UNIT = {kind: (unit, KINDS[kind][unit.lower()]) for kind, unit in (
+    ("length", "mm"), ("time", "s"), ("frequency", "bpm"), ("pressure", "mmHg"),
+    ("flow", "mL/s"), ("velocity", "m/s"), ("density", "kg/m3"), ("viscosity", "mPa*s"),
+    ("resistance", "mmHg*s/mL"), ("compliance", "mL/mmHg"))}
 # sections whose keys are user-chosen names (ports.names.NAME, physiology.outlets.ports.NAME)
 MAPS = {("ports", "names"): "NAME = [x, y, z] (mm): rename the port nearest the point",
         ("physiology", "outlets", "ports"): None}

@@ -179,16 +179,10 @@ def cap_ports(surf, ports, voxel_mm):
         pi = int(np.argmin(dists))
         port = ports[pi]
         nrm = np.asarray(port.normal, float)
-        # signed (projected) areas of the triangles (cen, a_i, a_i+1): exact area and centroid
-        # of any simple polygon, convex or not (a flap or crescent-shaped lumen)
-        a = lp - cen
-        b = np.roll(lp, -1, axis=0) - cen
-        sa = 0.5 * (np.cross(a, b) @ nrm)
-        area_signed = float(sa.sum())
+        area_signed, cen_area = polygon_area_centroid(lp, nrm)
         if area_signed < 0:  # orient the cap polygon to face along the outward port normal
             loop = loop[::-1]
         area = abs(area_signed)
-        cen_area = cen + (sa[:, None] * (a + b) / 3.0).sum(0) / (area_signed or 1e-30)
         polys.append(loop)
         labels.append(np.full(1, pi, np.int32))
         if isinstance(port, Port):
@@ -198,6 +192,22 @@ def cap_ports(surf, ports, voxel_mm):
     out = _mesh_with_polygons(pts, faces, polys, np.concatenate(labels))
     out.field_data["port_names"] = np.array([p.name for p in ports] or [""])
     return out
+
+
+def polygon_area_centroid(loop_points, normal):
+    """Signed area (positive when the loop turns counter-clockwise about ``normal``) and centroid
+    of a closed polygon, projected on the plane of ``normal``.
+
+    Signed areas of the triangles (mean, a_i, a_i+1): exact for any simple polygon, convex or not
+    (a flap or crescent-shaped lumen).
+    """
+    lp = np.asarray(loop_points, float)
+    cen = lp.mean(axis=0)
+    a = lp - cen
+    b = np.roll(lp, -1, axis=0) - cen
+    sa = 0.5 * (np.cross(a, b) @ np.asarray(normal, float))
+    area_signed = float(sa.sum())
+    return area_signed, cen + (sa[:, None] * (a + b) / 3.0).sum(0) / (area_signed or 1e-30)
 
 
 def _mesh_with_polygons(points, tris, polys, labels):

@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config.units_parse import KINDS
 from .ports import Port, apply_port_overrides, order_ports
+from .surface import polygon_area_centroid
 
 __all__ = [
     "SURFACE_SUFFIXES",
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 SURFACE_SUFFIXES = (".vtp", ".vtk", ".stl", ".ply", ".obj")
-UNIT_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
+UNIT_TO_MM = {u: KINDS["length"][u] / KINDS["length"]["mm"] for u in ("mm", "cm", "m")}
 FACE_ID_ARRAYS = ("ModelFaceID", "face_id", "FaceID", "CapID", "ModelFaceId")
 # a cap is flat: every point within this fraction of its equivalent radius of the fitted plane
 CAP_FLATNESS = 0.05
@@ -192,16 +194,13 @@ def _loop_cap(pts, faces, loop, path):
     lp = pts[loop]
     mean = lp.mean(axis=0)
     _, _, vt = np.linalg.svd(lp - mean)
-    n = vt[2] / np.linalg.norm(vt[2])
-    a = lp - mean
-    b = np.roll(lp, -1, axis=0) - mean
-    sa = 0.5 * (np.cross(a, b) @ n)
-    area_signed = float(sa.sum())
+    n0 = vt[2] / np.linalg.norm(vt[2])
+    area_signed, cen = polygon_area_centroid(lp, n0)
     area = abs(area_signed)
     if area <= 0:
         raise SurfaceInputError(f"image.surface {path}: an open end of {len(loop)} points "
                                 f"near {np.round(mean, 2).tolist()} mm encloses no area")
-    cen = mean + (sa[:, None] * (a + b) / 3.0).sum(0) / area_signed
+    n = n0
     cen = cen - ((cen - mean) @ n) * n
     r = float(np.sqrt(area / np.pi))
     dev = float(np.abs((lp - cen) @ n).max())
@@ -212,7 +211,7 @@ def _loop_cap(pts, faces, loop, path):
             "plane across the vessel (segmentation.clip_planes, normal out of the vessel) or "
             "clip the ends first (e.g. VMTK vmtksurfaceclipper)")
     n = _outward_of_loop(n, pts, faces, loop)
-    if area_signed * float(np.sign(n @ (vt[2] / np.linalg.norm(vt[2])))) < 0:
+    if area_signed * float(n @ n0) < 0:
         loop = loop[::-1]  # the cap polygon faces along the outward normal
     return _Cap(cen, n, area, None, np.asarray(loop), "")
 
