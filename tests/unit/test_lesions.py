@@ -158,3 +158,59 @@ def test_coronary_phantom_through_centerline_tree():
     assert len(les) == 1
     assert abs(les[0].percent_diameter_stenosis - ph.info["stenosis_ds_percent"]) <= 5.0
     assert abs(les[0].length_mm - ph.info["stenosis_length_mm"]) <= 0.2 * ph.info["stenosis_length_mm"]
+
+
+def test_ostial_narrowing_needs_the_ostium_start():
+    """A narrowing that touches the start of a side branch's profile is underestimated (its
+    narrowed start taken for the proximal reference) unless the profile is known to start at
+    the ostium; then it is reported as ostial, starting at the ostium, against the distal
+    reference (QCA)."""
+    s = np.linspace(0, 60, 601)
+    d = 8.0 * _cosine_lesion(s, 2.0, 10.0, 0.6)  # 60 %DS centred 2 mm past the ostium
+    assert all(lz.percent_diameter_stenosis < 45 for lz in detect_lesions(s, d))
+    (les,) = detect_lesions(s, d, ostial_start=True)
+    assert les.ostial and les.start_mm == 0.0 and les.reference_method == "distal"
+    assert abs(les.percent_diameter_stenosis - 60) < 5 and abs(les.rvd_mm - 8.0) < 0.3
+    # a lesion well past the ostium is an ordinary one, even on an ostium-started profile
+    d2 = 8.0 * _cosine_lesion(s, 30.0, 10.0, 0.5)
+    (les2,) = detect_lesions(s, d2, ostial_start=True)
+    assert not les2.ostial and abs(les2.percent_diameter_stenosis - 50) < 5
+
+
+@pytest.mark.parametrize("offset_mm, ostial", [(12.0, False), (5.0, True)])
+def test_side_branch_stenosis_found_off_the_main_path(offset_mm, ostial):
+    """A left-subclavian stenosis of the arch phantom (60 %DS over 10 mm) is found on the path
+    to its own outlet, measured from the branch ostium on: the wide arch neither inflates its
+    reference nor stretches its length; the coarctation is still found once."""
+    from hemotwin.analysis.lesions import side_branch_ostia
+    from hemotwin.geometry import centerlines, phantoms
+    from hemotwin.geometry import ports as ports_mod
+
+    ph = phantoms.aortic_arch(spacing_mm=1.0, subclavian_stenosis=0.6,
+                              subclavian_stenosis_offset_mm=offset_mm)
+
+    class Geom:
+        spacing_mm, origin_mm, direction = ph.spacing_mm, ph.origin_mm, ph.direction
+
+    prt = ports_mod.detect_ports(ph.mask, Geom)
+    cl = centerlines.compute_centerlines(ph.mask, Geom, prt)
+    assert len(side_branch_ostia(cl)) == 3  # the three supra-aortic branches
+    les = lesions_from_centerline(cl)
+    assert len(les) == 2
+    coarct = [lz for lz in les if abs(lz.percent_diameter_stenosis - 50) <= 5]
+    assert len(coarct) == 1
+    (sub,) = [lz for lz in les if lz is not coarct[0]]
+    assert abs(sub.percent_diameter_stenosis - 60) <= 5
+    # an ostial one is measured from the ostium on: its part inside the junction is not seen
+    L = ph.info["subclavian_stenosis_length_mm"]
+    assert (0.6 * L if ostial else L - 3.0) <= sub.length_mm <= L + 3.0
+    assert sub.ostial is ostial
+    p = np.asarray(cl.points)[centerline_paths(cl)[sub.path_port]]
+    s = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    at = p[np.argmin(np.abs(s - sub.position_mm))]
+    assert np.linalg.norm(at - ph.info["subclavian_stenosis_center_mm"]) < 4.0
+    # the search can be limited to named paths
+    only = lesions_from_centerline(cl, ports=[coarct[0].path_port])
+    assert [lz.path_port for lz in only] == [coarct[0].path_port]
+    with pytest.raises(KeyError, match="no centerline path"):
+        lesions_from_centerline(cl, ports=["outlet_99"])

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Lesion", "detect_lesions", "reference_profile", "centerline_paths", "lesions_from_centerline"]
+__all__ = ["Lesion", "detect_lesions", "reference_profile", "centerline_paths", "side_branch_ostia",
+           "lesions_from_centerline"]
 
 REFERENCE_METHODS = ("interpolated", "average", "distal", "proximal")
 
@@ -46,6 +47,9 @@ class Lesion:
         Centerline branch of the MLD, where known.
     path_port : str or None
         Outlet at the end of the inlet-to-outlet centerline path the positions refer to.
+    ostial : bool
+        The narrowing starts at a side branch's ostium: it has no proximal reference segment,
+        ``start_mm`` is the ostium and the RVD is the distal reference (QCA practice).
     """
 
     position_mm: float
@@ -61,6 +65,7 @@ class Lesion:
     reference_method: str = "interpolated"
     branch_id: int | None = None
     path_port: str | None = None
+    ostial: bool = False
 
     def to_dict(self) -> dict:
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in asdict(self).items()}
@@ -85,7 +90,7 @@ def _uniform(arclength_mm, diameter_mm):
 
 
 def reference_profile(arclength_mm, diameter_mm, *, window_mm=None, smoothing_mm=None,
-                      healthy_percent=None):
+                      healthy_percent=None, open_start=False):
     """Healthy-vessel reference diameter along a profile.
 
     First a grey closing (max filter then min filter) over ``window_mm``, which fills every
@@ -93,8 +98,10 @@ def reference_profile(arclength_mm, diameter_mm, *, window_mm=None, smoothing_mm
     filter rides on noise peaks, twice: the samples narrowed by less than ``healthy_percent``
     (default: 3 robust standard deviations of the narrowing, at least 4 %) are called healthy and
     the reference is their Gaussian-weighted mean (sigma a quarter window) -- an unbiased trend
-    that bridges the lesions. Returns ``(s_mm, diameter_smoothed_mm, reference_mm)`` on a uniform
-    grid.
+    that bridges the lesions. ``open_start``: the profile starts at a branch ostium, so a
+    narrowing may touch its first sample; the closing then sees the start padded with the widest
+    diameter of the first window instead of the first sample repeated (which would hide it).
+    Returns ``(s_mm, diameter_smoothed_mm, reference_mm)`` on a uniform grid.
     """
     s, d, step = _uniform(arclength_mm, diameter_mm)
     med = float(np.median(d))
@@ -104,7 +111,11 @@ def reference_profile(arclength_mm, diameter_mm, *, window_mm=None, smoothing_mm
         window_mm = float(np.clip(8.0 * med, 15.0, 60.0))
     ds = ndimage.gaussian_filter1d(d, smoothing_mm / step, mode="nearest") if smoothing_mm > 0 else d
     n = max(3, int(round(window_mm / step)) | 1)
-    ref = ndimage.grey_closing(ds, size=n, mode="nearest")
+    if open_start:
+        pad = np.full(n, float(np.max(ds[:n])))
+        ref = ndimage.grey_closing(np.r_[pad, ds], size=n, mode="nearest")[n:]
+    else:
+        ref = ndimage.grey_closing(ds, size=n, mode="nearest")
     sigma = 0.25 * window_mm / step
     for _ in range(2):
         narrow = 1.0 - ds / ref
@@ -129,7 +140,7 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
                    reference_method: str = "interpolated", window_mm: float | None = None,
                    smoothing_mm: float | None = None, reference_segment_mm: float | None = None,
                    shoulder_fraction: float = 0.1, min_length_mm: float = 0.0,
-                   branch_id: int | None = None) -> list:
+                   branch_id: int | None = None, ostial_start: bool = False) -> list:
     """Find focal stenoses on a centerline diameter profile.
 
     Algorithm (docs/metrics.md): (1) light Gaussian smoothing; (2) a reference profile by
@@ -142,7 +153,7 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
     recomputed from MLD and RVD and lesions below the threshold are dropped, as are narrowings
     that do not recover on both sides (MLD within half the threshold of the smaller reference: a
     step into a smaller branch, not a lesion -- so an ostial lesion right at a branch origin is
-    missed).
+    missed unless the profile starts at the ostium, see ``ostial_start``).
 
     Parameters
     ----------
@@ -167,6 +178,10 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
         Drop lesions shorter than this.
     branch_id : int, optional
         Stored on the lesions.
+    ostial_start : bool
+        The profile starts at a side branch's ostium (``side_branch_ostia``): a narrowing that
+        reaches the first sample is an ostial lesion, starting there and referenced to its
+        distal segment only (it has no proximal one).
 
     Returns
     -------
@@ -184,7 +199,7 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
     if reference_method not in REFERENCE_METHODS:
         raise ValueError(f"reference_method must be one of {REFERENCE_METHODS}, got {reference_method!r}")
     s, ds, ref = reference_profile(arclength_mm, diameter_mm, window_mm=window_mm,
-                                   smoothing_mm=smoothing_mm)
+                                   smoothing_mm=smoothing_mm, open_start=ostial_start)
     med = float(np.median(ds))
     if reference_segment_mm is None:
         reference_segment_mm = float(np.clip(med, 2.0, 10.0))
@@ -223,13 +238,19 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
         a, b = float(s[lo]), float(s[hi])
         k = lo + int(np.argmin(ds[lo:hi + 1]))
         mld = float(ds[k])
-        prox = _segment_mean(s, ds, a - reference_segment_mm, a)
+        # ostial: the narrowing reaches the ostium itself, not just its shoulder
+        ostial = bool(ostial_start and lo == 0 and narrow[0] >= 0.5 * thr)
+        prox = _segment_mean(s, ds, a - reference_segment_mm, a) if not ostial else float("nan")
         dist = _segment_mean(s, ds, b, b + reference_segment_mm)
-        if not np.isfinite(prox):
-            prox = float(ref[lo])
         if not np.isfinite(dist):
             dist = float(ref[hi])
-        if reference_method == "average":
+        if ostial:
+            prox = dist  # no proximal segment: the distal reference stands for both (QCA)
+        elif not np.isfinite(prox):
+            prox = float(ref[lo])
+        if ostial:
+            rvd = dist
+        elif reference_method == "average":
             rvd = 0.5 * (prox + dist)
         elif reference_method == "distal":
             rvd = dist
@@ -251,7 +272,8 @@ def detect_lesions(arclength_mm, diameter_mm, *, min_stenosis_percent: float = 2
             position_mm=float(s[k]), mld_mm=mld, proximal_reference_mm=prox, distal_reference_mm=dist,
             rvd_mm=float(rvd), percent_diameter_stenosis=float(pds),
             percent_area_stenosis=float(100.0 * (1.0 - (mld / rvd) ** 2)), length_mm=b - a,
-            start_mm=a, end_mm=b, reference_method=reference_method, branch_id=branch_id))
+            start_mm=a, end_mm=b, reference_method="distal" if ostial else reference_method,
+            branch_id=branch_id, ostial=ostial))
     return lesions
 
 
@@ -288,35 +310,124 @@ def centerline_paths(centerline) -> dict:
     return out
 
 
-def lesions_from_centerline(centerline, *, radius_array: str | None = None, **kwargs) -> list:
-    """Run ``detect_lesions`` along every inlet-to-outlet path of a centerline PolyData (mm).
+def side_branch_ostia(centerline, *, ratio: float = 0.75) -> dict:
+    """Side branches of a centerline tree and the point index of each one's ostium.
 
-    Uses the point array ``equivalent_radius_mm`` (else ``radius_mm``, or ``radius_array``).
-    Positions are arclengths from the inlet along the path (equal to ``abscissa_mm``). A lesion
-    on a trunk shared by several paths is reported once; each lesion records the ``branch_id``
-    at its MLD and ``path_port``, the outlet its path leads to (``centerline_paths``).
+    A branch's ostium is its first point whose inscribed sphere (``radius_mm``) clears the
+    inscribed spheres of every other branch but its own descendants -- the lumen it leaves --
+    so the junction's funnel, where a section still cuts through the parent, is not measured as
+    the branch, and a path that runs on inside a wide lumen beside another one before it turns
+    off (shortest paths need not merge there) is not cut short. It is a side branch when its
+    median inscribed radius beyond the ostium is below ``ratio`` times its parent's median: a
+    vessel leaving a wider one, not the same vessel going on past a junction. A branch that
+    never clears is left out. Returns ``{branch_id: point index}``; empty without
+    ``branch_id``/``branch_parent``/``radius_mm``.
     """
+    if ("branch_id" not in centerline.point_data or "branch_parent" not in centerline.field_data
+            or "radius_mm" not in centerline.point_data):
+        return {}
+    bid = np.asarray(centerline.point_data["branch_id"], int)
+    r_in = np.asarray(centerline.point_data["radius_mm"], float)
+    pts = np.asarray(centerline.points, float)
+    parents = [int(x) for x in np.asarray(centerline.field_data["branch_parent"]).ravel()]
+
+    def lineage(b):  # b and its descendants
+        out, todo = {b}, [b]
+        while todo:
+            c = todo.pop()
+            kids = [k for k, p in enumerate(parents) if p == c and k not in out]
+            out.update(kids)
+            todo.extend(kids)
+        return out
+
+    ostia = {}
+    for b, p in enumerate(parents):
+        ib, ip = np.nonzero(bid == b)[0], np.nonzero(bid == p)[0] if p >= 0 else np.array([], int)
+        if p < 0 or len(ib) < 4 or not len(ip):
+            continue
+        others = ~np.isin(bid, list(lineage(b)))
+        q, rq = pts[others], r_in[others]
+        k0 = next((k for k in ib if np.min(np.linalg.norm(q - pts[k], axis=1) - rq) > r_in[k]),
+                  None)
+        if k0 is None:
+            continue
+        beyond = ib[ib >= k0]
+        if len(beyond) >= 2 and np.median(r_in[beyond]) < ratio * np.median(r_in[ip]):
+            ostia[b] = int(k0)
+    return ostia
+
+
+def _point_diameters(centerline, radius_array):
     names = [radius_array] if radius_array else ["equivalent_radius_mm", "radius_mm"]
     arr = next((n for n in names if n and n in centerline.point_data), None)
     if arr is None:
         raise KeyError(f"centerline has none of the radius arrays {names}; it has "
                        f"{list(centerline.point_data.keys())}")
-    radius = np.asarray(centerline.point_data[arr], float)
+    r = np.asarray(centerline.point_data[arr], float)
+    if not radius_array and arr == "equivalent_radius_mm" and "radius_mm" in centerline.point_data:
+        # a section that could not be measured falls back to the inscribed radius
+        r_in = np.asarray(centerline.point_data["radius_mm"], float)
+        r = np.where(np.isfinite(r) & (r > 0), r, r_in)
+    return 2.0 * r
+
+
+def lesions_from_centerline(centerline, *, radius_array: str | None = None, first_port: str | None = None,
+                            ports=None, **kwargs) -> list:
+    """Run ``detect_lesions`` along every inlet-to-outlet path of a centerline PolyData (mm).
+
+    Uses the point array ``equivalent_radius_mm`` (else ``radius_mm``, or ``radius_array``).
+    Positions are arclengths from the inlet along the path (equal to ``abscissa_mm``). A lesion
+    on a trunk shared by several paths is reported once, from the first path that holds it
+    (``first_port``'s, then the longest); each lesion records the ``branch_id`` at its MLD and
+    ``path_port``, the outlet its path leads to (``centerline_paths``). ``ports`` limits the
+    search to the paths to those outlets. A lesion in a side branch (``side_branch_ostia``) is
+    measured on the profile from that branch's ostium on, so the wider parent neither inflates
+    its reference diameter nor lengthens it; one reaching the ostium is reported as ostial.
+    """
+    diameter = _point_diameters(centerline, radius_array)
     pts = np.asarray(centerline.points, float)
     bid = (np.asarray(centerline.point_data["branch_id"], int) if "branch_id" in centerline.point_data
            else np.zeros(len(pts), int))
+    paths = centerline_paths(centerline)
+    if ports is not None:
+        unknown = sorted(set(ports) - set(paths))
+        if unknown:
+            raise KeyError(f"no centerline path to {unknown}; paths lead to {sorted(paths)}")
+        paths = {k: v for k, v in paths.items() if k in set(ports)}
+    ostia = side_branch_ostia(centerline)
+    order = sorted(paths.items(), key=lambda kv: (kv[0] != first_port, -len(kv[1])))
     out = []
-    for port, idx in sorted(centerline_paths(centerline).items(), key=lambda kv: -len(kv[1])):
+    for port, idx in order:
         if idx.size < 5:
             continue
         p = pts[idx]
         s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
-        for les in detect_lesions(s, 2.0 * radius[idx], **kwargs):
-            k = idx[np.argmin(np.abs(s - les.position_mm))]
-            les.branch_id = int(bid[k])
-            les.path_port = port
-            if any(o.branch_id == les.branch_id and abs(o.position_mm - les.position_mm) < 1.0
-                   for o in out):
+        # profile pieces: from the inlet, and from each side branch's ostium along this path; a
+        # piece owns the lesions whose MLD lies before the next side branch begins, so none is
+        # reported from the junction's funnel (between a branch's first point and its ostium)
+        starts = [(0, False, 0)]
+        for b in dict.fromkeys(bid[idx].tolist()):
+            hit = np.nonzero(idx == ostia.get(b, -1))[0]
+            if hit.size:
+                starts.append((int(hit[0]), True, int(np.argmax(bid[idx] == b))))
+        for m, (i0, ostial, _) in enumerate(starts):
+            i1 = starts[m + 1][2] if m + 1 < len(starts) else len(idx)
+            if len(idx) - i0 < 5:
                 continue
-            out.append(les)
+            for les in detect_lesions(s[i0:], diameter[idx[i0:]], ostial_start=ostial, **kwargs):
+                j = i0 + int(np.argmin(np.abs(s[i0:] - les.position_mm)))
+                if not i0 <= j < i1:
+                    continue
+                les.branch_id = int(bid[idx[j]])
+                les.path_port = port
+                if any(o.branch_id == les.branch_id and abs(o.position_mm - les.position_mm) < 1.0
+                       for o in out):
+                    continue
+                # one narrowing seen from two pieces of a path (spans overlap): the worse reading
+                clash = [o for o in out if o.path_port == port and o.start_mm < les.end_mm
+                         and les.start_mm < o.end_mm]
+                worst = max((o.percent_diameter_stenosis for o in clash), default=-1.0)
+                if worst >= les.percent_diameter_stenosis:
+                    continue
+                out = [o for o in out if not any(o is c for c in clash)] + [les]
     return out

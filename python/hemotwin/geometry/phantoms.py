@@ -157,7 +157,8 @@ def _name(ports, inlet_index):
 
 
 # ----------------------------------------------------------------------------- phantoms
-def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, seed=0) -> Phantom:
+def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, seed=0,
+                subclavian_stenosis=0.0, subclavian_stenosis_offset_mm=12.0) -> Phantom:
     """Aortic arch with a coarctation and three supra-aortic branches (LPS, z up).
 
     The ascending aorta (radius 12 mm) enters through the bottom face (z low), arches over in the
@@ -179,6 +180,11 @@ def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, se
         Fractional diameter reduction of the coarctation (0 = none).
     seed : int
         Seed of the noise generator.
+    subclavian_stenosis : float
+        Fractional diameter reduction of a cosine-shaped stenosis (10 mm long) of the left
+        subclavian artery, centred ``subclavian_stenosis_offset_mm`` beyond the arch wall
+        (0 = none): a lesion off the path to the largest outlet (an offset of 5 mm makes it
+        ostial).
 
     Examples
     --------
@@ -203,10 +209,21 @@ def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, se
     r = r * (1 - coarctation * 0.5 * (1 + np.cos(np.pi * u)))
     branches = [(cl, r)]
     names = []
+    sub = {}
     for y, rb in ((-15.0, 6.0), (0.0, 4.0), (15.0, 4.5)):
         z0 = zc + np.sqrt(R_arch**2 - y**2)
-        bc, _ = _polyline(np.array([[0, y, z0], [0, y, 135.0]]))
-        branches.append((bc, np.full(len(bc), rb)))
+        bc, sb = _polyline(np.array([[0, y, z0], [0, y, 135.0]]))
+        rr = np.full(len(bc), rb)
+        if y == 15.0 and subclavian_stenosis > 0:
+            # the arch wall above the branch origin: the aortic radius there (~11 mm)
+            r_wall = float(np.interp(L_asc + np.arccos(-y / R_arch) * R_arch, s, r))
+            s_c, L_st = r_wall + subclavian_stenosis_offset_mm, 10.0
+            us = np.clip((sb - s_c) / (L_st / 2), -1, 1)
+            rr = rr * (1 - subclavian_stenosis * 0.5 * (1 + np.cos(np.pi * us)))
+            sub = {"subclavian_stenosis_fraction": subclavian_stenosis,
+                   "subclavian_stenosis_center_mm": [0.0, y, z0 + s_c],
+                   "subclavian_stenosis_length_mm": L_st}
+        branches.append((bc, rr))
         names.append(rb)
 
     def spine(p):
@@ -226,6 +243,7 @@ def aortic_arch(spacing_mm=1.0, noise_hu=20.0, blur_vox=0.6, coarctation=0.5, se
         "coarctation_min_radius_mm": float(r.min()),
         "coarctation_center_arclength_mm": s_co,
         "coarctation_length_mm": L_co,
+        **sub,
     }
     seeds = [np.array([0, -R_arch, 40.0]), np.array([0, R_arch, 30.0])]
     return Phantom(
