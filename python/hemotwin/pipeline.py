@@ -511,8 +511,31 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
 
 
 # ----------------------------------------------------------------------------- analysis
+def _find_lesions(case: Case, cl, main_port):
+    """Lesions on every inlet-to-outlet path (``[lesions]``), most severe first."""
+    from .analysis.lesions import lesions_from_centerline
+
+    opt = case.lesions
+    try:
+        found = lesions_from_centerline(
+            cl, first_port=main_port, ports=None if opt.paths == "all" else opt.paths,
+            min_stenosis_percent=opt.min_stenosis_percent, min_length_mm=opt.min_length * 1e3,
+            reference_method=opt.reference_method)
+    except KeyError as e:  # a named path the geometry does not have
+        raise PipelineError(f"lesions.paths: {e.args[0]}") from None
+    named = {str(x) for x in cl.field_data["branch_port"]}
+    # a path whose end is no port (a centerline stub) has no pressure to report along it
+    return sorted((lz for lz in found if lz.path_port in named),
+                  key=lambda lz: -lz.percent_diameter_stenosis)
+
+
 def _analyze(case: Case, flow, ports, surf, cl, main_port, lesions_pre=None):
-    """Port table, centerline pressure, per-lesion gradient and Pd/Pa, WSS statistics."""
+    """Port table, centerline pressure, per-lesion gradient and Pd/Pa, WSS statistics.
+
+    Lesions are sought on every inlet-to-outlet path; each one's gradient and Pd/Pa come from
+    the pressure along its own path. The centerline profile shown is the path of the most
+    severe lesion (lesion 1), else the path to ``main_port``.
+    """
     from .analysis import hemodynamics as hd
 
     res = flow["result"]
@@ -531,14 +554,20 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, lesions_pre=None):
             "flow_fraction": q_role / q_in if p.role == "outlet" and q_in else None,
             "target_flow_fraction": flow["outlets"].get(p.name, {}).get("flow_fraction"),
         })
-    pts, s, r = _centerline_path(cl, main_port)
-    p_cl = hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx)
-    lesions = []
-    from .analysis.lesions import detect_lesions
+    found = lesions_pre if lesions_pre is not None else _find_lesions(case, cl, main_port)
+    paths = {}
 
-    found = lesions_pre if lesions_pre is not None else detect_lesions(s, 2.0 * r)
+    def path(port):  # points, abscissa, radius and pressure along the path to a port, once each
+        if port not in paths:
+            pts, s, r = _centerline_path(cl, port)
+            paths[port] = (pts, s, r, hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx))
+        return paths[port]
+
+    lesions = []
     for i, les in enumerate(found):
         ld = les.to_dict() if hasattr(les, "to_dict") else dict(vars(les))
+        port = ld.get("path_port") or main_port
+        _, s, r, p_cl = path(port)
         g = hd.translesional_gradient(s, p_cl, (ld["start_mm"], ld["end_mm"]))
         pr = hd.pd_pa(s, p_cl, (ld["start_mm"], ld["end_mm"]))
         row = {k: (float(v) if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
@@ -550,12 +579,14 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, lesions_pre=None):
                 row["mld_mm"] = float(2.0 * r[sel].min())
                 ref = ld.get("rvd_mm") or float("nan")
                 row["percent_diameter_stenosis"] = float(100.0 * (1.0 - row["mld_mm"] / ref))
-        row.update({"id": i + 1, "path_port": main_port,
+        row.update({"id": i + 1, "path_port": port,
                     "gradient_mmhg": g["mean_mmhg"], "gradient_peak_to_peak_mmhg": g["peak_to_peak_mmhg"],
                     "gradient_peak_instantaneous_mmhg": g["peak_instantaneous_mmhg"],
                     "proximal_station_mm": g["proximal_mm"], "distal_station_mm": g["distal_mm"],
                     "pd_pa": pr["pd_pa"], "pa_mmhg": pr["pa_mmhg"], "pd_mmhg": pr["pd_mmhg"]})
         lesions.append(row)
+    shown = lesions[0]["path_port"] if lesions else main_port
+    pts, s, r, p_cl = path(shown)
     wss_stats, wall = {}, None
     try:
         wall = hd.surface_wss(surf, fields, centers, dx)
@@ -581,7 +612,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, lesions_pre=None):
             "outflow_ml_s": sum(row["mean_flow_ml_s"] for row in port_rows if row["role"] == "outlet")}
     return {
         "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
-        "centerline": {"port": main_port, "arclength_mm": s, "diameter_mm": 2.0 * r,
+        "centerline": {"port": shown, "arclength_mm": s, "diameter_mm": 2.0 * r,
                        "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
         "run": res.summary(), "_wall": wall, "_lesion_objs": found,
     }
@@ -807,6 +838,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     dom = cache.get("lattice", k_lat, lambda: _stage_lattice(case, *(lat_geo or (ports, surf))[::-1]))
     outlets = [p for p in ports if p.role == "outlet"]
     main_port = max(outlets, key=lambda p: p.radius_mm).name
+    if isinstance(case.lesions.paths, list):  # fail before the flow, not after it
+        unknown = sorted(set(case.lesions.paths) - {p.name for p in outlets})
+        if unknown:
+            raise PipelineError(f"lesions.paths: no outlet named {unknown}; the outlets are "
+                                f"{sorted(p.name for p in outlets)}")
     pts, s, r = _centerline_path(cl, main_port)
     k_flow = _hash({"up": k_lat, "phys": raw.get("physiology"), "run": raw.get("run"),
                     "num": raw.get("numerics"), "device": device})
@@ -827,12 +863,14 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     if lesion_objs and (case.devices.deploy or case.devices.pinned):
         from .geometry.deployment import deploy_stent
 
-        target = min(lesion_objs, key=lambda lz: lz.mld_mm / max(lz.rvd_mm, 1e-9))
+        target = lesion_objs[0]  # the most severe (_find_lesions' order)
+        pts, s, _ = _centerline_path(cl, target.path_port or main_port)
         dev = cache.get("sizing", _hash({"up": k_geo, "dev": raw.get("devices"),
                                          "les": [vars(lz) for lz in lesion_objs]}),
                         lambda: _sizing(case, target, float(s[-1])))
         device_d = _jsonable(dev.to_dict())
-        device_d["lesion_id"] = lesion_objs.index(target) + 1
+        device_d["lesion_id"] = 1
+        device_d["path_port"] = target.path_port or main_port
         results["device"] = device_d
         k_dep = _hash({"up": k_geo, "dev": device_d})
 
@@ -903,7 +941,16 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     return results
 
 
+def _on_shown_path(analysis):
+    """The analysis with only the lesions on its displayed centerline path (lesion 1's)."""
+    if not analysis:
+        return analysis
+    port = analysis["centerline"]["port"]
+    return {**analysis, "lesions": [lz for lz in analysis["lesions"] if lz.get("path_port") == port]}
+
+
 def _make_figures(out, pre, post, device_d, results):
+    pre, post = _on_shown_path(pre), _on_shown_path(post)
     try:
         from . import viz
 
@@ -942,7 +989,8 @@ def run_case_summary(case_path, out_dir, **kwargs) -> dict:
     les = r["lesions"][0] if r["lesions"] else {}
     row.update(gradient_mmhg=les.get("gradient_mmhg"), pd_pa=les.get("pd_pa"),
                percent_diameter_stenosis=les.get("percent_diameter_stenosis"),
-               mld_mm=les.get("mld_mm"), n_lesions=len(r["lesions"]))
+               mld_mm=les.get("mld_mm"), lesion_path_port=les.get("path_port"),
+               n_lesions=len(r["lesions"]))
     for p in r["ports"]:
         row[f"flow_ml_s_{p['name']}"] = p["mean_flow_ml_s"]
         row[f"pressure_mmhg_{p['name']}"] = p["mean_pressure_mmhg"]

@@ -201,3 +201,10 @@ def test_real_simvascular_model_case(tmp_path):
     for n in ("right_iliac", "aorta_distal"):
         assert ports[n]["flow_fraction"] == pytest.approx(ports[n]["target_flow_fraction"], abs=0.02)
         assert ports[n]["mean_pressure_mmhg"] < ports["inlet_aorta"]["mean_pressure_mmhg"]
+    # the model's narrow necks at the iliac origins: each found once on its own path, not twice
+    # (from the aorta's profile and again from the branch's, which starts at its ostium)
+    spans = {}
+    for les in res["lesions"]:
+        for a, b in spans.get(les["path_port"], []):
+            assert les["end_mm"] <= a or les["start_mm"] >= b, f"one narrowing reported twice: {les}"
+        spans.setdefault(les["path_port"], []).append((les["start_mm"], les["end_mm"]))

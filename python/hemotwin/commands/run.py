@@ -73,7 +73,9 @@ def summary_text(res, out_dir) -> str:
     for i, lz in enumerate(res.get("lesions") or []):
         post = ((res.get("post") or {}).get("lesions") or [])
         pg = f", after virtual stent {f(post[i]['gradient_mmhg'], '.1f')} mmHg" if i < len(post) else ""
-        lines.append(f"lesion {i + 1}: {f(lz['percent_diameter_stenosis'], '.0f')} %DS, MLD "
+        where = (f" ({'ostial, ' if lz.get('ostial') else ''}path to {lz['path_port']})"
+                 if lz.get("path_port") else "")
+        lines.append(f"lesion {i + 1}{where}: {f(lz['percent_diameter_stenosis'], '.0f')} %DS, MLD "
                      f"{f(lz['mld_mm'], '.1f')} mm, mean gradient {f(lz['gradient_mmhg'], '.1f')} "
                      f"mmHg{pg}, Pd/Pa {f(lz['pd_pa'], '.2f')}")
     dev = res.get("device")

@@ -3,7 +3,7 @@
 field, the value and what is allowed. Dimensional values are strings with units, stored in SI.
 
 Sections: [case] [image] [segmentation] [ports] [physiology] (+ .inflow .outlets .blood)
-[numerics] [run] [devices] [context_of_use] [outputs]. See cases/*/case.toml for examples.
+[numerics] [run] [devices] [lesions] [context_of_use] [outputs]. See cases/*/case.toml for examples.
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def _q(kind, positive=True, nonnegative=False):
 Length = Annotated[float, _q("length")]
 Time = Annotated[float, _q("time")]
 NonNegativeTime = Annotated[float, _q("time", positive=False, nonnegative=True)]
+NonNegativeLength = Annotated[float, _q("length", positive=False, nonnegative=True)]
 Frequency = Annotated[float, _q("frequency")]
 Pressure = Annotated[float, _q("pressure", positive=False)]
 PositivePressure = Annotated[float, _q("pressure")]
@@ -334,6 +335,24 @@ class DevicesSection(_Section):
     landing_margin: Length = 5e-3
 
 
+class LesionsSection(_Section):
+    # report narrowings of at least this diameter stenosis (% of the reference diameter)
+    min_stenosis_percent: float = Field(25.0, ge=5.0, le=95.0)
+    # drop narrowings shorter than this
+    min_length: NonNegativeLength = 0.0
+    # reference vessel diameter: interpolated between the proximal and distal reference
+    # segments at the MLD, their average, or one of them (an ostial lesion always uses distal)
+    reference_method: Literal["interpolated", "average", "distal", "proximal"] = "interpolated"
+    # inlet-to-outlet paths searched: "all", or a list of outlet names (side branches included)
+    paths: Literal["all"] | list[str] = "all"
+
+    @model_validator(mode="after")
+    def _paths(self):
+        if isinstance(self.paths, list) and not self.paths:
+            raise ValueError('lesions.paths: an empty list searches nothing; give "all" or outlet names')
+        return self
+
+
 class ContextOfUse(_Section):
     # ASME V&V 40 context of use, copied into the report
     question_of_interest: str = ""
@@ -364,6 +383,7 @@ class Case(_Section):
     numerics: NumericsSection = Field(default_factory=NumericsSection)
     run: RunSection = Field(default_factory=RunSection)
     devices: DevicesSection = Field(default_factory=DevicesSection)
+    lesions: LesionsSection = Field(default_factory=LesionsSection)
     context_of_use: ContextOfUse = Field(default_factory=ContextOfUse)
     outputs: OutputsSection = Field(default_factory=OutputsSection)
 
@@ -381,6 +401,12 @@ class Case(_Section):
                     f"({sorted(known) or 'none given'})")
             if name == "inlet" or name.startswith("inlet"):
                 raise ValueError(f"physiology.outlets.ports.{name}: {name!r} is the inlet, not an outlet")
+        if isinstance(self.lesions.paths, list):
+            for name in self.lesions.paths:
+                if not (name in known or PORT_NAME_RE.match(name)) or name.startswith("inlet"):
+                    raise ValueError(
+                        f"lesions.paths: {name!r} is not an outlet; give outlet names ('outlet_1', "
+                        f"'outlet_2', ... or a name given in [ports.names]: {sorted(known) or 'none'})")
         if self.devices.pinned and self.devices.pinned.diameter > 0.1:
             raise ValueError(f"devices.pinned.diameter = {self.devices.pinned.diameter * 1e3:g} mm "
                              "is impossible; allowed up to 100 mm")

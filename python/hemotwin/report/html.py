@@ -32,7 +32,7 @@ _NAMES = {"pd_pa": "Pd/Pa", "percent_diameter_stenosis": "% diameter stenosis",
           "percent_area_stenosis": "% area stenosis", "mld_mm": "MLD (mm)", "rvd_mm": "RVD (mm)",
           "osi": "OSI", "tawss_pa": "TAWSS (Pa)", "rrt_1_pa": "RRT (1/Pa)", "ecap_1_pa": "ECAP (1/Pa)",
           "low_area_fraction": "Wall area below the low-WSS threshold (fraction)",
-          "id": "#", "path_port": "Path to outlet", "branch_id": "Branch",
+          "id": "#", "path_port": "Path to outlet", "ostial": "Ostial", "branch_id": "Branch",
           "pd_pa_pre": "Pd/Pa pre", "pd_pa_post": "Pd/Pa post", "mld_pre_mm": "MLD pre (mm)",
           "mld_post_mm": "MLD post (mm)"}
 _FIGURE_SECTIONS = [  # (section id, name fragments), first match wins
@@ -200,8 +200,8 @@ def render_report(results: dict, figures: dict, *, base_dir=None, title=None) ->
     parts.append('<h2 id="lesions">Lesions</h2>')
     les = res.get("lesions") or []
     if les:
-        cols = [c for c in ("id", "position_mm", "mld_mm", "rvd_mm", "proximal_reference_mm",
-                            "distal_reference_mm", "percent_diameter_stenosis", "length_mm",
+        cols = [c for c in ("id", "path_port", "ostial", "position_mm", "mld_mm", "rvd_mm",
+                            "proximal_reference_mm", "distal_reference_mm", "percent_diameter_stenosis", "length_mm",
                             "gradient_mmhg", "gradient_peak_to_peak_mmhg", "pd_pa")
                 if any(c in lz for lz in les)]
         parts.append(_list_table(les, cols))

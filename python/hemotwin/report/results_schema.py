@@ -10,6 +10,8 @@ Conventions: flows are in the port's own direction (into the domain at the inlet
 outlets, so both are normally positive), mL/s; pressures are time-mean absolute (gauge to the
 atmosphere) in mmHg; ``gradient_mmhg`` is the time-mean translesional drop (proximal minus
 distal station); ``pd_pa`` is the time-mean distal over proximal (aortic) pressure ratio.
+Lesions come from every inlet-to-outlet path, most severe (%DS) first: lesion 1 is the one a
+device is sized for and ``post.lesions[i]`` is the same lesion as ``lesions[i]``.
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ _lesion = {
         "mld_mm": {"type": "number", "exclusiveMinimum": 0},
         "rvd_mm": _num, "length_mm": _num, "start_mm": _num, "end_mm": _num, "position_mm": _num,
         "gradient_peak_to_peak_mmhg": _num, "pa_mmhg": _num, "pd_mmhg": _num,
+        "path_port": {"type": ["string", "null"],
+                      "description": "outlet of the inlet-to-outlet path the positions are along"},
+        "ostial": {"type": "boolean", "description": "starts at a side branch's ostium"},
     },
 }
 _wss = {"type": "object", "properties": {k: _num for k in (

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A stenosis off the path to the largest outlet (the arch phantom's left subclavian artery) is
+found, measured along its own path, sized for and treated by `run_case`."""
+import pytest
+from hemotwin.pipeline import PipelineError, demo_case_dict, run_case
+from hemotwin.report.results_schema import validate_results
+
+FAST = {"numerics.cells_across": 5, "run.max_time": "0.4 s", "run.min_time": "0 s",
+        "physiology.inflow.ramp": "0.03 s", "run.window": "0.02 s",
+        "outputs.vtk": False, "outputs.surface": False,
+        "image.phantom_options": {"spacing_mm": 1.2, "coarctation": 0.0, "subclavian_stenosis": 0.6}}
+
+
+@pytest.mark.slow
+def test_subclavian_stenosis_found_sized_and_treated(tmp_path):
+    from hemotwin.config.schema import case_from_dict
+
+    res = run_case(case_from_dict(demo_case_dict(), None, FAST), tmp_path, progress=False)
+    validate_results(res)
+    assert len(res["lesions"]) == 1, "no false lesion where the paths step into the branches"
+    les = res["lesions"][0]
+    # truth 60 %DS; 1.2 mm voxels across a 9 mm artery -> a 10-point band
+    assert 50.0 <= les["percent_diameter_stenosis"] <= 70.0
+    sub = next(p for p in res["ports"] if p["role"] == "outlet" and abs(p["radius_mm"] - 4.5) < 1.0)
+    assert les["path_port"] == sub["name"] == res["device"]["path_port"]
+    assert res["centerline"]["port"] == les["path_port"]  # the profile shown is the lesion's path
+    # sized to the ~9 mm subclavian, not the ~22 mm aorta; the stent opens it
+    assert 6.0 <= res["device"]["diameter_mm"] <= 10.0
+    assert les["pd_pa"] < 1.0
+    post = res["post"]["lesions"][0]
+    assert post["path_port"] == les["path_port"]
+    assert post["gradient_mmhg"] < les["gradient_mmhg"]
+    html = (tmp_path / res["files"]["report"]).read_text(encoding="utf-8")
+    assert "Path to outlet" in html and les["path_port"] in html
+
+
+def test_lesion_paths_must_name_outlets(tmp_path):
+    from hemotwin.config.schema import CaseError, case_from_dict
+
+    with pytest.raises(CaseError, match="lesions.paths.*'inlet' is not an outlet"):
+        case_from_dict(demo_case_dict(), None, {"lesions.paths": ["inlet"]})
+    case = case_from_dict(demo_case_dict(), None, {**FAST, "lesions.paths": ["outlet_9"]})
+    with pytest.raises(PipelineError, match=r"lesions.paths: no outlet named \['outlet_9'\]"):
+        run_case(case, tmp_path, progress=False)
+    assert not (tmp_path / "results.json").exists()
