@@ -43,3 +43,28 @@ def test_lesion_paths_must_name_outlets(tmp_path):
     with pytest.raises(PipelineError, match=r"lesions.paths: no outlet named \['outlet_9'\]"):
         run_case(case, tmp_path, progress=False)
     assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.slow
+def test_unresolved_lesion_is_flagged_and_lesion_cells_across_refines(tmp_path):
+    """A 75 % subclavian stenosis (MLD ~2 mm) on a 1.5 mm lattice is flagged with the fix; with
+    numerics.lesion_cells_across the spacing follows the lesion instead of the ports."""
+    import json
+
+    from hemotwin.config.schema import case_from_dict
+
+    opts = {"spacing_mm": 1.2, "coarctation": 0.0, "subclavian_stenosis": 0.75}
+    fast = {**FAST, "image.phantom_options": opts, "devices.deploy": False, "outputs.figures": False}
+    res = run_case(case_from_dict(demo_case_dict(), None, fast), tmp_path / "coarse", progress=False)
+    les = res["lesions"][0]
+    assert les["lattice_cells_across_mld"] < 5
+    (w,) = [w for w in res["warnings"] if "lattice cells" in w]
+    assert "lesion 1" in w and "numerics.lesion_cells_across = 5" in w
+    assert any("image voxels" in w for w in res["warnings"])  # 2 mm at 1.2 mm voxels
+    html = (tmp_path / "coarse" / res["files"]["report"]).read_text(encoding="utf-8")
+    assert "lattice cells" in html
+    fine = {**fast, "numerics.lesion_cells_across": 3, "run.max_time": "0.05 s"}
+    res2 = run_case(case_from_dict(demo_case_dict(), None, fine), tmp_path / "fine", progress=False)
+    dx_mm = json.loads((tmp_path / "fine" / "provenance.json").read_text())["lattice"]["pre"]["dx_m"] * 1e3
+    assert dx_mm == pytest.approx(les["mld_mm"] / 3, rel=1e-6)
+    assert res2["lesions"][0]["lattice_cells_across_mld"] == pytest.approx(3.0, rel=1e-6)

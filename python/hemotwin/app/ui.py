@@ -154,11 +154,11 @@ class Workstation:
         with v.VTable(density="compact", id="lesion-table"):
             with html.Thead():
                 with html.Tr():
-                    for h in ("Lesion", "MLD [mm]", "RVD [mm]", "%DS", "Length [mm]"):
+                    for h in ("Lesion", "Path to", "MLD [mm]", "RVD [mm]", "%DS", "Length [mm]"):
                         html.Th(h)
             with html.Tbody():
                 with html.Tr(v_for="(r, i) in lesion_rows", key="i"):
-                    for k in ("name", "mld", "rvd", "ds", "length"):
+                    for k in ("name", "path", "mld", "rvd", "ds", "length"):
                         html.Td(f"{{{{ r.{k} }}}}")
         html.Div("Device", classes="text-subtitle-2 mt-2")
         v.VSelect(v_model=("device_idx",), items=("device_items",), item_title="title",
@@ -196,7 +196,8 @@ class Workstation:
         st = self.state
         st.case_name = Path(folder).name if not self.case_path else \
             f"{self.case_path.stem} ({Path(folder).name})"
-        st.lesion_rows = [{"name": f"#{i + 1}", "mld": _fmt(L.get("mld_mm")),
+        st.lesion_rows = [{"name": f"#{i + 1}", "path": L.get("path_port") or "-",
+                           "mld": _fmt(L.get("mld_mm")),
                            "rvd": _fmt(L.get("rvd_mm")),
                            "ds": _fmt(L.get("percent_diameter_stenosis"), 0),
                            "length": _fmt(L.get("length_mm"), 1)} for i, L in enumerate(run.lesions)]
@@ -214,6 +215,9 @@ class Workstation:
         self.ctrl.view_update()
         st.message = ("Run loaded." if self.case_path else
                       "Run loaded (no case file found: Simulate unavailable).")
+        warn = run.results.get("warnings") or []
+        if warn:  # an unresolved lesion must not pass unnoticed at the workstation
+            st.message += " Warning: " + " | ".join(warn)
 
     def _case_catalog(self):
         """The case's own device catalog and indication (via the case loader), if any."""
@@ -305,7 +309,9 @@ class Workstation:
         ax = fig.add_subplot(111)
         if run is not None and run.diameter_mm is not None:
             ax.plot(run.arclength_mm, run.diameter_mm, color="k", lw=1.5, label="lumen")
-            for i, L in enumerate(run.lesions):
+            shown = (run.results.get("centerline") or {}).get("port")
+            on_path = [L for L in run.lesions if L.get("path_port") in (None, shown)]
+            for i, L in enumerate(on_path):  # positions are along this path only
                 if L.get("start_mm") is not None:
                     ax.axvspan(L["start_mm"], L["end_mm"], color="tab:red", alpha=0.15,
                                label="lesion" if i == 0 else None)

@@ -81,6 +81,7 @@ def summary_text(res, out_dir) -> str:
     dev = res.get("device")
     if dev:
         lines.append(f"device: {dev['family']} {dev['diameter_mm']:g} x {dev['length_mm']:g} mm")
+    lines.extend(f"warning: {w}" for w in res.get("warnings") or [])
     c = res.get("conservation") or {}
     if c:
         mi = c.get("mass_imbalance")

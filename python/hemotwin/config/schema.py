@@ -275,6 +275,9 @@ class NumericsSection(_Section):
     cells_across: float = Field(10.0, ge=4.0, le=200.0)
     # lattice spacing; overrides cells_across
     spacing: Length | None = None
+    # also make the spacing fine enough for this many cells across the narrowest lesion's MLD
+    # (0 = off; its gradient needs about 5, docs/validation.md); ignored when spacing is given
+    lesion_cells_across: float = Field(0.0, ge=0.0, le=50.0)
     # peak lattice speed (sets the time step; lower is more accurate, slower)
     u_lu_max: float = Field(0.05, gt=0.0, le=0.15)
     # Smagorinsky LES; auto: on where the lattice Reynolds number needs it

@@ -181,6 +181,8 @@ def render_report(results: dict, figures: dict, *, base_dir=None, title=None) ->
     status = res.get("status")
     if status and status != "ok":
         parts.append(f'<p class="warn">Run status: <b>{_fmt(status)}</b>. Interpret with care.</p>')
+    for w in res.get("warnings") or []:
+        parts.append(f'<p class="warn">{html.escape(str(w))}</p>')
     parts.append(_summary(res))
     # ports, flows and pressures
     ports = res.get("ports") or []

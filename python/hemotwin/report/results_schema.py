@@ -44,6 +44,8 @@ _lesion = {
         "path_port": {"type": ["string", "null"],
                       "description": "outlet of the inlet-to-outlet path the positions are along"},
         "ostial": {"type": "boolean", "description": "starts at a side branch's ostium"},
+        "lattice_cells_across_mld": {"type": "number",
+                                     "description": "MLD / lattice spacing; under 5 unresolved"},
     },
 }
 _wss = {"type": "object", "properties": {k: _num for k in (
@@ -63,6 +65,8 @@ RESULTS_SCHEMA = {
         "case": {"type": "string"},
         "status": {"enum": ["ok", "not_converged", "error"]},
         "question_of_interest": {"type": "string"},
+        "warnings": {"type": "array", "items": {"type": "string"},
+                     "description": "results to read with care and why (e.g. an unresolved lesion)"},
         "ports": {"type": "array", "minItems": 2, "items": _port},
         "lesions": {"type": "array", "items": _lesion},
         "wss": _wss,
