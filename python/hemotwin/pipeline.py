@@ -908,6 +908,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         device_d = _jsonable(dev.to_dict())
         device_d["lesion_id"] = 1
         device_d["path_port"] = target.path_port or main_port
+        if case.devices.indication == "coarctation" and device_d["path_port"] != main_port:
+            device_d.setdefault("warnings", []).append(
+                f"lesion 1 lies on the path to {device_d['path_port']}, not the aorta's path (to "
+                f"{main_port}): the coarctation rule sized the device to that vessel's own "
+                "references; review the choice for a branch artery")
         results["device"] = device_d
         k_dep = _hash({"up": k_geo, "dev": device_d})
 

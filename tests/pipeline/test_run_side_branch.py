@@ -26,6 +26,7 @@ def test_subclavian_stenosis_found_sized_and_treated(tmp_path):
     assert res["centerline"]["port"] == les["path_port"]  # the profile shown is the lesion's path
     # sized to the ~9 mm subclavian, not the ~22 mm aorta; the stent opens it
     assert 6.0 <= res["device"]["diameter_mm"] <= 10.0
+    assert any("not the aorta's path" in w for w in res["device"]["warnings"])
     assert les["pd_pa"] < 1.0
     post = res["post"]["lesions"][0]
     assert post["path_port"] == les["path_port"]
