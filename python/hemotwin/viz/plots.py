@@ -75,9 +75,13 @@ def diameter_profile(arclength_mm, diameter_mm, path, *, lesions=(), device=None
         rvd = float(_get(les, "rvd_mm"))
         ax.plot([pos], [mld], "v", color="tab:red", ms=8)
         ax.hlines(rvd, a, b, colors="tab:red", linestyles=":", lw=1.2)
+        # the label stays inside the axes: left of a lesion near the end, above a deep MLD
+        right = (pos - float(s.min())) > 0.6 * (float(s.max()) - float(s.min()))
         ax.annotate(f"L{k + 1}: {float(_get(les, 'percent_diameter_stenosis')):.0f} %DS\n"
                     f"MLD {mld:.2f} mm, RVD {rvd:.2f} mm\nlength {b - a:.1f} mm",
-                    (pos, mld), xytext=(10, -40), textcoords="offset points", fontsize=8, color="tab:red",
+                    (pos, mld), xytext=(-12 if right else 10, 25 if mld < 0.15 * ymax else -45),
+                    textcoords="offset points", ha="right" if right else "left", fontsize=8,
+                    color="tab:red",
                     bbox={"boxstyle": "round", "fc": "white", "ec": "tab:red", "alpha": 0.85})
     if device is not None:
         a = float(_get(device, "start_mm"))
