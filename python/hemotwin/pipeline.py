@@ -414,17 +414,41 @@ def _fresh(a, dtype):
     return out
 
 
-def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm):
+def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm, jet_share_per_m2=0.0):
     if case.physiology.peak_velocity:
         return case.physiology.peak_velocity
     u_narrow = q_peak / (math.pi * (r_min_mm * 1e-3) ** 2)
     u_inlet = 2.0 * q_peak / (math.pi * (r_in_mm * 1e-3) ** 2)
-    # a jet through the narrowest section runs ~1.3x its mean speed (coarse lattices, LES)
-    return max(1.3 * u_narrow, u_inlet)
+    # a jet through the narrowest section runs ~1.3x its mean speed (coarse lattices, LES); a
+    # lesion off the main path passes its share of the flow (_lesion_jet_share_per_m2)
+    return max(1.3 * u_narrow, 1.3 * q_peak * jet_share_per_m2, u_inlet)
+
+
+def _lesion_jet_share_per_m2(case: Case, cl, ports, lesions) -> float:
+    """Largest (flow share / MLD area) over the lesions, 1/m^2. The share is that of the outlets
+    downstream of the lesion in the outlets' target split (given flow fractions, the rest by
+    Murray's law as the default outlets); a stenosis lowers its own branch's flow, so this bounds
+    its jet from above."""
+    from .analysis.lesions import centerline_paths
+
+    ol = case.physiology.outlets
+    radii = {p.name: p.radius_mm for p in ports if p.role == "outlet"}
+    given = {n: ol.ports[n].flow_fraction for n in radii if n in ol.ports and ol.ports[n].flow_fraction}
+    murray = {n: r ** ol.murray_exponent for n, r in radii.items() if n not in given}
+    rest = max(0.0, 1.0 - sum(given.values()))
+    share_of = {**given, **{n: rest * w / sum(murray.values()) for n, w in murray.items()}}
+    paths = centerline_paths(cl)
+    bid = np.asarray(cl.point_data["branch_id"], int)
+    best = 0.0
+    for lz in lesions:
+        share = sum(share_of[n] for n, idx in paths.items()
+                    if n in share_of and lz.branch_id in set(bid[idx].tolist()))
+        best = max(best, share / (math.pi * (0.5e-3 * lz.mld_mm) ** 2))
+    return best
 
 
 def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress,
-                surf=None, u_max=None):
+                surf=None, u_max=None, jet_share_per_m2=0.0):
     from .solver.outlets import default_outlets
     from .solver.runner import FlowRunner, FlowSetup
     from .solver.simulation import CarreauYasuda, Numerics, Simulation
@@ -442,7 +466,7 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
                          ph.period_s, case.base_dir)
     inlet = next(p for p in ports if p.role == "inlet")
     if u_max is None:
-        u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm)
+        u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm, jet_share_per_m2)
     blood = ph.blood
     nu = blood.viscosity / blood.density
     dt = num.u_lu_max * dom.spacing_m / u_max
@@ -617,7 +641,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
         "centerline": {"port": shown, "arclength_mm": s, "diameter_mm": 2.0 * r,
                        "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
-        "run": res.summary(), "_wall": wall, "_lesion_objs": found,
+        "run": {**res.summary(), **_peak_speed(flow)}, "_wall": wall, "_lesion_objs": found,
     }
 
 
@@ -647,6 +671,33 @@ def _resolution_warnings(lesions, dx_m, voxel_mm) -> list:
                        f"({vox:.2f} mm) across; partial volume makes its %DS uncertain by several "
                        "points: check it on the images")
     return out
+
+
+def _peak_speed(flow) -> dict:
+    """The fastest cell of the written velocity field (the final one of a steady run, the
+    cycle mean of a pulsatile one), in m/s and lattice units, and where it is (mm)."""
+    u = np.linalg.norm(np.asarray(flow["fields"]["velocity_m_s"], float), axis=1)
+    if not u.size or not np.isfinite(u).any():
+        return {}
+    k = int(np.nanargmax(u))
+    return {"peak_speed_m_s": float(u[k]),
+            "peak_lattice_speed": float(u[k]) * flow["describe"]["dt_s"] / flow["spacing_m"],
+            "peak_speed_at_mm": (np.asarray(flow["cell_centers_m"][k], float) * 1e3).tolist(),
+            "expected_peak_speed_m_s": flow["describe"]["u_max_m_s"]}
+
+
+def _speed_warnings(run: dict, label: str) -> list:
+    """A flow faster than the time step allows: compressibility errors grow as Mach^2."""
+    from .units import CS2, U_LU_LIMIT
+
+    u_lu = run.get("peak_lattice_speed")
+    if u_lu is None or u_lu <= U_LU_LIMIT:
+        return []
+    u, at = run["peak_speed_m_s"], ", ".join(f"{x:.1f}" for x in run["peak_speed_at_mm"])
+    return [f"{label} flow: {u:.2f} m/s at ({at}) mm is lattice speed {u_lu:.2f} (Mach "
+            f"{u_lu / CS2 ** 0.5:.2f}), above the {U_LU_LIMIT} the time step allows (it was set for "
+            f"{run['expected_peak_speed_m_s']:.2f} m/s): compressibility biases the pressures; rerun "
+            f"with physiology.peak_velocity = \"{1.2 * u:.1f} m/s\""]
 
 
 def _sizing(case: Case, lesion, s_len):
@@ -880,10 +931,12 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     dom = cache.get("lattice", k_lat, lambda: _stage_lattice(case, *(lat_geo or (ports, surf))[::-1],
                                                              narrowest_lesion_mm=narrowest))
     pts, s, r = _centerline_path(cl, main_port)
+    jets = _lesion_jet_share_per_m2(case, cl, ports, found)
     k_flow = _hash({"up": k_lat, "phys": raw.get("physiology"), "run": raw.get("run"),
-                    "num": raw.get("numerics"), "device": device})
+                    "num": raw.get("numerics"), "device": device, "jets": jets})
     flow_pre = cache.get("flow_pre", k_flow, lambda: _stage_flow(
-        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, surf))
+        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, surf,
+        jet_share_per_m2=jets))
     pre = _analyze(case, flow_pre, ports, surf, cl, main_port, found)
     results = {
         "schema_version": "1.0", "case": case.case.name, "status": "ok",
@@ -891,7 +944,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         "ports": pre["ports"], "lesions": pre["lesions"], "wss": pre["wss"],
         "conservation": pre["conservation"], "run": pre["run"], "device": None, "post": None,
         "segmentation": {"message": seg_msg, "n_voxels": int(np.count_nonzero(mask))},
-        "warnings": _resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm),
+        "warnings": (_resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm)
+                     + _speed_warnings(pre["run"], "pre-treatment")),
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
@@ -938,6 +992,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesion_objs, treated=True)
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}
+        results["warnings"] += _speed_warnings(post["run"], "post-treatment")
         if not post["run"]["converged"] and results["status"] == "ok":
             results["status"] = "not_converged"
     files = {"pre_ports_csv": _write_series_csv(out, "pre", flow_pre["result"])}

@@ -64,8 +64,28 @@ def test_unresolved_lesion_is_flagged_and_lesion_cells_across_refines(tmp_path):
     assert any("image voxels" in w for w in res["warnings"])  # 2 mm at 1.2 mm voxels
     html = (tmp_path / "coarse" / res["files"]["report"]).read_text(encoding="utf-8")
     assert "lattice cells" in html
+    # the time step is set for the lesion's jet too: its Murray share of the peak inflow through
+    # the MLD, x1.3 (the subclavian's share of the four outlets' radius^3)
+    r3 = {p["name"]: p["radius_mm"] ** 3 for p in res["ports"] if p["role"] == "outlet"}
+    share = r3[les["path_port"]] / sum(r3.values())
+    q = 83.33e-6  # the demo's 5 L/min
+    jet = 1.3 * q * share / (3.14159265 * (0.5e-3 * les["mld_mm"]) ** 2)
+    assert res["run"]["expected_peak_speed_m_s"] == pytest.approx(jet, rel=0.02)
+    assert res["run"]["peak_lattice_speed"] > 0
     fine = {**fast, "numerics.lesion_cells_across": 3, "run.max_time": "0.05 s"}
     res2 = run_case(case_from_dict(demo_case_dict(), None, fine), tmp_path / "fine", progress=False)
     dx_mm = json.loads((tmp_path / "fine" / "provenance.json").read_text())["lattice"]["pre"]["dx_m"] * 1e3
     assert dx_mm == pytest.approx(les["mld_mm"] / 3, rel=1e-6)
     assert res2["lesions"][0]["lattice_cells_across_mld"] == pytest.approx(3.0, rel=1e-6)
+
+
+def test_speed_warning_names_the_place_and_the_fix():
+    from hemotwin.pipeline import _speed_warnings
+
+    run = {"peak_speed_m_s": 3.58, "peak_lattice_speed": 0.275, "peak_speed_at_mm": [0.1, 15.0, 108.2],
+           "expected_peak_speed_m_s": 1.30}
+    (w,) = _speed_warnings(run, "pre-treatment")
+    assert "3.58 m/s at (0.1, 15.0, 108.2) mm" in w and "Mach 0.48" in w
+    assert 'physiology.peak_velocity = "4.3 m/s"' in w
+    assert _speed_warnings({**run, "peak_lattice_speed": 0.1}, "pre-treatment") == []
+    assert _speed_warnings({}, "post-treatment") == []
