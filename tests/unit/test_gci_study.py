@@ -61,3 +61,14 @@ def test_sensitivity_study_normalised(case_file, tmp_path):
     assert r["inputs"]["viscosity"]["sensitivity"]["flows.outlet_1_ml_s"] == pytest.approx(0.0)
     assert "segmentation_threshold" in r["skipped"]  # not set in this case: reported, not invented
     assert "gradient_mmhg" in r["qoi"]
+
+
+def test_convergence_study_scales_a_given_spacing_and_lesion_cells(tmp_path):
+    """A case that fixes numerics.spacing (or refines for lesions) gets three different grids."""
+    p = tmp_path / "case.toml"
+    p.write_text(CASE.replace("cells_across = 12", 'cells_across = 12\nspacing = "0.6 mm"\n'
+                              "lesion_cells_across = 6"), encoding="utf-8")
+    log = []
+    studies.convergence_study(p, tmp_path / "conv", ratio=1.5, runner=_fake_runner(log), progress=None)
+    assert [o["numerics.spacing"] for o in log] == ["1.35 mm", "0.9 mm", "0.6 mm"]
+    assert [o["numerics.lesion_cells_across"] for o in log] == pytest.approx([6 / 2.25, 4.0, 6.0])

@@ -97,7 +97,8 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         Refinement ratio r in [1.3, 2] (Celik et al. 2008 recommend >= 1.3).
     base_cells : float, optional
         Cells across the reference port on the FINEST grid (default: the case's
-        ``numerics.cells_across``).
+        ``numerics.cells_across``). A case's ``numerics.spacing`` and
+        ``numerics.lesion_cells_across`` are scaled with it, so the three grids differ by ``ratio``.
     runner : callable, optional
         ``runner(case_path, out_dir, overrides) -> results dict`` (default: pipeline.run_case).
     overrides : dict, optional
@@ -110,11 +111,21 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         raise ValueError(f"--ratio must be between 1.3 and 2, got {ratio}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if base_cells is None:
-        from ..config import load_case
+    from ..config import load_case
 
-        base_cells = float(load_case(case_path).numerics.cells_across)
+    num = load_case(case_path, overrides, check_files=False).numerics
+    if base_cells is None:
+        base_cells = float(num.cells_across)
     cells = [base_cells / ratio**2, base_cells / ratio, base_cells]
+
+    def grid(n):  # every setting that fixes the spacing scales with it, or the grids would not differ
+        o = {"numerics.cells_across": n}
+        if num.spacing:
+            o["numerics.spacing"] = f"{num.spacing * 1e3 * base_cells / n:.6g} mm"
+        if num.lesion_cells_across:
+            o["numerics.lesion_cells_across"] = num.lesion_cells_across * n / base_cells
+        return o
+
     cached = reuse and all((out_dir / f"run_{n:.3g}" / "results.json").is_file() for n in cells)
     if runner is None and not cached:
         runner = _run_case()
@@ -124,7 +135,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         if progress:
             progress(f"convergence: {n:.3g} cells across")
         res = _cached_or_run(runner, case_path, out_dir / f"run_{n:.3g}",
-                             {**(overrides or {}), "numerics.cells_across": n}, reuse)
+                             {**(overrides or {}), **grid(n)}, reuse)
         times.append(time.perf_counter() - t0)
         results.append(flatten_numbers(res))
     h = [1.0 / n for n in cells]  # spacing relative to the port diameter
