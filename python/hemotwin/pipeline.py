@@ -380,32 +380,10 @@ def _stage_lattice(case: Case, surf, ports, narrowest_lesion_mm=None):
 
 def _centerline_path(cl, port_name):
     """Points (mm), abscissa (mm) and equivalent radius (mm) from the inlet to a port."""
-    parents = np.asarray(cl.field_data["branch_parent"]).tolist()
-    bports = [str(s) for s in cl.field_data["branch_port"]]
-    bid = np.asarray(cl.point_data["branch_id"])
-    P = np.asarray(cl.points, float)
-    req = np.asarray(cl.point_data["equivalent_radius_mm"], float)
-    rmis = np.asarray(cl.point_data["radius_mm"], float)
-    b = bports.index(port_name)
-    chain = []
-    while b >= 0:
-        chain.append(b)
-        b = parents[b]
-    pts, r_eq, r_in = [], [], []
-    for b in reversed(chain):
-        sel = bid == b
-        p, q, m = P[sel], req[sel], rmis[sel]
-        if pts and len(p) and np.linalg.norm(p[0] - pts[-1][-1]) < 1e-9:
-            p, q, m = p[1:], q[1:], m[1:]
-        pts.append(p)
-        r_eq.append(q)
-        r_in.append(m)
-    pts = np.vstack(pts)
-    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
-    r_eq = np.concatenate(r_eq)
-    r_in = np.concatenate(r_in)
-    r = np.where(np.isfinite(r_eq) & (r_eq > 0), r_eq, r_in)
-    return pts, s, r
+    from .analysis.lesions import path_profile
+
+    _, pts, s, d = path_profile(cl, port_name)
+    return pts, s, 0.5 * d
 
 
 def _fresh(a, dtype):
@@ -426,17 +404,15 @@ def _estimate_peak_speed(case: Case, q_peak, r_min_mm, r_in_mm, jet_share_per_m2
 
 def _lesion_jet_share_per_m2(case: Case, cl, ports, lesions) -> float:
     """Largest (flow share / MLD area) over the lesions, 1/m^2. The share is that of the outlets
-    downstream of the lesion in the outlets' target split (given flow fractions, the rest by
-    Murray's law as the default outlets); a stenosis lowers its own branch's flow, so this bounds
-    its jet from above."""
+    downstream of the lesion in the outlets' target split (``target_flow_split``, as the default
+    outlets); a stenosis lowers its own branch's flow, so this bounds its jet from above."""
     from .analysis.lesions import centerline_paths
+    from .solver.outlets import target_flow_split
 
     ol = case.physiology.outlets
-    radii = {p.name: p.radius_mm for p in ports if p.role == "outlet"}
-    given = {n: ol.ports[n].flow_fraction for n in radii if n in ol.ports and ol.ports[n].flow_fraction}
-    murray = {n: r ** ol.murray_exponent for n, r in radii.items() if n not in given}
-    rest = max(0.0, 1.0 - sum(given.values()))
-    share_of = {**given, **{n: rest * w / sum(murray.values()) for n, w in murray.items()}}
+    share_of = target_flow_split({p.name: p.radius_mm * 1e-3 for p in ports if p.role == "outlet"},
+                                 ol.murray_exponent,
+                                 {k: v.flow_fraction for k, v in ol.ports.items() if v.flow_fraction})
     paths = centerline_paths(cl)
     bid = np.asarray(cl.point_data["branch_id"], int)
     best = 0.0
@@ -542,14 +518,11 @@ def _find_lesions(case: Case, cl, main_port):
     """Lesions on every inlet-to-outlet path (``[lesions]``), most severe first."""
     from .analysis.lesions import lesions_from_centerline
 
-    opt = case.lesions
-    try:
-        found = lesions_from_centerline(
-            cl, first_port=main_port, ports=None if opt.paths == "all" else opt.paths,
-            min_stenosis_percent=opt.min_stenosis_percent, min_length_mm=opt.min_length * 1e3,
-            reference_method=opt.reference_method)
-    except KeyError as e:  # a named path the geometry does not have
-        raise PipelineError(f"lesions.paths: {e.args[0]}") from None
+    opt = case.lesions  # paths were checked against the outlets in run_case
+    found = lesions_from_centerline(
+        cl, first_port=main_port, ports=None if opt.paths == "all" else opt.paths,
+        min_stenosis_percent=opt.min_stenosis_percent, min_length_mm=opt.min_length * 1e3,
+        reference_method=opt.reference_method)
     named = {str(x) for x in cl.field_data["branch_port"]}
     # a path whose end is no port (a centerline stub) has no pressure to report along it
     return sorted((lz for lz in found if lz.path_port in named),
@@ -679,9 +652,11 @@ def _peak_speed(flow) -> dict:
     u = np.linalg.norm(np.asarray(flow["fields"]["velocity_m_s"], float), axis=1)
     if not u.size or not np.isfinite(u).any():
         return {}
+    from .units import LatticeUnits
+
     k = int(np.nanargmax(u))
-    return {"peak_speed_m_s": float(u[k]),
-            "peak_lattice_speed": float(u[k]) * flow["describe"]["dt_s"] / flow["spacing_m"],
+    lattice = LatticeUnits(dx_m=flow["spacing_m"], dt_s=flow["describe"]["dt_s"], rho_kg_m3=1.0)
+    return {"peak_speed_m_s": float(u[k]), "peak_lattice_speed": float(lattice.velocity_to_lu(u[k])),
             "peak_speed_at_mm": (np.asarray(flow["cell_centers_m"][k], float) * 1e3).tolist(),
             "expected_peak_speed_m_s": flow["describe"]["u_max_m_s"]}
 

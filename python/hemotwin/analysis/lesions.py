@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Lesion", "detect_lesions", "reference_profile", "centerline_paths", "side_branch_ostia",
-           "lesions_from_centerline"]
+__all__ = ["Lesion", "detect_lesions", "reference_profile", "centerline_paths", "path_profile",
+           "side_branch_ostia", "lesions_from_centerline"]
 
 REFERENCE_METHODS = ("interpolated", "average", "distal", "proximal")
 
@@ -357,7 +357,7 @@ def side_branch_ostia(centerline, *, ratio: float = 0.75) -> dict:
     return ostia
 
 
-def _point_diameters(centerline, radius_array):
+def _point_diameters(centerline, radius_array=None):
     names = [radius_array] if radius_array else ["equivalent_radius_mm", "radius_mm"]
     arr = next((n for n in names if n and n in centerline.point_data), None)
     if arr is None:
@@ -369,6 +369,17 @@ def _point_diameters(centerline, radius_array):
         r_in = np.asarray(centerline.point_data["radius_mm"], float)
         r = np.where(np.isfinite(r) & (r > 0), r, r_in)
     return 2.0 * r
+
+
+def path_profile(centerline, port, *, radius_array: str | None = None, paths: dict | None = None):
+    """Along the inlet-to-outlet path to ``port`` (``centerline_paths``): the point indices, the
+    points (mm), the arclength from the inlet (mm) and the lumen diameter (mm; from
+    ``equivalent_radius_mm``, falling back per point to ``radius_mm``, or from ``radius_array``).
+    """
+    idx = (paths if paths is not None else centerline_paths(centerline))[port]
+    p = np.asarray(centerline.points, float)[idx]
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    return idx, p, s, _point_diameters(centerline, radius_array)[idx]
 
 
 def lesions_from_centerline(centerline, *, radius_array: str | None = None, first_port: str | None = None,
@@ -384,10 +395,9 @@ def lesions_from_centerline(centerline, *, radius_array: str | None = None, firs
     measured on the profile from that branch's ostium on, so the wider parent neither inflates
     its reference diameter nor lengthens it; one reaching the ostium is reported as ostial.
     """
-    diameter = _point_diameters(centerline, radius_array)
-    pts = np.asarray(centerline.points, float)
+    _point_diameters(centerline, radius_array)  # a missing radius array fails here, once
     bid = (np.asarray(centerline.point_data["branch_id"], int) if "branch_id" in centerline.point_data
-           else np.zeros(len(pts), int))
+           else np.zeros(centerline.n_points, int))
     paths = centerline_paths(centerline)
     if ports is not None:
         unknown = sorted(set(ports) - set(paths))
@@ -400,8 +410,7 @@ def lesions_from_centerline(centerline, *, radius_array: str | None = None, firs
     for port, idx in order:
         if idx.size < 5:
             continue
-        p = pts[idx]
-        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+        _, _, s, diameter = path_profile(centerline, port, radius_array=radius_array, paths=paths)
         # profile pieces: from the inlet, and from each side branch's ostium along this path; a
         # piece owns the lesions whose MLD lies before the next side branch begins, so none is
         # reported from the junction's funnel (between a branch's first point and its ostium)
@@ -414,7 +423,7 @@ def lesions_from_centerline(centerline, *, radius_array: str | None = None, firs
             i1 = starts[m + 1][2] if m + 1 < len(starts) else len(idx)
             if len(idx) - i0 < 5:
                 continue
-            for les in detect_lesions(s[i0:], diameter[idx[i0:]], ostial_start=ostial, **kwargs):
+            for les in detect_lesions(s[i0:], diameter[i0:], ostial_start=ostial, **kwargs):
                 j = i0 + int(np.argmin(np.abs(s[i0:] - les.position_mm)))
                 if not i0 <= j < i1:
                     continue

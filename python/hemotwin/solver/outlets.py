@@ -22,6 +22,7 @@ __all__ = [
     "ResistanceOutlet",
     "default_outlets",
     "murray_split",
+    "target_flow_split",
 ]
 
 # Rp / (Rp + Rd): "usually 5-10 %" per REFERENCE.md sec. 5 -- [UNVERIFIED] number, overridable.
@@ -177,6 +178,23 @@ def murray_split(radii_m, exponent: float = 3.0) -> np.ndarray:
     return w / w.sum()
 
 
+def target_flow_split(outlet_radii_m: dict, murray_exponent: float = 3.0,
+                      flow_fractions: dict | None = None) -> dict:
+    """{name: Q_i / Q}: ``flow_fractions`` where prescribed, the rest of the flow shared by the
+    Murray split (``murray_split``) of the other outlets."""
+    names = list(outlet_radii_m)
+    frac = dict(zip(names, murray_split([outlet_radii_m[n] for n in names], murray_exponent)))
+    if flow_fractions:
+        fixed = {k: float(v) for k, v in flow_fractions.items() if k in frac}
+        rest = [n for n in names if n not in fixed]
+        left = 1.0 - sum(fixed.values())
+        if left < -1e-9 or (not rest and abs(left) > 1e-6):
+            raise ValueError(f"prescribed flow fractions {fixed} do not sum to 1 over the outlets")
+        s = sum(frac[n] for n in rest) or 1.0
+        frac = {**{n: frac[n] * left / s for n in rest}, **fixed}
+    return frac
+
+
 def default_outlets(
     outlet_radii_m: dict,
     inflow_m3_s: float,
@@ -229,15 +247,7 @@ def default_outlets(
     12000
     """
     names = list(outlet_radii_m)
-    frac = dict(zip(names, murray_split([outlet_radii_m[n] for n in names], murray_exponent)))
-    if flow_fractions:
-        fixed = {k: float(v) for k, v in flow_fractions.items() if k in frac}
-        rest = [n for n in names if n not in fixed]
-        left = 1.0 - sum(fixed.values())
-        if left < -1e-9 or (not rest and abs(left) > 1e-6):
-            raise ValueError(f"prescribed flow fractions {fixed} do not sum to 1 over the outlets")
-        s = sum(frac[n] for n in rest) or 1.0
-        frac = {**{n: frac[n] * left / s for n in rest}, **fixed}
+    frac = target_flow_split(outlet_radii_m, murray_exponent, flow_fractions)
     dp = mean_pressure_pa - distal_pressure_pa
     out = {}
     overrides = overrides or {}
