@@ -312,7 +312,7 @@ class CpuBackend final : public Backend {
     const uint32_t* HT_RESTRICT addr = addr_;
     const size_t n = n_, N = N_;
     const CollisionParams<C> p = params_;
-    const cpu::Rates<C> rates(p);
+    const TrtRates<C> rates(p);
     const CollisionParams<cpu::Pack<C>> pack_params = cpu::broadcast(p);
     const bool dense = lat_.dense_box;
     // Dense rows start on whole vectors (stride N is a multiple of W): k +- 1 neighbours can be
@@ -324,7 +324,7 @@ class CpuBackend final : public Backend {
     int bad = 0;
 #pragma omp parallel num_threads(threads_) reduction(| : bad)
     {
-      decltype(cpu::collide_trt_block<C>(nullptr, rates)) lane_ok;
+      decltype(collide_trt_pairs<V, C>(nullptr, rates)) lane_ok;
       for (int j = 0; j < W; ++j) lane_ok[j] = -1;
       long long rowbase[9] = {};  // dense box: first cell of the 9 neighbour rows of cached_row
       long long cached_row = -1;
@@ -440,7 +440,7 @@ HT_UNROLL
           }
         }
         if (!LES && !CY && !p.regularized) {
-          lane_ok &= cpu::collide_trt_block<C>(g, rates);
+          lane_ok &= collide_trt_pairs<V, C>(g, rates);
         } else {
           cpu::Pack<C> cell[19];
 HT_UNROLL

@@ -33,7 +33,10 @@ HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT add
   C g[19];
 HT_UNROLL
   for (int i = 0; i < 19; ++i) g[i] = C(f[pre_slot(i, c, ODD, addr, n)]);
-  const bool ok = collide<C, LES, CY>(g, p);
+  // the Newtonian TRT/BGK case in the pair form the CPU's vector sweep uses, so both backends run
+  // the same operations (collision.hpp, collide_trt_pairs)
+  const bool ok = (!LES && !CY && !p.regularized) ? bool(collide_trt_pairs<C, C>(g, TrtRates<C>(p)))
+                                                  : bool(collide<C, LES, CY>(g, p));
   if (ODD) {
     f[c] = S(g[0]);
 HT_UNROLL
