@@ -27,6 +27,8 @@ __all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
 CACHE_VERSION = "2"  # 2: centerlines carry caliper diameters
 MANIFEST = ".hemotwin_outputs.json"
+CACHE_STAGES = ("image", "segment", "geometry", "lattice", "flow_pre", "sizing", "deploy", "lattice_post",
+                "flow_post")
 
 
 class PipelineError(RuntimeError):
@@ -39,6 +41,8 @@ class OutputDir:
 
     def __init__(self, path):
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise PipelineError(f"--out {self.path} is a file, not a folder; give a folder path")
         self.path.mkdir(parents=True, exist_ok=True)
         self._manifest_path = self.path / MANIFEST
         self.created = set()
@@ -61,6 +65,14 @@ class OutputDir:
             self._save()
         return p
 
+    def refuse_foreign(self, rels) -> None:
+        """Raise if any of these paths exists and was not written by hemotwin."""
+        foreign = [r for r in rels if (self.path / r).exists() and r not in self.created]
+        if foreign:
+            raise PipelineError(f"{self.path} holds files a run writes that were not written by "
+                                f"hemotwin: {', '.join(foreign)}; refusing to overwrite them (choose "
+                                "another --out folder)")
+
     def _save(self):
         self._manifest_path.write_text(json.dumps({"files": sorted(self.created)}, indent=1))
 
@@ -76,8 +88,10 @@ class _Cache:
 
     def get(self, stage, key, compute):
         t0 = time.perf_counter()
-        path = self.out.path / "cache" / f"{stage}.pkl"
-        if self.enabled and path.exists():
+        rel = f"cache/{stage}.pkl"
+        path = self.out.path / rel
+        # only a cache hemotwin wrote here is read (unpickling a file is running its code)
+        if self.enabled and path.exists() and rel in self.out.created:
             try:
                 with open(path, "rb") as fh:
                     k, value = pickle.load(fh)
@@ -88,7 +102,7 @@ class _Cache:
             except Exception:  # a stale or truncated cache entry is simply recomputed
                 pass
         value = compute()
-        p = self.out.file(f"cache/{stage}.pkl")
+        p = self.out.file(rel)
         with open(p, "wb") as fh:
             pickle.dump((key, value), fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.times[stage] = round(time.perf_counter() - t0, 2)
@@ -192,6 +206,27 @@ def _bounded_removed(vol, planes, radius_mm):
     return removed.reshape(vol.shape)
 
 
+def _check_label_grid(rel, lab, vol) -> None:
+    """A label map must lie on the image's own voxel grid: same size, spacing, origin, direction."""
+    h = float(np.min(vol.spacing_mm))
+    problems = []
+    if lab.shape != vol.shape:
+        problems.append(f"size {lab.shape} vs {vol.shape}")
+    if not np.allclose(lab.spacing_mm, vol.spacing_mm, rtol=1e-3, atol=0):
+        problems.append(f"spacing {np.round(lab.spacing_mm, 4).tolist()} vs "
+                        f"{np.round(vol.spacing_mm, 4).tolist()} mm")
+    if not np.allclose(lab.origin_mm, vol.origin_mm, rtol=0, atol=0.05 * h):
+        problems.append(f"origin {np.round(lab.origin_mm, 3).tolist()} vs "
+                        f"{np.round(vol.origin_mm, 3).tolist()} mm")
+    if not np.allclose(lab.direction, vol.direction, rtol=0, atol=1e-3):
+        problems.append(f"direction {np.round(lab.direction, 4).tolist()} vs "
+                        f"{np.round(vol.direction, 4).tolist()}")
+    if problems:
+        raise PipelineError(f"image.label_map {rel}: not on the image's voxel grid ({'; '.join(problems)}); "
+                            "resample it onto the image first (nearest neighbour, e.g. SimpleITK "
+                            "Resample with the image as reference)")
+
+
 def _label_mask_bounded(case: Case, vol):
     """Adapter (label maps + bounded clip planes), kept here until imaging supports local clips."""
     from scipy import ndimage
@@ -203,8 +238,7 @@ def _label_mask_bounded(case: Case, vol):
     m = np.zeros(vol.shape, bool)
     for rel in paths:
         lab = read_image(case.resolve(rel), pixel_type="uint8")
-        if lab.shape != vol.shape:
-            raise PipelineError(f"image.label_map {rel}: size {lab.shape} != image {vol.shape}")
+        _check_label_grid(rel, lab, vol)
         m |= (np.asarray(lab.array) == case.segmentation.label) if case.segmentation.label \
             else (np.asarray(lab.array) > 0)
     m &= ~_bounded_removed(vol, case.segmentation.clip_planes, case.segmentation.clip_radius * 1e3)
@@ -288,6 +322,7 @@ def _stage_segment(case: Case, vol, truth):
 
             if case.image.crop_lower_mm and case.image.crop_upper_mm:
                 label_map = crop(label_map, case.image.crop_lower_mm, case.image.crop_upper_mm)
+        _check_label_grid(lm, label_map, vol)
     seeds = seg.seeds_mm or (truth["seeds_mm"] if truth else None)
     if seg.method == "vesselness":
         seeds = None
@@ -358,6 +393,22 @@ def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False):
     return ports, surf, cl, None
 
 
+def _check_ports_have_cells(dom, ports, dx_m) -> None:
+    """Every port must keep lattice cells: at a coarse spacing a small, clipped port can vanish."""
+    from .lattice import PORT_BASE
+
+    counts = np.bincount(np.asarray(dom.cell_type).ravel(), minlength=PORT_BASE + len(dom.port_names))
+    lost = [(name, p.radius_mm) for k, (name, p) in enumerate(zip(dom.port_names, ports))
+            if counts[PORT_BASE + k] == 0]
+    if lost:
+        name, r = min(lost, key=lambda t: t[1])
+        raise PipelineError(
+            f"lattice: port(s) {', '.join(n for n, _ in lost)} got no lattice cells at a spacing of "
+            f"{dx_m * 1e3:.2f} mm (port {name} has a radius of {r:.2f} mm); refine the lattice: "
+            f"numerics.spacing at most {r / 2:.2f} mm, or leave spacing unset and use "
+            "numerics.cells_across")
+
+
 def _stage_lattice(case: Case, surf, ports, narrowest_lesion_mm=None):
     from .geometry.voxelize import choose_spacing
     from .geometry.voxelize_surface import voxelize_surface
@@ -371,6 +422,7 @@ def _stage_lattice(case: Case, surf, ports, narrowest_lesion_mm=None):
         dom = voxelize_surface(surf, ports, dx_m=dx)
     dom.cell_type = np.ascontiguousarray(dom.cell_type, dtype=np.uint8)
     dom.wall_links = np.ascontiguousarray(dom.wall_links, dtype=np.int32)
+    _check_ports_have_cells(dom, ports, dx)
     if dom.n_fluid > num.max_cells:
         raise PipelineError(f"lattice: {dom.n_fluid} fluid cells exceed numerics.max_cells = "
                             f"{num.max_cells}; lower numerics.cells_across (or "
@@ -753,77 +805,16 @@ def _write_vtk(out: OutputDir, name, flow, analysis):
     return files
 
 
-def _fallback_figures(out: OutputDir, pre, post, device):
-    """TODO(viz): replace by hemotwin.viz figures when they land; minimal matplotlib plots here."""
-    import matplotlib
+def _planned_outputs() -> list:
+    """Every path (relative to --out) a run may write."""
+    from .viz.case import FIGURE_NAMES
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figs = {}
-    c0 = pre["centerline"]
-    fig, ax = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    ax[0].plot(c0["arclength_mm"], c0["diameter_mm"], label="pre-treatment lumen")
-    if post:
-        c1 = post["centerline"]
-        ax[0].plot(c1["arclength_mm"], c1["diameter_mm"], label="after virtual stent")
-    if device:
-        ax[0].fill_between([device["start_mm"], device["end_mm"]], 0, device["diameter_mm"],
-                           color="0.8", alpha=0.6, label=f"device {device['diameter_mm']:.0f} x "
-                                                          f"{device['length_mm']:.0f} mm")
-    ax[0].set_ylabel("lumen diameter (mm)")
-    ax[0].legend(loc="best", fontsize=8)
-    ax[0].set_title(f"Centerline from the inlet to {c0['port']}")
-    ax[1].plot(c0["arclength_mm"], c0["pressure_mmhg"], label="pre")
-    if post:
-        ax[1].plot(post["centerline"]["arclength_mm"], post["centerline"]["pressure_mmhg"], label="post")
-    ax[1].set_xlabel("arc length from the inlet (mm)")
-    ax[1].set_ylabel("mean pressure (mmHg)")
-    ax[1].legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    p = out.file("figures/centerline_profiles.png")
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    figs["centerline_profiles"] = str(p.relative_to(out.path))
-    return figs
-
-
-def _fallback_report(out: OutputDir, results, figures) -> Path:
-    """TODO(report): replace by hemotwin.report.write_report when it lands."""
-    import base64
-    import html
-
-    rows = []
-    for pr in results["ports"]:
-        rows.append(f"<tr><td>{html.escape(pr['name'])}</td><td>{pr['role']}</td>"
-                    f"<td>{pr['mean_flow_ml_s']:.1f}</td><td>{pr['mean_pressure_mmhg']:.1f}</td></tr>")
-    les = []
-    for i, lz in enumerate(results["lesions"]):
-        post = results.get("post", {}).get("lesions", [])
-        pg = f"{post[i]['gradient_mmhg']:.1f}" if i < len(post) else "-"
-        les.append(f"<tr><td>{i + 1}</td><td>{lz['percent_diameter_stenosis']:.0f}</td>"
-                   f"<td>{lz['mld_mm']:.1f}</td><td>{lz['gradient_mmhg']:.1f}</td><td>{pg}</td>"
-                   f"<td>{lz['pd_pa']:.3f}</td></tr>")
-    imgs = []
-    for name, rel in figures.items():
-        data = base64.b64encode((out.path / rel).read_bytes()).decode()
-        imgs.append(f"<figure><img alt='{name}' src='data:image/png;base64,{data}'/>"
-                    f"<figcaption>{name}</figcaption></figure>")
-    dev = results.get("device") or {}
-    body = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>hemotwin report</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}td,th{{padding:2px 8px}}</style></head>
-<body><h1>hemotwin: {html.escape(results['case'])}</h1>
-<p><b>Research software, not a medical device.</b> Status: {results['status']}.</p>
-<h2>Ports</h2><table><tr><th>port</th><th>role</th><th>mean flow (mL/s)</th><th>mean pressure (mmHg)</th></tr>
-{''.join(rows)}</table>
-<h2>Lesions</h2><table><tr><th>#</th><th>%DS</th><th>MLD (mm)</th><th>gradient pre (mmHg)</th>
-<th>gradient post (mmHg)</th><th>Pd/Pa</th></tr>{''.join(les)}</table>
-<h2>Device</h2><p>{html.escape(str(dev.get('family', '-')))} {dev.get('diameter_mm', '-')} mm x
-{dev.get('length_mm', '-')} mm, from {dev.get('start_mm', '-')} mm along the centerline.</p>
-<h2>Figures</h2>{''.join(imgs)}</body></html>"""
-    p = out.file("report/report.html")
-    p.write_text(body, encoding="utf-8")
-    return p
+    rel = ["results.json", "provenance.json", "report.html", "lumen.vtp"]
+    for tag in ("pre", "post"):
+        rel += [f"{tag}_ports.csv", f"{tag}_fields.vti", f"{tag}_wall.vtp", f"checkpoints/{tag}.npz"]
+    rel += [f"figures/{n}.png" for n in FIGURE_NAMES]
+    rel += [f"cache/{s}.pkl" for s in CACHE_STAGES]
+    return rel
 
 
 # ----------------------------------------------------------------------------- driver
@@ -867,10 +858,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     # a device that cannot run here fails now, not after segmentation and meshing
     resolve_device(device if device != "auto" else case.numerics.device)
     out = OutputDir(out_dir)
-    for name in ("results.json", "provenance.json", "report/report.html", "lumen.vtp"):
-        if (out.path / name).exists() and name not in out.created:  # fail before the long stages
-            raise PipelineError(f"{out.path / name} exists and was not written by hemotwin; "
-                                "refusing to overwrite it (choose another --out folder)")
+    out.refuse_foreign(_planned_outputs())  # fail before the long stages, not after them
     cache = _Cache(out, use_cache)
     raw = case.raw
     inputs = {}
@@ -882,6 +870,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
             inputs[key] = {"sha256": file_sha256(case.resolve(r)), "suffix": "".join(Path(r).suffixes[-2:])}
     if case.image.surface and not case.image.surface_faces and _faces_file(case):
         inputs["image.surface_faces"] = {"sha256": file_sha256(_faces_file(case)), "suffix": ".mdl"}
+    wf = case.physiology.inflow.waveform
+    for key, rel in (("devices.catalog", case.devices.catalog),
+                     ("physiology.inflow.waveform", wf if wf.lower().endswith(".csv") else None)):
+        if rel:
+            inputs[key] = {"sha256": file_sha256(case.resolve(rel)), "suffix": Path(rel).suffix}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs,
                    "clip": raw.get("segmentation") if case.image.surface else None})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
@@ -1000,7 +993,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     from .report.provenance import build_provenance
 
     prov = build_provenance(
-        case_sha256=case_hash, inputs=inputs, parameters=_jsonable(raw),
+        case_sha256=case_hash, inputs=inputs, parameters=_jsonable(_without_input_paths(raw)),
         lattice={"pre": _jsonable(flow_pre["describe"]),
                  "post": _jsonable(flow_post["describe"]) if post is not None else None},
         outlets=_jsonable({"pre": flow_pre["outlets"],
@@ -1014,6 +1007,21 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     return results
 
 
+def _without_input_paths(raw: dict) -> dict:
+    """The case's parameters with every input file path replaced by a pointer to its hash: folder
+    names often carry patient names, IDs or dates, and the hashes already identify the inputs."""
+    out = json.loads(json.dumps(raw, default=str))
+    for section, key in (("image", "path"), ("image", "label_map"), ("image", "surface"),
+                         ("image", "surface_faces"), ("devices", "catalog")):
+        sec = out.get(section)
+        if isinstance(sec, dict) and sec.get(key):
+            sec[key] = f"<file: inputs['{section}.{key}'] has its sha256>"
+    inflow = (out.get("physiology") or {}).get("inflow")
+    if isinstance(inflow, dict) and str(inflow.get("waveform", "")).lower().endswith(".csv"):
+        inflow["waveform"] = "<file: inputs['physiology.inflow.waveform'] has its sha256>"
+    return out
+
+
 def _on_shown_path(analysis):
     """The analysis with only the lesions on its displayed centerline path (lesion 1's)."""
     if not analysis:
@@ -1023,26 +1031,16 @@ def _on_shown_path(analysis):
 
 
 def _make_figures(out, pre, post, device_d, results):
-    pre, post = _on_shown_path(pre), _on_shown_path(post)
-    try:
-        from . import viz
+    from .viz import case_figures
 
-        if hasattr(viz, "case_figures"):
-            return viz.case_figures(out.path, pre, post, device_d, results)
-    except ImportError:
-        pass
-    return _fallback_figures(out, pre, post, device_d)
+    pre, post = _on_shown_path(pre), _on_shown_path(post)
+    return case_figures(out.path, pre, post, device_d, results, claim=out.file)
 
 
 def _write_report(out, results, figures):
-    try:
-        from . import report
+    from .report import write_report
 
-        if hasattr(report, "write_report"):
-            return report.write_report(out.path, results, figures)
-    except ImportError:
-        pass
-    return _fallback_report(out, results, figures)
+    return write_report(out.path, results, figures, claim=out.file)
 
 
 def run_case_summary(case_path, out_dir, **kwargs) -> dict:

@@ -69,6 +69,36 @@ def test_demo_cache_and_no_overwrite(demo_run, tmp_path):
     assert (tmp_path / "results.json").read_text(encoding="utf-8") == "mine"
 
 
+@pytest.mark.parametrize("rel", ["report.html", "figures/wss_pre.png", "cache/flow_pre.pkl", "pre_ports.csv"])
+def test_user_files_refused_before_any_stage(tmp_path, rel):
+    # the report and figures used to be written straight into the folder, past the manifest
+    mine = tmp_path / rel
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("mine", encoding="utf-8")
+    with pytest.raises(PipelineError, match=f"not written by hemotwin: {rel}"):
+        run_case(demo_case_dict(), tmp_path, progress=False)
+    assert mine.read_text(encoding="utf-8") == "mine"
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_report_and_figures_write_through_the_claim(tmp_path):
+    from hemotwin.report import write_report
+    from hemotwin.viz import case_figures
+
+    claimed = []
+
+    def claim(rel):
+        claimed.append(rel)
+        return tmp_path / rel.replace("/", "__")
+
+    write_report(tmp_path, {"case": "c", "ports": []}, {}, claim=claim)
+    made = case_figures(tmp_path, {"centerline": {"arclength_mm": [0, 1, 2], "diameter_mm": [5, 4, 5]}},
+                        claim=claim)
+    assert claimed == ["report.html", "figures/diameter_profile.png"]
+    assert (tmp_path / "report.html").exists() and (tmp_path / "figures__diameter_profile.png").exists()
+    assert made == {"diameter_profile": "figures__diameter_profile.png"}
+
+
 def test_summary_never_raises(tmp_path):
     row = run_case_summary(tmp_path / "missing.toml", tmp_path / "o")
     assert row["status"] == "error" and "case file not found" in row["error"]

@@ -300,7 +300,7 @@ def render_report(results: dict, figures: dict, *, base_dir=None, title=None) ->
 
 
 def write_report(out_dir, results: dict, figures: dict, *, filename: str = "report.html",
-                 title: str | None = None, figures_base=None) -> Path:
+                 title: str | None = None, figures_base=None, claim=None) -> Path:
     """Write a self-contained ``report.html`` into ``out_dir``.
 
     Parameters
@@ -320,6 +320,9 @@ def write_report(out_dir, results: dict, figures: dict, *, filename: str = "repo
     figures_base : str or Path, optional
         Folder relative figure paths are resolved against (default ``out_dir``), e.g. the run's
         output folder when the report goes into a ``report/`` subfolder.
+    claim : callable, optional
+        ``claim(filename) -> Path``: where to write; it may refuse (raise) to protect a file that is
+        not hemotwin's. Default: ``out_dir / filename``.
 
     Returns
     -------
@@ -336,6 +339,6 @@ def write_report(out_dir, results: dict, figures: dict, *, filename: str = "repo
     out.mkdir(parents=True, exist_ok=True)
     text = render_report(results, figures, base_dir=out if figures_base is None else figures_base,
                          title=title)
-    path = out / filename
+    path = Path(claim(filename)) if claim else out / filename
     path.write_text(text, encoding="utf-8")
     return path

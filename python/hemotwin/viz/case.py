@@ -22,8 +22,15 @@ def _lesion_stations(les):
     return (a, b) if a is not None and b is not None else None
 
 
+# Every figure case_figures may draw (as folder/NAME.png): the pipeline checks these paths before a
+# run, so a user's file of the same name is refused up front rather than overwritten.
+FIGURE_NAMES = ("diameter_profile", "pressure_profile", "wss_pre", "pressure_wall_pre", "tawss_pre",
+                "osi_pre", "wss_pre_post", "pressure_pre_post", "pre_post_bars", "streamlines_pre",
+                "streamlines_post")
+
+
 def case_figures(out_dir, pre: dict, post: dict | None = None, device: dict | None = None,
-                 results: dict | None = None, *, folder: str = "figures") -> dict:
+                 results: dict | None = None, *, folder: str = "figures", claim=None) -> dict:
     """Draw the case figures into ``out_dir/folder``.
 
     Parameters
@@ -40,6 +47,10 @@ def case_figures(out_dir, pre: dict, post: dict | None = None, device: dict | No
         ``diameter_mm``, ``length_mm``, ``start_mm``, ``family``.
     results : dict, optional
         Results (used for the pre/post bars when ``post`` lacks lesions).
+    claim : callable, optional
+        ``claim("figures/NAME.png") -> Path``: where to write a figure; it may refuse (raise) to
+        protect a file that is not hemotwin's (the pipeline's output folder does). Default: the
+        path under ``out_dir``.
 
     Returns
     -------
@@ -51,8 +62,9 @@ def case_figures(out_dir, pre: dict, post: dict | None = None, device: dict | No
     made = {}
 
     def attempt(name, fn):
+        assert name in FIGURE_NAMES, name
         try:
-            p = fn(fig_dir / f"{name}.png")
+            p = fn(Path(claim(f"{folder}/{name}.png")) if claim else fig_dir / f"{name}.png")
             made[name] = str(Path(p).resolve().relative_to(out.resolve()))
         except Exception as e:  # a figure is never worth failing the case for
             warnings.warn(f"figure {name!r} failed: {type(e).__name__}: {e}", stacklevel=2)
