@@ -48,6 +48,10 @@ def main(argv=None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"hemotwin {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        # e.g. an output folder given where a file is: name the path, not a traceback
+        print(f"hemotwin {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"hemotwin {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -55,4 +59,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m hemotwin.cli` runs this file as __main__: call the imported module's main, whose
+    # CliError is the class the commands raise (this copy's would not catch it)
+    from hemotwin.cli import main as _main
+
+    sys.exit(_main())

@@ -60,3 +60,24 @@ def test_device_cuda_names_a_build_without_the_backend(monkeypatch):
         simulation.resolve_device("cuda")
     assert simulation.resolve_device("cpu") == "cpu"  # no check, no error
     assert simulation.resolve_device("auto") == "cpu"
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path):
+    a_file = tmp_path / "afile"
+    a_file.write_text("mine", encoding="utf-8")
+    for cmd in (["run", "cases/coarctation_demo/case.toml"], ["segment", "x.nii.gz", "--seed=0,0,0"]):
+        r = _run([*cmd, "--out", str(a_file)])
+        assert r.returncode == 2 and "is a file, not a folder" in r.stderr, r.stderr
+    assert a_file.read_text(encoding="utf-8") == "mine"
+
+
+@pytest.mark.parametrize("opts,needle", [
+    (["--resolution", "0"], "each value must lie in [4, 200]"),
+    (["--resolution", "x"], "expected numbers of cells"),
+    (["--data-root", "/nonexistent/folder"], "no such folder"),
+    (["--t-end", "-1"], "expected a simulated time > 0 s"),
+])
+def test_validate_refuses_bad_options_before_running(tmp_path, opts, needle):
+    r = _run(["validate", "fda-nozzle", *opts, "--out", str(tmp_path / "v")])
+    assert r.returncode == 2 and needle in r.stderr, r.stderr
+    assert not (tmp_path / "v").exists()

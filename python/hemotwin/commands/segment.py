@@ -129,6 +129,8 @@ def run(args):
     from ..imaging import crop, read_image, segment_lumen
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} is a file, not a folder; give a folder path")
     existing = [str(out / f) for f in OUTPUTS if (out / f).exists()]
     if existing and not args.overwrite:
         raise CliError(
@@ -143,7 +145,7 @@ def run(args):
     vol = read_image(args.image, series_uid=args.series)
     if args.crop:
         vol = crop(vol, args.crop[:3], args.crop[3:])
-    name = Path(args.image).name
+    name = "image"  # not the file name: it goes into segmentation.json, and names can identify patients
     clips = [(np.array(c[:3]), np.array(c[3:]) / np.linalg.norm(c[3:])) for c in args.clip]
     if args.label is not None:
         res = segment_lumen(
@@ -237,7 +239,7 @@ def _run_surface(args, out, overrides):
         cl = compute_centerlines(anat.mask, mask, anat.ports, surface=anat.surface)
     model = VesselModel(anat.surface, cl, anat.ports, check_surface(anat.surface),
                         centerline_topology(cl))
-    msg = (f"{src.name}: {anat.description}; rasterised at {anat.spacing_mm[0]:.3g} mm "
+    msg = (f"surface: {anat.description}; rasterised at {anat.spacing_mm[0]:.3g} mm "
            f"(ends carried 4 voxels past the caps)")
     report = {"input": anat.description, "status": "ok", "message": msg, "unit": args.unit,
               "clip_planes": [[float(v) for v in c] for c in args.clip],

@@ -27,6 +27,41 @@ def register(sub):
     p.set_defaults(func=_run)
 
 
+def _check_options(args) -> None:
+    """Refuse option values that cannot make a run, before any simulation starts."""
+    from pathlib import Path
+
+    from ..cli import CliError
+    from ..validation.fda_data import ORIENTATION_DIRS, find_files
+
+    try:
+        res = [float(v) for v in str(args.resolution).split(",") if v.strip()]
+    except ValueError:
+        raise CliError(f"--resolution {args.resolution!r}: expected numbers of cells across the "
+                       "throat, e.g. 16 or 12,16,21.3") from None
+    if len(res) not in (1, 2, 3):
+        raise CliError("--resolution takes one, two or three comma-separated values")
+    if not all(4.0 <= r <= 200.0 for r in res):
+        raise CliError(f"--resolution {args.resolution}: each value must lie in [4, 200] cells "
+                       "across the 4 mm throat (fewer cannot resolve the jet)")
+    if args.t_end is not None and not args.t_end > 0:
+        raise CliError(f"--t-end {args.t_end}: expected a simulated time > 0 s")
+    if not 0.0 < args.u_lu <= 0.3:
+        raise CliError(f"--u-lu {args.u_lu}: expected a lattice speed in (0, 0.3]")
+    if not args.z_outlet > 0:
+        raise CliError(f"--z-outlet {args.z_outlet}: expected a positive outlet position in m")
+    if args.threads is not None and args.threads < 1:
+        raise CliError(f"--threads {args.threads}: expected at least 1")
+    if args.data_root is not None:
+        root = Path(args.data_root)
+        if not root.is_dir():
+            raise CliError(f"--data-root {root}: no such folder (it must hold "
+                           f"{ORIENTATION_DIRS[args.orientation]}/)")
+        if not find_files(args.re, args.orientation, root):
+            raise CliError(f"--data-root {root}: no PIV files for Re {args.re} ({args.orientation}) "
+                           f"under {root / ORIENTATION_DIRS[args.orientation]}")
+
+
 def _run(args) -> int:
     import time
 
@@ -34,9 +69,8 @@ def _run(args) -> int:
     from ..validation.nozzle_validation import validate_fda_nozzle
 
     resolve_device(args.device)  # a device that cannot run here: one line before any work
+    _check_options(args)
     res = [float(v) for v in str(args.resolution).split(",") if v.strip()]
-    if len(res) not in (1, 2, 3):
-        raise ValueError("--resolution takes one, two or three comma-separated values")
     les = {"auto": None, "on": True, "off": False}[args.les]
     t0 = time.time()
     last = [0.0]

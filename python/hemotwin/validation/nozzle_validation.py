@@ -167,7 +167,7 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         "resolutions": [{"cells_across_throat": r["cells_across_throat"], "dx_m": r["dx_m"], **r["info"]}
                         for r in runs],
         "data": {"files": [d.path for d in datasets], "codes": [d.code for d in datasets],
-                 "note": None if datasets else f"no {orientation} data files found under {fda_data.data_root()}"},
+                 "note": None if datasets else f"no {orientation} data files found under {data_root or fda_data.data_root()}"},
         "quantity": "centreline axial velocity (m/s)",
         "uncertainty_model": {
             "u_D": "sample SD across the experimental data sets at the station",
