@@ -328,6 +328,30 @@ std::string cuda_device_name_impl() {
   return prop.name;
 }
 
+double cuda_copy_bandwidth_gbps_impl(size_t bytes, int repeats) {
+  DeviceArray<char> a, b;
+  a.allocate(bytes);
+  b.allocate(bytes);
+  check(cudaMemset(a.ptr, 1, bytes), "memset");
+  check(cudaMemcpy(b.ptr, a.ptr, bytes, cudaMemcpyDeviceToDevice), "copy warm-up");
+  cudaEvent_t e0, e1;
+  check(cudaEventCreate(&e0), "event");
+  check(cudaEventCreate(&e1), "event");
+  float best_ms = std::numeric_limits<float>::infinity();
+  for (int r = 0; r < std::max(repeats, 1); ++r) {
+    check(cudaEventRecord(e0), "event");
+    check(cudaMemcpy(b.ptr, a.ptr, bytes, cudaMemcpyDeviceToDevice), "copy");
+    check(cudaEventRecord(e1), "event");
+    check(cudaEventSynchronize(e1), "event");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, e0, e1), "event");
+    best_ms = std::min(best_ms, ms);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return 2.0 * double(bytes) / (double(best_ms) / 1e3) / 1e9;
+}
+
 std::unique_ptr<Backend> make_cuda_backend(SparseLattice lattice, PhysicsConfig cfg) {
   // Reading the divergence flag synchronises host and device: do it every 32 steps at most.
   cfg.divergence_check_interval = std::max(cfg.divergence_check_interval, 32);

@@ -12,6 +12,7 @@ std::unique_ptr<Backend> make_cpu_backend(SparseLattice lattice, PhysicsConfig c
 std::unique_ptr<Backend> make_cuda_backend(SparseLattice lattice, PhysicsConfig cfg);
 int cuda_device_count_impl();
 std::string cuda_device_name_impl();
+double cuda_copy_bandwidth_gbps_impl(size_t bytes, int repeats);
 #endif
 
 int cuda_device_count() {
@@ -27,6 +28,17 @@ std::string cuda_device_name() {
   return cuda_device_count_impl() > 0 ? cuda_device_name_impl() : std::string();
 #else
   return std::string();
+#endif
+}
+
+double cuda_copy_bandwidth_gbps(size_t bytes, int repeats) {
+#ifdef HEMOTWIN_WITH_CUDA
+  if (cuda_device_count_impl() == 0) throw std::runtime_error("no usable CUDA GPU to measure");
+  return cuda_copy_bandwidth_gbps_impl(bytes, repeats);
+#else
+  (void)bytes;
+  (void)repeats;
+  throw std::runtime_error("this hemotwin was built without CUDA");
 #endif
 }
 

@@ -19,7 +19,9 @@ def build_info() -> dict:
     dict
         ``version``, ``cuda_compiled`` (bool), ``cuda_architectures`` (list of str),
         ``openmp`` (bool), ``max_threads`` (int), ``compiler`` (str), ``cuda_option`` (the build's
-        ``HEMOTWIN_CUDA`` setting: ``AUTO``, ``ON`` or ``OFF``).
+        ``HEMOTWIN_CUDA`` setting: ``AUTO``, ``ON`` or ``OFF``), ``cuda_fma_contraction`` (bool:
+        whether nvcc may fuse multiply-adds, ``HEMOTWIN_CUDA_FMA``; off by default, so the CUDA
+        kernels round as the portable CPU build does).
 
     Examples
     --------

@@ -60,7 +60,8 @@ class Numerics:
     tau : float, optional
         Fix the relaxation time instead of ``u_lu_max``.
     check_interval : int
-        Steps between checks for a diverging run.
+        Steps between checks for a diverging run. On ``cuda`` at least 32 (reading the flag waits
+        for the GPU), so a divergence is reported up to 31 steps after it began.
     """
 
     collision: str = "auto"
