@@ -41,9 +41,11 @@ def _run(args):
     overrides = _parse_set(args.set)
     if args.image:
         from ..geometry.surface_input import SURFACE_SUFFIXES
+        from ..imaging.io import is_image_file
 
         # one anatomy source per case: the given file replaces whichever the case names
-        key = "surface" if Path(args.image).suffix.lower() in SURFACE_SUFFIXES else "path"
+        surface = Path(args.image).suffix.lower() in SURFACE_SUFFIXES and not is_image_file(args.image)
+        key = "surface" if surface else "path"
         for k in ("path", "surface", "phantom"):
             overrides[f"image.{k}"] = None
         overrides[f"image.{key}"] = str(Path(args.image).resolve())

@@ -139,8 +139,10 @@ def run(args):
         )
     overrides = _port_names(args.port_name)
     from ..geometry.surface_input import SURFACE_SUFFIXES
+    from ..imaging.io import is_image_file
 
-    if Path(args.image).suffix.lower() in SURFACE_SUFFIXES:
+    # .vtk holds either: a legacy STRUCTURED_POINTS file is an image
+    if Path(args.image).suffix.lower() in SURFACE_SUFFIXES and not is_image_file(args.image):
         return _run_surface(args, out, overrides)
     vol = read_image(args.image, series_uid=args.series)
     if args.crop:

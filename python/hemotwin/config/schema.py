@@ -68,9 +68,11 @@ class CaseInfo(_Section):
 class ImageSection(_Section):
     """Where the anatomy comes from: an image file, a surface, or a built-in phantom."""
 
-    # image file (NIfTI, MHA/NRRD, VTK) or a DICOM folder
+    # image file (NIfTI, MHA/NRRD, legacy VTK image) or a DICOM folder (a series with missing
+    # slices is refused)
     path: str | None = None
-    surface: str | None = None  # a lumen surface (.vtp/.vtk/.stl/.ply/.obj), open ends or capped
+    # a lumen surface (.vtp/.stl/.ply/.obj, .vtk POLYDATA), open ends or capped
+    surface: str | None = None
     surface_unit: Literal["mm", "cm", "m"] = "mm"  # its coordinates' unit (SimVascular: cm)
     surface_faces: str | None = None  # SimVascular .mdl naming its faces (default: <stem>.mdl)
     # a built-in phantom instead of a file (its truth mask and seeds come with it)
@@ -80,7 +82,8 @@ class ImageSection(_Section):
     # DICOM: which series (default the largest)
     series_uid: str | None = None
     label_map: str | list[str] | None = None  # several files: their union
-    # crop box corners (x, y, z mm, LPS) before segmenting
+    # crop box corners (x, y, z mm, LPS) before segmenting; an oblique image is resampled onto
+    # the box
     crop_lower_mm: list[float] | None = None
     crop_upper_mm: list[float] | None = None
     # resample to isotropic voxels of this size first

@@ -8,7 +8,6 @@ whitelist (modality, size, spacing), never names, IDs or dates.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +19,12 @@ __all__ = [
     "crop",
     "crop_to_mask",
     "from_sitk",
+    "is_image_file",
     "list_dicom_series",
     "mask_from_labels",
     "read_image",
     "resample_isotropic",
+    "slice_spacing_problems",
     "to_sitk",
     "write_image",
 ]
@@ -250,10 +251,17 @@ def _read_dicom_folder(folder: Path, name: str, series_uid):
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     reader.MetaDataDictionaryArrayUpdateOn()
+    # ITK only prints a raw warning for missing slices and spaces them evenly; we check the
+    # positions ourselves below and say it in our words, so its warning is silenced here
+    warn = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
         img = reader.Execute()
     except RuntimeError as exc:
         raise ImageReadError(f"{name}: unreadable DICOM series ({_first_line(exc)})") from None
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warn)
+    _check_slice_positions(reader, len(files), name)
     modality = ""
     try:
         if reader.HasMetaDataKey(0, "0008|0060"):
@@ -261,6 +269,156 @@ def _read_dicom_folder(folder: Path, name: str, series_uid):
     except RuntimeError:
         pass
     return img, modality
+
+
+def _dicom_floats(reader, i, tag, n):
+    """Numbers of a multi-valued DICOM tag of slice ``i`` and, per number, the decimal step it
+    is written with ("-804.5": 0.1 mm; "-804": 1 mm); ``(None, None)`` if absent or malformed."""
+    try:
+        if not reader.HasMetaDataKey(i, tag):
+            return None, None
+        words = [w.strip() for w in reader.GetMetaData(i, tag).replace(",", "\\").split("\\")]
+        v = np.array([float(w) for w in words])
+    except (RuntimeError, ValueError):
+        return None, None
+    if v.size != n or not np.all(np.isfinite(v)):
+        return None, None
+    q = [
+        0.0 if "e" in w.lower() else 10.0 ** -(len(w.split(".")[1]) if "." in w else 0)
+        for w in words
+    ]
+    return v, np.array(q)
+
+
+def _fmt_mm(x):
+    return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.6g}"
+
+
+def slice_spacing_problems(positions_mm, rel_tol=0.01, abs_tol_mm=0.01):
+    """Irregular steps of a stack of slice positions.
+
+    Parameters
+    ----------
+    positions_mm : array_like (n,)
+        Slice positions along the slice normal (mm), any order.
+    rel_tol, abs_tol_mm : float
+        A step differs from the median step when by more than ``max(rel_tol * median, abs_tol_mm)``
+        (DICOM writes positions as decimal strings, a few digits after the point), or when it is
+        more than 1.5 or less than 0.5 times the median (a missing or a duplicate slice).
+
+    Returns
+    -------
+    step_mm : float
+        The median step (mm), the spacing a complete series would have.
+    problems : list of str
+        One phrase per irregular step (positions in mm, slices missing); empty when uniform.
+    """
+    z = np.sort(np.asarray(positions_mm, float))
+    d = np.diff(z)
+    if d.size == 0:
+        return 0.0, []
+    step = float(np.median(d))
+    tol = max(rel_tol * abs(step), abs_tol_mm)
+    if step <= 0.5 * tol:
+        return 0.0, [
+            "most slices share their position with another (several phases, echoes or "
+            "acquisitions in one series?)"
+        ]
+    # a missing slice (a step ~2x) or a duplicate (~0) is never round-off, whatever the tolerance
+    bad = (np.abs(d - step) > tol) | (d > 1.5 * step) | (d < 0.5 * step)
+    out = []
+    for k in np.flatnonzero(bad):
+        where = f"between {_fmt_mm(z[k])} and {_fmt_mm(z[k + 1])} mm"
+        ratio = d[k] / step
+        if ratio < 0.5 and d[k] <= tol:
+            out.append(f"two slices at the same position {_fmt_mm(z[k])} mm")
+        elif ratio > 1 and abs(ratio - round(ratio)) < 0.1:
+            n_miss = int(round(ratio)) - 1
+            out.append(
+                f"a {_fmt_mm(d[k])} mm step {where} "
+                f"({n_miss} slice{'s' if n_miss > 1 else ''} missing)"
+            )
+        else:
+            out.append(f"a {_fmt_mm(d[k])} mm step {where}")
+    return step, out
+
+
+def _check_slice_positions(reader, n, name):
+    """Refuse a series whose slices are not evenly spaced along their normal (missing slices,
+    duplicates, mixed acquisitions): ITK would stack them at the mean step, silently distorted.
+
+    Positions are ImagePositionPatient projected on the normal of ImageOrientationPatient
+    (row x column); a series lacking those tags is left as ITK read it. No file name is given:
+    DICOM file names often carry UIDs, positions say as much and identify no one."""
+    pos, ori, quantum = [], [], np.zeros(3)
+    for i in range(n):
+        p, q = _dicom_floats(reader, i, "0020|0032", 3)
+        o, _ = _dicom_floats(reader, i, "0020|0037", 6)
+        if p is None or o is None:
+            return
+        pos.append(p)
+        ori.append(o)
+        quantum = np.maximum(quantum, q)
+    ori = np.array(ori)
+    if np.abs(ori - ori[0]).max() > 1e-3:
+        raise ImageReadError(
+            f"{name}: DICOM series mixes slices of different orientations "
+            "(ImageOrientationPatient differs between files); it is not one 3-D volume: "
+            "re-export the series, or select the series of the volume"
+        )
+    normal = np.cross(ori[0, :3], ori[0, 3:])
+    if np.linalg.norm(normal) < 1e-6:
+        return
+    normal /= np.linalg.norm(normal)
+    s = np.array(pos) @ normal
+    # positions written with few decimals: a step may be off by one written digit per axis
+    step, problems = slice_spacing_problems(s, abs_tol_mm=max(0.01, quantum @ np.abs(normal)))
+    if not problems:
+        return
+    axial = np.abs(np.abs(normal) - [0, 0, 1]).max() < 1e-3
+    along = (
+        "z (the slice normal)"
+        if axial
+        else f"the slice normal ({', '.join(f'{c:.3f}' for c in normal)})"
+    )
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if problems[5:] else "")
+    n_miss = int(round((s.max() - s.min()) / step)) + 1 - n if step > 0 else 0
+    total = (
+        f" (about {n_miss} slice{'s' if n_miss != 1 else ''} missing in all)"
+        if n_miss > 0 and len(problems) > 1
+        else ""
+    )
+    expected = f"expected a step of {_fmt_mm(step)} mm, " if step > 0 else ""
+    raise ImageReadError(
+        f"{name}: DICOM series has missing or unevenly spaced slices: {n} slices from "
+        f"{_fmt_mm(s.min())} to {_fmt_mm(s.max())} mm along {along}, {expected}found "
+        f"{shown}{total}. Stacked evenly the volume would be distorted; re-export the complete "
+        "series (every slice of the acquisition) from the scanner or PACS, or select another "
+        "series"
+    )
+
+
+def _nonfinite_check(img, name):
+    """Refuse an image with NaN/inf voxels before any threshold, percentile or median sees them."""
+    sitk = _sitk()
+    if img.GetPixelID() not in (sitk.sitkFloat32, sitk.sitkFloat64):
+        return
+    a = sitk.GetArrayViewFromImage(img)
+    finite = np.isfinite(a)
+    if finite.all():
+        return
+    n_bad = int(a.size - np.count_nonzero(finite))
+    kji = np.unravel_index(int(np.argmin(finite)), a.shape)
+    ijk = [int(v) for v in kji[::-1]]
+    p = img.TransformIndexToPhysicalPoint(ijk)
+    kinds = [k for k, f in (("NaN", np.isnan), ("inf", np.isinf)) if f(a).any()]
+    raise ImageReadError(
+        f"{name}: {n_bad} of {a.size} voxels ({100.0 * n_bad / a.size:.2g} %) are not finite "
+        f"({' and '.join(kinds)}), the first at index {ijk} "
+        f"({', '.join(f'{c:.1f}' for c in p)} mm); no intensity window can be set from them. "
+        "Replace them with the background intensity (e.g. numpy.nan_to_num(a, nan=bg)), or "
+        "mask or crop them away, before segmenting"
+    )
 
 
 def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
@@ -286,7 +444,8 @@ def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
         The path does not exist (message names it).
     ImageReadError
         2-D image, unreadable file/series, non-invertible direction, a cine multi-frame DICOM
-        that is not a 3-D volume, ... (message names the input).
+        that is not a 3-D volume, a DICOM series with missing or unevenly spaced slices, NaN or
+        infinite voxels, ... (message names the input).
 
     Examples
     --------
@@ -317,6 +476,7 @@ def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
             raise ImageReadError(f"{name}: unreadable image file ({why})") from None
         kind = "".join(s for s in p.suffixes[-2:]).lstrip(".") + " file"
     img = _check_volume(img, name, modality)
+    _nonfinite_check(img, name)
     desc = _describe(img, kind, modality)
     img = (
         sitk.Cast(img, sitk.sitkFloat32 if pixel_type == "float32" else sitk.sitkFloat64)
@@ -348,8 +508,38 @@ def write_image(vol: ImageVolume, path, overwrite=False, compress=True) -> Path:
     return path
 
 
-def crop(vol: ImageVolume, lower_mm, upper_mm, margin_mm=0.0) -> ImageVolume:
+def _sub_volume(vol: ImageVolume, a, b) -> ImageVolume:
+    """Index box ``a..b`` (inclusive) of ``vol``, origin moved to voxel ``a``."""
+    sl = tuple(slice(int(a[d]), int(b[d]) + 1) for d in range(3))
+    out = vol.with_array(np.ascontiguousarray(vol.array[sl]))
+    out.origin_mm = vol.index_to_world(a)
+    return out
+
+
+def _nearest_axes(direction):
+    """Signed permutation matrix closest to an oblique direction matrix: column a is the
+    physical axis (+-x, +-y, +-z) that index axis a runs along most (the permutation with the
+    largest product of |cosines|, so two index axes never snap to the same physical axis)."""
+    from itertools import permutations
+
+    d = np.asarray(direction, float)
+    best = max(permutations(range(3)), key=lambda pm: np.prod([abs(d[pm[a], a]) for a in range(3)]))
+    out = np.zeros((3, 3))
+    for a in range(3):
+        out[best[a], a] = 1.0 if d[best[a], a] >= 0 else -1.0
+    return out
+
+
+def crop(vol: ImageVolume, lower_mm, upper_mm, margin_mm=0.0, label=None) -> ImageVolume:
     """Crop to the voxels whose centres lie in a physical box (mm), plus a margin.
+
+    On a grid whose index axes run along the physical axes (any order or sign) the result is
+    exactly those voxels. An oblique grid cannot be cut along the box's faces, and its
+    index-space bounding box reaches beyond them; so when the box (clipped to the image) lies
+    within the image's field of view, the box is resampled onto the nearest axis-aligned grid
+    (same voxel size per index axis, voxel centres spread evenly in the box), and a lumen
+    segmented in it ends, and has its ports, on the box faces. A box reaching outside an oblique
+    image's field of view falls back to the index bounding box, with a warning.
 
     Parameters
     ----------
@@ -358,6 +548,16 @@ def crop(vol: ImageVolume, lower_mm, upper_mm, margin_mm=0.0) -> ImageVolume:
         Opposite corners of the region of interest (physical mm, any order).
     margin_mm : float
         Extra margin on every side (mm).
+    label : bool, optional
+        Resample an oblique grid by nearest neighbour (label maps, masks) instead of linearly;
+        default: nearest neighbour for integer and boolean arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = ImageVolume(np.zeros((10, 10, 10), np.float32), [1, 1, 1], [0, 0, 0])
+    >>> crop(v, [2, 2, 2], [5, 6, 7]).shape
+    (4, 5, 6)
     """
     lo = np.minimum(lower_mm, upper_mm) - margin_mm
     hi = np.maximum(lower_mm, upper_mm) + margin_mm
@@ -370,10 +570,62 @@ def crop(vol: ImageVolume, lower_mm, upper_mm, margin_mm=0.0) -> ImageVolume:
     b = np.clip(np.floor(ijk.max(0) + 1e-6).astype(int), 0, np.array(vol.shape) - 1)
     if np.any(b - a < 1):
         raise ValueError(f"crop box {lo.tolist()}..{hi.tolist()} mm does not overlap the image")
-    sub = vol.array[a[0] : b[0] + 1, a[1] : b[1] + 1, a[2] : b[2] + 1]
-    out = vol.with_array(np.ascontiguousarray(sub))
-    out.origin_mm = vol.index_to_world(a)
-    return out
+    ad = np.abs(vol.direction)
+    if np.all((ad < 1e-6) | (np.abs(ad - 1.0) < 1e-6)):
+        return _sub_volume(vol, a, b)  # index box == physical box
+    # oblique: the box clipped to the image's physical extent (as the index clip does above)
+    n = np.array(vol.shape)
+    all_corners = vol.index_to_world(
+        np.array([[i, j, k] for i in (0, n[0] - 1) for j in (0, n[1] - 1) for k in (0, n[2] - 1)])
+    )
+    lo_c = np.maximum(lo, all_corners.min(0))
+    hi_c = np.minimum(hi, all_corners.max(0))
+    bi = vol.world_to_index(np.where(corners == lo, lo_c, hi_c))
+    # linear interpolation is defined up to half a voxel beyond the outer voxel centres
+    if np.any(hi_c <= lo_c) or np.any(bi < -0.5 + 1e-6) or np.any(bi > n - 0.5 - 1e-6):
+        import warnings
+
+        warnings.warn(
+            f"crop box {np.round(lo, 2).tolist()}..{np.round(hi, 2).tolist()} mm reaches "
+            "outside the field of view of this oblique image, which cannot be cut along the "
+            "box's faces there: cropped to the box's index-space bounding box, so the lumen may "
+            "extend beyond the box; give a box inside the image to cut exactly at its faces",
+            stacklevel=2,
+        )
+        return _sub_volume(vol, a, b)
+    return _resample_box(vol, lo_c, hi_c, label)
+
+
+def _resample_box(vol, lo, hi, label):
+    """The physical box lo..hi resampled onto the axis-aligned grid nearest ``vol``'s."""
+    sitk = _sitk()
+    P = _nearest_axes(vol.direction)
+    ext = np.abs(P.T) @ (hi - lo)  # box extent along each index axis (mm)
+    size = np.floor(ext / vol.spacing_mm + 1e-6).astype(int) + 1
+    centre = 0.5 * (lo + hi)
+    origin = centre - P @ (0.5 * (size - 1) * vol.spacing_mm)
+    nearest = label if label is not None else vol.array.dtype.kind in "biu"
+    arr = vol.array.astype(np.uint8) if vol.array.dtype == bool else vol.array
+    img = to_sitk(vol.with_array(arr))
+    a = np.asarray(vol.array)
+    background = 0.0 if nearest else float(a.min())
+    out = sitk.Resample(
+        img,
+        [int(s) for s in size],
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear,
+        origin.tolist(),
+        vol.spacing_mm.tolist(),
+        P.reshape(-1).tolist(),
+        background,
+        img.GetPixelID(),
+    )
+    res = from_sitk(
+        out, vol.description + ", crop box resampled onto an axis-aligned grid", vol.modality
+    )
+    if vol.array.dtype == bool:
+        res.array = res.array.astype(bool)
+    return res
 
 
 def crop_to_mask(vol: ImageVolume, mask: np.ndarray, margin_vox=3) -> ImageVolume:
@@ -383,11 +635,7 @@ def crop_to_mask(vol: ImageVolume, mask: np.ndarray, margin_vox=3) -> ImageVolum
         raise ValueError("crop_to_mask: empty mask")
     a = np.maximum(nz.min(0) - margin_vox, 0)
     b = np.minimum(nz.max(0) + margin_vox, np.array(vol.shape) - 1)
-    out = vol.with_array(
-        np.ascontiguousarray(vol.array[a[0] : b[0] + 1, a[1] : b[1] + 1, a[2] : b[2] + 1])
-    )
-    out.origin_mm = vol.index_to_world(a)
-    return out
+    return _sub_volume(vol, a, b)
 
 
 def resample_isotropic(vol: ImageVolume, spacing_mm=None, label=False) -> ImageVolume:
@@ -434,6 +682,47 @@ def mask_from_labels(vol: ImageVolume, label=None) -> ImageVolume:
     return vol.with_array(m.astype(np.uint8), vol.description + f", label {label}")
 
 
-def _is_image_path(p) -> bool:
-    s = str(p).lower()
-    return os.path.isdir(p) or any(s.endswith(x) for x in _SUFFIXES)
+def _legacy_vtk_dataset(path) -> str:
+    """The DATASET keyword of a legacy VTK file (``"STRUCTURED_POINTS"``, ``"POLYDATA"``, ...),
+    ``"XML:<type>"`` for a VTK XML file, or ``""`` when the header cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return ""
+    if head.lstrip().startswith(b"<"):
+        i = head.find(b'type="')
+        return "XML:" + head[i + 6 :].split(b'"', 1)[0].decode("ascii", "replace") if i >= 0 else ""
+    # legacy layout: version line, title line, ASCII|BINARY, then "DATASET <type>"
+    for line in head.splitlines()[:12]:
+        words = line.strip().split()
+        if len(words) >= 2 and words[0].upper() == b"DATASET":
+            return words[1].decode("ascii", "replace").upper()
+    return ""
+
+
+def is_image_file(path) -> bool:
+    """Whether ``path`` is a 3-D image ``read_image`` reads (not a surface mesh).
+
+    A folder (a DICOM series) and the image suffixes (.nii, .nii.gz, .mha, .mhd, .nrrd, .nhdr,
+    .dcm, .ima) are images. A ``.vtk`` file is an image when its legacy header says
+    ``DATASET STRUCTURED_POINTS`` (a regular grid, which SimpleITK reads) and a surface when it
+    says ``POLYDATA``, ``UNSTRUCTURED_GRID`` or anything else; other suffixes are not images.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Examples
+    --------
+    >>> is_image_file("ct.nii.gz"), is_image_file("lumen.stl")
+    (True, False)
+    """
+    p = Path(path)
+    if p.is_dir():
+        return True
+    low = p.name.lower()
+    if low.endswith(".vtk"):
+        return _legacy_vtk_dataset(p) == "STRUCTURED_POINTS"
+    return any(low.endswith(x) for x in _SUFFIXES)
+

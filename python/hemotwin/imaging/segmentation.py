@@ -135,6 +135,19 @@ def _estimate_window(arr, seed_idx, modality):
     return lower, upper, lum
 
 
+def _check_finite(arr, name):
+    """NaN/inf would turn every threshold into NaN (and the message into "window [nan, nan]")."""
+    finite = np.isfinite(arr)
+    if finite.all():
+        return
+    n_bad = int(arr.size - np.count_nonzero(finite))
+    raise SegmentationError(
+        f"{name}: the image has {n_bad} of {arr.size} voxels that are not finite (NaN or inf); "
+        "replace them with the background intensity (e.g. numpy.nan_to_num) or mask them "
+        "before segmenting"
+    )
+
+
 def vesselness_seeds(vol: ImageVolume, sigmas_mm=None, lower=None):
     """No-seed mode: seeds inside the largest bright tubular structure (Hessian objectness).
 
@@ -267,6 +280,16 @@ def segment_lumen(
     name = name or vol.description or "image"
     removed = apply_clip_planes(vol, list(clip_planes))
     arr = np.asarray(vol.array, np.float32)
+    if label_map is None:
+        _check_finite(arr, name)
+    for nm, t in (("lower", lower), ("upper", upper)):
+        if t is not None and not np.isfinite(t):
+            raise SegmentationError(f"{name}: threshold {nm} = {t}: need a finite intensity")
+    if lower is not None and upper is not None and not lower < upper:
+        raise SegmentationError(
+            f"{name}: threshold window lower = {lower} .. upper = {upper} is empty; "
+            "need lower < upper"
+        )
     if seeds_mm is None or len(seeds_mm) == 0:
         if label_map is not None:
             seeds_mm = []
@@ -280,7 +303,10 @@ def segment_lumen(
             raise SegmentationError(
                 f"{name}: label map size {label_map.shape} != image {vol.shape}"
             )
-        grown = mask_from_labels(label_map, label).array.astype(bool) & ~removed
+        try:
+            grown = mask_from_labels(label_map, label).array.astype(bool) & ~removed
+        except ValueError as exc:
+            raise SegmentationError(f"{name}: {exc}{_intensity_hint(label_map)}") from None
         lo_t = hi_t = np.nan
     else:
         lo_t, hi_t, lum = _estimate_window(arr, seed_idx, vol.modality)
@@ -294,12 +320,24 @@ def segment_lumen(
         ]
         if not seeds_itk:
             vals = [float(arr[tuple(i)]) for i in seed_idx]
+            cut = [
+                np.round(np.asarray(s, float), 1).tolist()
+                for s, i in zip(seeds_mm, seed_idx)
+                if removed[tuple(i)]
+            ]
+            why = (
+                f"seed(s) {cut} mm lie on the removed side of a clip plane; move them to the "
+                "kept side"
+                if cut
+                else "move the seeds into the contrast-filled lumen or widen the window "
+                "(--lower/--upper, segmentation.lower_hu/upper_hu)"
+            )
             return SegmentationResult(
                 vol.with_array(np.zeros(vol.shape, np.uint8)),
                 "empty",
                 f"{name}: segmentation touches nothing: no seed lies in the lumen window "
                 f"[{lo_t:.0f}, {hi_t:.0f}] (intensities at seeds {np.round(vals, 1).tolist()}); "
-                "move the seeds into the contrast-filled lumen or widen the window (lower/upper)",
+                + why,
                 (lo_t, hi_t),
                 list(seeds_mm),
                 0,
@@ -387,13 +425,7 @@ def segment_lumen(
         levelset = _antialias_levelset(out)
     status, msg = "ok", f"{name}: lumen {n_vox} voxels ({n_vox * vox / 1000.0:.1f} mL)"
     if n_vox < 27:
-        status, msg = (
-            "empty",
-            (
-                f"{name}: segmentation touches nothing ({n_vox} voxels); check the "
-                "seeds are inside the lumen, lower the threshold, or use refine=False"
-            ),
-        )
+        status, msg = "empty", _empty_message(name, n_vox, label_map, label, refine)
     elif n_vox > leak_fraction * float((~removed).sum()):
         status, msg = (
             "leak",
@@ -421,6 +453,40 @@ def segment_lumen(
         max(len(keep), 0),
         stats,
         levelset,
+    )
+
+
+def _intensity_hint(label_map):
+    """A label map holds a few integer labels; non-integer values mean an intensity image."""
+    arr = np.asarray(label_map.array)
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.rint(arr)):
+        return (
+            "; the file has non-integer values, so it looks like an intensity image, not a "
+            "label map: drop --label (in a case file: segmentation.method = 'seeded') to "
+            "segment it by intensity"
+        )
+    return ""
+
+
+def _empty_message(name, n_vox, label_map, label, refine):
+    """Why a (nearly) empty mask, with what to change in the user's own terms (CLI / case)."""
+    if label_map is not None:
+        lab = "every non-zero label" if label is None else f"label {label}"
+        hint = _intensity_hint(label_map) or (
+            "; check the label value (--label N, segmentation.label)"
+        )
+        return (
+            f"{name}: segmentation touches nothing: {lab} gives {n_vox} voxels connected to "
+            f"the seeds{hint}"
+        )
+    gac = (
+        ", or use the default refinement (--refine antialias; 'gac' can shrink thin vessels)"
+        if refine == "gac"
+        else ""
+    )
+    return (
+        f"{name}: segmentation touches nothing ({n_vox} voxels); check the seeds are inside "
+        f"the lumen or lower the threshold (--lower, segmentation.lower_hu){gac}"
     )
 
 
