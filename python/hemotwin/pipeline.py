@@ -913,7 +913,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         "conservation": pre["conservation"], "run": pre["run"], "device": None, "post": None,
         "segmentation": {"message": seg_msg, "n_voxels": int(np.count_nonzero(mask))},
         "warnings": (_resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm)
-                     + _speed_warnings(pre["run"], "pre-treatment")),
+                     + _speed_warnings(pre["run"], "pre-treatment") + _unused_key_warnings(case)),
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
@@ -1005,6 +1005,19 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                "images are identified by content hash only; no image metadata is copied"])
     out.file("provenance.json").write_text(json.dumps(_jsonable(prov), indent=1))
     return results
+
+
+def _unused_key_warnings(case: Case) -> list:
+    """Keys the case sets that its anatomy source does not use (said, not silently dropped)."""
+    if not case.image.surface:
+        return []
+    seg = case.raw.get("segmentation") or {}
+    unused = [f"segmentation.{k}" for k in ("seeds_mm", "lower_hu", "upper_hu", "label") if k in seg] + \
+        [f"image.{k}" for k in ("series_uid", "crop_lower_mm", "crop_upper_mm")
+         if (case.raw.get("image") or {}).get(k) is not None]
+    if not unused:
+        return []
+    return [f"{', '.join(unused)}: not used with a surface input (image.surface); the surface is the lumen"]
 
 
 def _without_input_paths(raw: dict) -> dict:

@@ -81,3 +81,16 @@ def test_validate_refuses_bad_options_before_running(tmp_path, opts, needle):
     r = _run(["validate", "fda-nozzle", *opts, "--out", str(tmp_path / "v")])
     assert r.returncode == 2 and needle in r.stderr, r.stderr
     assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("suffix,opts,needle", [
+    (".nii.gz", ["--faces", "x.mdl"], "--faces: for surfaces only"),
+    (".nii.gz", ["--unit", "cm"], "--unit: for surfaces only"),
+    (".nii.gz", ["--series", "1.2.3"], "--series: for a DICOM folder only"),
+    (".stl", ["--lower", "100"], "--lower: for images only"),
+])
+def test_segment_refuses_options_that_do_not_apply(tmp_path, suffix, opts, needle):
+    src = tmp_path / f"input{suffix}"
+    src.write_bytes(b"")  # refused before it is read
+    r = _run(["segment", str(src), *opts, "--out", str(tmp_path / "o")])
+    assert r.returncode == 2 and needle in r.stderr, r.stderr

@@ -60,3 +60,15 @@ def test_provenance_parameters_carry_no_input_paths():
     assert "sha256" in red["image"]["path"] and raw["image"]["path"].startswith("/data/")  # input untouched
     builtin = {"physiology": {"inflow": {"waveform": "builtin:aortic"}}}
     assert _without_input_paths(builtin) == builtin
+
+
+def test_keys_a_surface_does_not_use_are_named():
+    from hemotwin.config.schema import case_from_dict
+    from hemotwin.pipeline import _unused_key_warnings
+
+    base = {"image": {"phantom": "aortic_arch"}, "physiology": {"cardiac_output": "5 L/min"}}
+    assert _unused_key_warnings(case_from_dict(base, None)) == []
+    case = case_from_dict({**base, "segmentation": {"seeds_mm": [[0.0, 0.0, 0.0]]}}, None,
+                          {"image.phantom": None, "image.surface": __file__})
+    (w,) = _unused_key_warnings(case)
+    assert w.startswith("segmentation.seeds_mm: not used with a surface input")

@@ -144,6 +144,12 @@ def run(args):
     # .vtk holds either: a legacy STRUCTURED_POINTS file is an image
     if Path(args.image).suffix.lower() in SURFACE_SUFFIXES and not is_image_file(args.image):
         return _run_surface(args, out, overrides)
+    surface_only = [f for f, v in (("--faces", args.faces), ("--unit", args.unit != "mm")) if v]
+    if surface_only:
+        raise CliError(f"{', '.join(surface_only)}: for surfaces only; {args.image} is an image "
+                       "(its header gives the voxel size in mm)")
+    if args.series and not Path(args.image).is_dir():
+        raise CliError(f"--series: for a DICOM folder only; {args.image} is a single file")
     vol = read_image(args.image, series_uid=args.series)
     if args.crop:
         vol = crop(vol, args.crop[:3], args.crop[3:])
@@ -224,7 +230,9 @@ def _run_surface(args, out, overrides):
     from ..imaging.io import ImageVolume
 
     image_only = [f for f, v in (("--seed", args.seed), ("--label", args.label is not None),
-                                 ("--crop", args.crop), ("--series", args.series)) if v]
+                                 ("--crop", args.crop), ("--series", args.series),
+                                 ("--lower", args.lower is not None), ("--upper", args.upper is not None),
+                                 ("--split-touching-mm", args.split_touching_mm is not None)) if v]
     if image_only:
         raise CliError(f"{', '.join(image_only)}: for images only; {args.image} is a surface")
     src = Path(args.image)
