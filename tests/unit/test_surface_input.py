@@ -115,12 +115,12 @@ def test_clip_planes_open_a_closed_capless_surface(tmp_path):
         surface_anatomy(f, clip_planes=[planes[0], ((0, 0, -50.0), (0, 0, -1))])
 
 
-def test_implausible_size_warns_about_the_unit(tmp_path):
+def test_implausible_size_is_refused_with_the_unit(tmp_path):
     t = _open_tube()
     t.points = t.points / 1000.0  # metres written, mm declared: a 1.5 um "vessel"
     f = tmp_path / "tube_m.vtp"
     t.save(f)
-    with pytest.warns(UserWarning, match="surface_unit = 'mm'"):
+    with pytest.raises(SurfaceInputError, match='image.surface_unit = "m"'):
         surface_anatomy(f, unit="mm", spacing_mm=1e-4)
 
 

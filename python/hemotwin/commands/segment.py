@@ -109,7 +109,9 @@ def register(subparsers):
         action="append",
         default=[],
         metavar="NAME=X,Y,Z",
-        help="name the port nearest the point (mm) NAME (e.g. inlet=...); repeatable",
+        help="give NAME to the port whose centre lies within 2 port radii (at least 2 mm) of "
+        "X,Y,Z (mm); a renamed inlet stays the inlet; inlet=X,Y,Z makes that port the inlet; "
+        "repeatable",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     p.add_argument("--no-figure", action="store_true", help="skip the PNG")

@@ -136,10 +136,12 @@ class SegmentationSection(_Section):
 
 
 class PortsSection(_Section):
-    """Port names: automatic (``inlet``, ``outlet_1`` ... by decreasing area) unless renamed here.
+    """Port names: automatic unless renamed here. The inlet is the port on the first clip plane,
+    else the one with the largest cut area; ``outlet_1`` ... follow by decreasing cut area.
 
-    ``names = {desc_aorta = [0, 25, 0]}`` renames the port nearest each point (mm); a name
-    starting with ``inlet`` makes that port the inlet.
+    ``names = {desc_aorta = [0, 25, 0]}`` renames the port whose centre lies within two port radii
+    (at least 2 mm) of each point (mm); a renamed inlet stays the inlet, and a name starting with
+    ``inlet`` makes that port the inlet.
     """
 
     names: dict[str, list[float]] = Field(default_factory=dict)

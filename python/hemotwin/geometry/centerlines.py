@@ -222,7 +222,10 @@ def compute_centerlines(
     m = np.asarray(mask) > 0
     g = grid_of(geom, m.shape)
     if not ports or not any(p.role == "inlet" for p in ports):
-        raise ValueError("compute_centerlines needs at least an inlet port")
+        have = ", ".join(f"{p.name} ({p.role})" for p in ports) or "none"
+        raise ValueError("compute_centerlines: no port has role 'inlet' (ports: "
+                         f"{have}); the root of the centerline tree is the port whose role is "
+                         "'inlet', whatever its name")
     h = float(g.spacing_mm.min())
     step_mm = step_mm or 0.5 * h
     smoothing_mm = 2.0 * h if smoothing_mm is None else smoothing_mm

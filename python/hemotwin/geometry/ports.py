@@ -4,13 +4,18 @@
 Naming rule (stable, documented): the inlet is the port on the FIRST user clip plane if clip
 planes were given, else the port with the largest area (areas within 10 % count as equal and the
 tie goes to the lowest (z, y, x) centre). Outlets are ``outlet_1, outlet_2, ...`` in order of
-decreasing area, ties (within 10 %) by lowest (z, y, x). Case files may override: a mapping
-``{new_name: point_mm}`` renames the port nearest each point (and may pin the inlet).
+decreasing area, ties (within 10 %) by lowest (z, y, x). The area is that of the flat cut that
+caps the port (``surface.cap_ports`` measures it and applies the rule again): the voxel footprint
+``detect_ports`` starts from can be far larger for a vessel that grazes the image face.
+Case files may override: a mapping ``{new_name: point_mm}`` names the port whose centre lies
+within ``override_tolerance_mm`` of each point; a name starting with ``inlet`` makes that port the
+inlet, any other name keeps the port's role (a renamed inlet stays the inlet).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +26,22 @@ from .grid import grid_of
 
 __all__ = [
     "Port",
+    "PortOverrideError",
     "apply_port_overrides",
     "detect_ports",
     "order_ports",
+    "override_tolerance_mm",
     "ports_to_planes",
+    "rank_ports",
     "read_ports_json",
     "write_ports_json",
 ]
+
+_AUTO_OUTLET = re.compile(r"^outlet_(\d+)$")
+
+
+class PortOverrideError(ValueError):
+    """A port name from ``--port-name`` / ``[ports.names]`` that cannot be applied."""
 
 
 @dataclass
@@ -48,6 +62,10 @@ class Port:
         Equivalent radius sqrt(area / pi) (mm).
     source : str
         ``"boundary"`` (image/crop face) or ``"clip"`` (user clip plane).
+    provisional : bool
+        The name and role come from an estimated area (``detect_ports``: the voxel footprint);
+        ``surface.cap_ports`` measures the cut and applies the naming rule again. False once
+        measured, for a name the user gave and for the inlet of the first clip plane.
     """
 
     name: str
@@ -57,6 +75,7 @@ class Port:
     area_mm2: float
     radius_mm: float
     source: str = "boundary"
+    provisional: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -88,34 +107,72 @@ def order_ports(radii_mm, centers_mm, inlet_index=None):
     names, roles : list of str
     """
     r = np.asarray(radii_mm, float)
-    c = [np.asarray(x, float) for x in centers_mm]
     n = len(r)
     if n == 0:
         return [], [], []
     area = np.pi * r * r
-
-    def key(i):
-        # areas within 10 % of each other compare equal -> geometric tie-break on (z, y, x)
-        return (-float(area[i]), c[i][2], c[i][1], c[i][0])
-
-    def sort_with_ties(idx):
-        idx = sorted(idx, key=key)
-        out = []
-        while idx:
-            lead = idx[0]
-            group = [i for i in idx if area[i] >= area[lead] / 1.1]
-            group.sort(key=lambda i: (c[i][2], c[i][1], c[i][0]))
-            out.append(group[0])
-            idx.remove(group[0])
-        return out
-
     if inlet_index is None:
-        inlet_index = sort_with_ties(list(range(n)))[0]
-    rest = sort_with_ties([i for i in range(n) if i != inlet_index])
+        inlet_index = _sort_with_ties(list(range(n)), area, centers_mm)[0]
+    rest = _sort_with_ties([i for i in range(n) if i != inlet_index], area, centers_mm)
     order = [inlet_index] + rest
     names = ["inlet"] + [f"outlet_{k + 1}" for k in range(len(rest))]
     roles = ["inlet"] + ["outlet"] * len(rest)
     return order, names, roles
+
+
+def _sort_with_ties(idx, area, centers_mm):
+    """Indices by decreasing area; areas within 10 % compare equal, lowest (z, y, x) first.
+
+    Centres compare at 1 mm: two ends at the same height measured 0.01 mm apart must not swap
+    on that noise (the y then x order decides)."""
+    c = [np.round(np.asarray(x, float)) for x in centers_mm]
+    idx = sorted(idx, key=lambda i: (-float(area[i]), c[i][2], c[i][1], c[i][0]))
+    out = []
+    while idx:
+        lead = idx[0]
+        group = [i for i in idx if area[i] >= area[lead] / 1.1]
+        group.sort(key=lambda i: (c[i][2], c[i][1], c[i][0]))
+        out.append(group[0])
+        idx.remove(group[0])
+    return out
+
+
+def rank_ports(ports):
+    """Apply the naming rule again to the ``provisional`` ports, by their (measured) areas.
+
+    The provisional ports share out the names they hold among themselves: ``inlet`` (when one of
+    them holds it) to the largest, the ``outlet_k`` names in order of decreasing area (ties as in
+    ``order_ports``); a port named by the user or pinned as inlet by the first clip plane keeps
+    its name and role. Every port is marked measured (``provisional = False``).
+
+    Returns
+    -------
+    list of Port
+        The same objects, inlet first, then the outlets in name order.
+    """
+    ports = list(ports)
+    pool = [p for p in ports if p.provisional]
+    if pool:
+        area = np.array([p.area_mm2 for p in ports], float)
+        idx = [i for i, p in enumerate(ports) if p.provisional]
+        names = [p.name for p in pool]
+        outlet_names = sorted((nm for nm in names if _AUTO_OUTLET.match(nm)),
+                              key=lambda nm: int(_AUTO_OUTLET.match(nm).group(1)))
+        others = [nm for nm in names if nm != "inlet" and not _AUTO_OUTLET.match(nm)]
+        ranked = _sort_with_ties(idx, area, [p.center_mm for p in ports])
+        if "inlet" in names:
+            ports[ranked[0]].name, ports[ranked[0]].role = "inlet", "inlet"
+            ranked = ranked[1:]
+        for i, nm in zip(ranked, outlet_names + others):
+            ports[i].name, ports[i].role = nm, "outlet"
+    for p in ports:
+        p.provisional = False
+    return sorted(ports, key=_list_order)
+
+
+def _list_order(p):
+    m = _AUTO_OUTLET.match(p.name)
+    return (p.role != "inlet", m is None, int(m.group(1)) if m else 0)
 
 
 def _plane_tuple(plane):
@@ -188,7 +245,8 @@ def detect_ports(mask, geom, clip_planes=(), min_area_voxels=4, overrides=None):
         for pi, plane in enumerate(clip_planes):
             p0, nrm = _plane_tuple(plane)
             sd = (world - p0) @ nrm  # < 0 on the kept side
-            slab = (m.reshape(-1) & (sd >= -h) & (sd < 0)).reshape(m.shape)
+            # the slab is one voxel thick; 1e-9 h of slack: cbrt(0.125) is 0.49999999999999994
+            slab = (m.reshape(-1) & (sd >= -h * (1 + 1e-9)) & (sd < 0)).reshape(m.shape)
             lab, n = ndimage.label(slab, structure=np.ones((3, 3, 3)))
             for lbl in range(1, n + 1):
                 sel = (lab == lbl).reshape(-1)
@@ -216,6 +274,8 @@ def detect_ports(mask, geom, clip_planes=(), min_area_voxels=4, overrides=None):
             float(found[i][2]),
             float(radii[i]),
             found[i][3],
+            # areas are voxel estimates until the cut; the first clip plane pins the inlet
+            provisional=not (first_clip and i == inlet_index),
         )
         for i, nm, ro in zip(order, names, roles)
     ]
@@ -224,37 +284,109 @@ def detect_ports(mask, geom, clip_planes=(), min_area_voxels=4, overrides=None):
     return ports
 
 
-def apply_port_overrides(ports, overrides):
-    """Rename ports from a case file: ``{new_name: point_mm}`` picks the port nearest each point.
+# a point names a port when it lies this close to the port centre: two port radii (a point
+# picked anywhere on the cap, or on the centerline a little inside), at least 2 mm (small ports,
+# centres that move by a voxel or two when the port is re-cut perpendicular to the vessel)
+OVERRIDE_RADII = 2.0
+OVERRIDE_MIN_MM = 2.0
 
-    A new name ``"inlet"`` (or one starting with ``"inlet"``) makes that port the inlet; the
-    previous inlet becomes an outlet. Unnamed ports keep their names.
+
+def override_tolerance_mm(port) -> float:
+    """How far (mm) from ``port``'s centre a point may lie and still name it."""
+    return max(OVERRIDE_RADII * float(port.radius_mm), OVERRIDE_MIN_MM)
+
+
+def _fmt(v):
+    return "[" + ", ".join(f"{float(x):.1f}" for x in v) + "]"
+
+
+def apply_port_overrides(ports, overrides):
+    """Name ports from a case file or the command line: ``{new_name: point_mm}``.
+
+    Each point must lie within ``override_tolerance_mm`` (two port radii, at least 2 mm) of the
+    centre of the port it names, and no two names may pick the same port. A name starting with
+    ``"inlet"`` makes that port the inlet; the previous inlet becomes an outlet and takes the
+    renamed port's old name (``outlet_k``). Any other name keeps the port's role: a renamed inlet
+    stays the inlet. Unnamed ports keep their names.
+
+    Raises
+    ------
+    PortOverrideError
+        A point far from every port, two names on one port, two inlets, or a duplicate name; the
+        message names the NAME, the point, the nearest port and its distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = Port("inlet", "inlet", np.zeros(3), np.array([0, 0, -1.0]), 28.3, 3.0)
+    >>> b = Port("outlet_1", "outlet", np.array([0, 0, 50.0]), np.array([0, 0, 1.0]), 12.6, 2.0)
+    >>> [(p.name, p.role) for p in apply_port_overrides([a, b], {"ica": [0, 0, 1.0]})]
+    [('ica', 'inlet'), ('outlet_1', 'outlet')]
     """
     ports = list(ports)
-    used = set()
+    if not ports:
+        raise PortOverrideError("port names given, but the anatomy has no ports")
+    where = "(--port-name / [ports.names])"
+    picks = {}  # port index -> name
     for new, pt in overrides.items():
-        pt = np.asarray(pt, float)
-        d = [
-            np.linalg.norm(p.center_mm - pt) if i not in used else np.inf
-            for i, p in enumerate(ports)
-        ]
+        new = str(new)
+        pt = np.asarray(pt, float).reshape(-1)
+        if not new or pt.size != 3 or not np.isfinite(pt).all():
+            raise PortOverrideError(f"port name {new!r} {where}: needs a name and a point of 3 "
+                                    f"finite numbers (mm), got {pt.tolist()}")
+        d = np.array([np.linalg.norm(np.asarray(p.center_mm, float) - pt) for p in ports])
         i = int(np.argmin(d))
-        if not np.isfinite(d[i]):
-            raise ValueError(f"port override {new!r}: no port left to rename")
-        used.add(i)
-        if new.startswith("inlet"):
-            for p in ports:
-                if p.role == "inlet":
-                    p.role = "outlet"
-            ports[i].role = "inlet"
-        elif ports[i].role == "inlet":
-            ports[i].role = "outlet"
-        ports[i].name = new
+        tol = override_tolerance_mm(ports[i])
+        if d[i] > tol:
+            listing = ", ".join(f"{p.name} {_fmt(p.center_mm)} r={p.radius_mm:.2f}" for p in ports)
+            raise PortOverrideError(
+                f"port name {new!r} {where}: the point {_fmt(pt)} mm is {d[i]:.1f} mm from the "
+                f"nearest port, {ports[i].name} (centre {_fmt(ports[i].center_mm)} mm, radius "
+                f"{ports[i].radius_mm:.2f} mm); it must lie within {tol:.1f} mm of a port centre "
+                f"({OVERRIDE_RADII:g} port radii, at least {OVERRIDE_MIN_MM:g} mm). Ports (centre "
+                f"mm, radius mm): {listing}")
+        if i in picks:
+            raise PortOverrideError(
+                f"port names {picks[i]!r} and {new!r} {where} both pick port {ports[i].name} "
+                f"(centre {_fmt(ports[i].center_mm)} mm, radius {ports[i].radius_mm:.2f} mm): "
+                "give each name a point near a different port")
+        picks[i] = new
+    inlets = [nm for nm in picks.values() if nm.startswith("inlet")]
+    if len(inlets) > 1:
+        raise PortOverrideError(f"port names {inlets} {where}: a name starting with 'inlet' makes "
+                                "that port the inlet, and there is one inlet")
+    for i, new in picks.items():
+        p = ports[i]
+        if p.role == "inlet" and not new.startswith("inlet") and _AUTO_OUTLET.match(new):
+            raise PortOverrideError(f"port name {new!r} {where}: the point picks the inlet "
+                                    f"({p.name}); an outlet name would hide its role")
+    for i, new in picks.items():
+        p = ports[i]
+        if new.startswith("inlet") and p.role != "inlet":
+            for k, q in enumerate(ports):
+                if q.role == "inlet":
+                    q.role = "outlet"
+                    if k not in picks:  # the old inlet takes the vacated outlet name
+                        q.name = p.name if _AUTO_OUTLET.match(p.name) else _free_outlet_name(
+                            ports, picks)
+            p.role = "inlet"
+        p.name = new
+        p.provisional = False
     names = [p.name for p in ports]
-    if len(set(names)) != len(names):
-        raise ValueError(f"port overrides give duplicate names: {names}")
+    dup = sorted({nm for nm in names if names.count(nm) > 1})
+    if dup:
+        raise PortOverrideError(f"port names {where}: {dup} would name two ports ({names}); "
+                                "choose names no other port has")
     ports.sort(key=lambda p: (p.role != "inlet",))
     return ports
+
+
+def _free_outlet_name(ports, picks):
+    taken = {p.name for p in ports} | set(picks.values())
+    k = 1
+    while f"outlet_{k}" in taken:
+        k += 1
+    return f"outlet_{k}"
 
 
 def write_ports_json(ports, path, overwrite=False) -> Path:

@@ -25,6 +25,11 @@ __all__ = [
 ]
 
 
+# a second opening cut by a port's plane near the port (a twig of the vessel, a sliver) stays open
+# as part of the port only from this share of the port's main opening; smaller ones are wall
+SECONDARY_OPENING_SHARE = 0.05
+
+
 def _pv():
     import pyvista as pv
 
@@ -143,11 +148,20 @@ def _mean_edge(surf):
 
 def cap_ports(surf, ports, voxel_mm):
     """Cut the surface flat in each port plane (locally, within ~2 port radii) and close each
-    opening with triangles labelled ``port_id = p``. Updates each Port's centre, area
-    and radius from the cap polygon (the flat cut is the port's cross-section)."""
-    pv = _pv()
+    opening with triangles labelled ``port_id = p``.
+
+    Updates each Port's centre, area and radius from its cap polygon (the flat cut is the port's
+    cross-section; when a plane cuts several openings near a port, the largest is the port, and
+    the others stay open as part of it only from ``SECONDARY_OPENING_SHARE`` of its area).
+    An opening smaller than 4 voxel faces (``detect_ports``' ``min_area_voxels``: a sliver where
+    the plane grazes the wall) is closed as wall, never as a port. Provisional ports (names from
+    ``detect_ports``' voxel-footprint areas) that get no opening of their own or only such a
+    sliver are dropped from ``ports``; the naming rule is then applied again with the measured
+    areas (``ports.rank_ports``), so the inlet is the largest cut. ``ports`` (a list) is updated
+    in place and the cap labels follow its final order.
+    """
+    orig = list(ports)
     p_all = np.asarray(surf.points)
-    keep = np.full(len(p_all), -1.0)
     s = np.full(len(p_all), -np.inf)
     for port in ports:
         c, n = np.asarray(port.center_mm, float), np.asarray(port.normal, float)
@@ -166,9 +180,9 @@ def cap_ports(surf, ports, voxel_mm):
     pts = np.asarray(cut.points)
     faces = cut.faces.reshape(-1, 4)[:, 1:]
     loops = _boundary_loops(faces)
-    polys = []
-    labels = [np.full(len(faces), -1, np.int32)]
-    for loop in loops:
+    min_area = 4.0 * float(voxel_mm) ** 2
+    owner, areas, cents = [], [], []
+    for k, loop in enumerate(loops):
         lp = pts[loop]
         cen = lp.mean(axis=0)
         # which port: nearest centre, must be (nearly) in its plane
@@ -176,21 +190,44 @@ def cap_ports(surf, ports, voxel_mm):
             np.linalg.norm(cen - np.asarray(p.center_mm)) + 10 * abs((cen - p.center_mm) @ p.normal)
             for p in ports
         ]
-        pi = int(np.argmin(dists))
-        port = ports[pi]
-        nrm = np.asarray(port.normal, float)
-        area_signed, cen_area = polygon_area_centroid(lp, nrm)
+        pi = int(np.argmin(dists)) if len(ports) else -1
+        area_signed, cen_area = (polygon_area_centroid(lp, np.asarray(ports[pi].normal, float))
+                                 if pi >= 0 else (0.0, cen))
         if area_signed < 0:  # orient the cap polygon to face along the outward port normal
-            loop = loop[::-1]
-        area = abs(area_signed)
-        polys.append(loop)
-        labels.append(np.full(1, pi, np.int32))
-        if isinstance(port, Port):
-            port.center_mm = cen_area - ((cen_area - port.center_mm) @ nrm) * nrm
-            port.area_mm2 = area
-            port.radius_mm = float(np.sqrt(area / np.pi))
-    out = _mesh_with_polygons(pts, faces, polys, np.concatenate(labels))
-    out.field_data["port_names"] = np.array([p.name for p in ports] or [""])
+            loops[k] = loop[::-1]
+        owner.append(pi)
+        areas.append(abs(area_signed))
+        cents.append(cen_area)
+    main = {}  # port index -> its largest opening
+    for k, pi in enumerate(owner):
+        if pi >= 0 and (pi not in main or areas[k] > areas[main[pi]]):
+            main[pi] = k
+    dropped = [pi for pi, port in enumerate(ports) if getattr(port, "provisional", False)
+               and (pi not in main or areas[main[pi]] < min_area)]
+    for pi, k in main.items():
+        port = ports[pi]
+        if isinstance(port, Port) and pi not in dropped:
+            nrm = np.asarray(port.normal, float)
+            port.center_mm = cents[k] - ((cents[k] - port.center_mm) @ nrm) * nrm
+            port.area_mm2 = areas[k]
+            port.radius_mm = float(np.sqrt(areas[k] / np.pi))
+    final = list(ports)
+    if isinstance(ports, list) and all(isinstance(p, Port) for p in ports):
+        from .ports import rank_ports
+
+        kept = [p for i, p in enumerate(ports) if i not in dropped]
+        final = rank_ports(kept) if any(p.provisional for p in kept) else kept
+        ports[:] = final
+    new_index = {id(p): j for j, p in enumerate(final)}
+    labels = [np.full(len(faces), -1, np.int32)]
+    for k, pi in enumerate(owner):
+        # a sliver (the plane grazing the wall), a twig under 5 % of the port's own opening
+        # (a stub off the vessel: a dead end) or the opening of a dropped port is wall
+        is_port = (pi >= 0 and pi not in dropped and areas[k] >= min_area
+                   and areas[k] >= SECONDARY_OPENING_SHARE * areas[main[pi]])
+        labels.append(np.full(1, new_index[id(orig[pi])] if is_port else -1, np.int32))
+    out = _mesh_with_polygons(pts, faces, loops, np.concatenate(labels))
+    out.field_data["port_names"] = np.array([p.name for p in final] or [""])
     return out
 
 

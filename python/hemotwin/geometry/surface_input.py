@@ -17,6 +17,13 @@ Ports are named by the same rule as image ports (``geometry.ports``: the largest
 rename them by points as usual. The mask that centerlines and virtual deployment need is the
 surface rasterised (``lumen_mask``), with the ends carried a few voxels past each cap so a later
 flat cut there is clean.
+
+Checks, each a ``SurfaceInputError`` that names the file: points that differ only by the
+rounding of a text format (ASCII STL: 6 significant digits) are merged first; a largest opening
+outside ``VESSEL_RADIUS_MM`` means the unit is wrong (the message says the sizes found and which
+``--unit`` / ``image.surface_unit`` fits); an open end that is far smaller than the largest
+(``HOLE_RADIUS_RATIO``) or that the wall continues across (not the end of a tube,
+``HOLE_TUBE_COS``) is a hole in the wall, never a port (``fill_holes`` closes such holes as wall).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.units_parse import KINDS
-from .ports import Port, apply_port_overrides, order_ports
+from .ports import Port, PortOverrideError, apply_port_overrides, order_ports
 from .surface import polygon_area_centroid
 
 __all__ = [
@@ -51,6 +58,20 @@ FACE_ID_ARRAYS = ("ModelFaceID", "face_id", "FaceID", "CapID", "ModelFaceId")
 CAP_FLATNESS = 0.05
 # neighbouring cells bent by more than this belong to different patches (cap rims are ~90 deg)
 PATCH_ANGLE_DEG = 30.0
+# radius of the largest opening of a human vessel model (mm): small coronary branches have radii
+# of ~0.5 mm, an aneurysmal aorta up to ~30-40 mm (common anatomical knowledge, not in
+# REFERENCE.md); outside these bounds the file's unit is almost surely not the one declared
+VESSEL_RADIUS_MM = (0.25, 40.0)
+# an open end with an equivalent radius under this fraction of the largest one is a hole, not a
+# vessel end. The real surfaces in ../shared/data have side branches of 0.41 (SimVascular demo:
+# 5.0 / 12.1 mm), 0.57 (VMTK abdominal aorta: 4.4 / 7.7 mm) and 0.58 (Aneurisk C0015: 0.90 /
+# 1.56 mm) of the largest; 0.15 leaves a margin of ~3 below them, and a port that small would
+# set the lattice step (10 cells across it: > 300 times the cells the largest port needs)
+HOLE_RADIUS_RATIO = 0.15
+# an open end is the end of a tube when the wall along its rim runs across its plane (wall
+# normals perpendicular to the opening's normal: mean |cos| ~0 for a square cut, <= 2/pi for any
+# tilt); a hole cut out of the wall has the wall around it in its own plane (|cos| ~1)
+HOLE_TUBE_COS = 0.7
 
 
 class SurfaceInputError(ValueError):
@@ -76,19 +97,76 @@ def _pv():
     return pv
 
 
+_UNIT_WORDS = {"mm": "mm", "millimeter": "mm", "millimetre": "mm", "cm": "cm", "centimeter": "cm",
+               "centimetre": "cm", "m": "m", "meter": "m", "metre": "m"}
+_UNIT_RE = re.compile(r"\bunits?\s*[:=]?\s*[\"']?"
+                      r"(millimet(?:er|re)|centimet(?:er|re)|met(?:er|re)|mm|cm|m)s?\b",
+                      re.IGNORECASE)
+_UNIT_FIELDS = ("unit", "units", "length_unit", "lengthunit", "length_units", "lengthunits")
+
+
+def declared_unit(path, mesh=None):
+    """The length unit a surface file states about itself, or None.
+
+    Looked for in a field-data string array named ``unit``/``units``/``LengthUnit`` (VTK), the
+    header of a binary STL, the ``solid`` line of an ASCII STL, PLY header comments, OBJ comments
+    and the title line of a legacy ``.vtk`` file (``units = cm``, ``UNITS: mm``, ...).
+    """
+    if mesh is not None:
+        for k in mesh.field_data.keys():
+            if k.lower().replace(" ", "") in _UNIT_FIELDS:
+                try:
+                    v = str(np.asarray(mesh.field_data[k]).ravel()[0]).strip().lower()
+                except IndexError:
+                    continue
+                v = v[:-1] if v.endswith("s") and v[:-1] in _UNIT_WORDS else v
+                if v in _UNIT_WORDS:
+                    return _UNIT_WORDS[v]
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".stl", ".ply", ".obj", ".vtk"):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if suffix == ".stl":
+        text = head[:80] if not head.lstrip().lower().startswith(b"solid") else head.split(b"\n")[0]
+    elif suffix == ".ply":
+        text = b"\n".join(ln for ln in head.split(b"end_header")[0].split(b"\n")
+                          if ln.strip().lower().startswith((b"comment", b"obj_info")))
+    elif suffix == ".obj":
+        text = b"\n".join(ln for ln in head.split(b"\n")[:50] if ln.strip().startswith(b"#"))
+    else:
+        lines = head.split(b"\n")
+        text = lines[1] if len(lines) > 1 else b""
+    m = _UNIT_RE.search(text.decode("latin-1"))
+    return _UNIT_WORDS[m.group(1).lower()] if m else None
+
+
 def read_surface(path, unit="mm"):
     """Read a triangle surface and scale it to mm.
+
+    Points closer than the rounding of a text format (``_merge_tolerance``) are merged: an
+    ASCII STL may write one vertex with different digits in different facets, which would leave
+    slits (extra open ends) in the wall.
 
     Parameters
     ----------
     path : str or Path
         ``.vtp``, ``.vtk``, ``.stl``, ``.ply`` or ``.obj``.
-    unit : {"mm", "cm", "m"}
-        Length unit of the file's coordinates (SimVascular models are in cm).
+    unit : {"mm", "cm", "m"} or None
+        Length unit of the file's coordinates (SimVascular models are in cm); None: the unit the
+        file states (``declared_unit``), else mm.
     """
+    return _read_surface(path, unit)[0]
+
+
+def _read_surface(path, unit="mm"):
+    """``read_surface`` and the unit it used, with a note when the file's own unit was taken."""
     pv = _pv()
     path = Path(path)
-    if unit not in UNIT_TO_MM:
+    if unit is not None and unit not in UNIT_TO_MM:
         raise SurfaceInputError(f"image.surface_unit = {unit!r}: expected one of "
                                 f"{list(UNIT_TO_MM)}")
     if not path.is_file():
@@ -115,15 +193,45 @@ def read_surface(path, unit="mm"):
                                     "not a surface") from None
     if mesh.n_cells == 0 or mesh.n_points < 4:
         raise SurfaceInputError(f"image.surface {path}: no surface cells in the file")
-    mesh = mesh.triangulate().clean()
-    if mesh.n_cells == 0 or mesh.faces.size == 0:
-        raise SurfaceInputError(f"image.surface {path}: no triangles after triangulation "
-                                "(lines or points only?)")
+    stated = declared_unit(path, mesh)
+    note = ""
+    if unit is None:
+        unit = stated or "mm"
+        if stated:
+            note = f"unit {stated} as the file states"
+    elif stated and stated != unit:
+        if unit != "mm":
+            raise SurfaceInputError(
+                f"image.surface {path}: the file states its unit is {stated!r} but "
+                f"image.surface_unit (--unit) = {unit!r}; give the file's unit or fix its header")
+        # "mm" is the default of --unit and image.surface_unit: the file's own word is better
+        note = f"unit {stated} as the file states (not the default mm)"
+        unit = stated
+    mesh = mesh.triangulate()
     pts = np.asarray(mesh.points, float)
     if not np.isfinite(pts).all():
         raise SurfaceInputError(f"image.surface {path}: non-finite point coordinates")
-    mesh.points = pts * UNIT_TO_MM[unit]
-    return mesh
+    mesh = mesh.clean(tolerance=_merge_tolerance(mesh), absolute=True)
+    if mesh.n_cells == 0 or mesh.faces.size == 0:
+        raise SurfaceInputError(f"image.surface {path}: no triangles after triangulation "
+                                "(lines or points only?)")
+    mesh.points = np.asarray(mesh.points, float) * UNIT_TO_MM[unit]
+    return mesh, unit, note
+
+
+def _merge_tolerance(mesh):
+    """Distance (file units) under which two points of a triangle mesh are one: what ~6
+    significant digits (ASCII STL, ``%g``) lose, 1e-5 of the largest coordinate, but at most 5 %
+    of the median edge, so no real edge is collapsed."""
+    p = np.asarray(mesh.points, float)
+    tol = 1e-5 * float(np.abs(p).max())
+    faces = mesh.faces.reshape(-1, 4)[:, 1:] if mesh.is_all_triangles else None
+    if faces is not None and len(faces):
+        e = np.linalg.norm(p[faces] - p[np.roll(faces, 1, axis=1)], axis=2).ravel()
+        e = e[e > 0]
+        if e.size:
+            tol = min(tol, 0.05 * float(np.median(e)))
+    return float(tol)
 
 
 def read_face_names(mdl_path) -> dict:
@@ -189,31 +297,82 @@ def _outward_of_loop(normal, pts, faces, loop):
     return -normal if float((np.asarray(inward) @ normal).sum()) > 0 else normal
 
 
-def _loop_cap(pts, faces, loop, path):
-    """Port of an open end: plane fitted to the loop, polygon area and centroid in that plane."""
+@dataclass
+class _Loop:
+    """An open end measured before it is judged: plane fit, polygon area, wall across it."""
+
+    loop: np.ndarray
+    mean: np.ndarray
+    normal: np.ndarray  # fitted plane normal, sign arbitrary
+    area_signed: float
+    center: np.ndarray
+    radius: float
+    flatness: float  # largest distance of a loop point from the plane (mm)
+    wall_cos: float  # area-weighted mean |cos| between the rim triangles and the plane normal
+
+
+def _measure_loop(pts, faces, loop, tri_normals):
     lp = pts[loop]
     mean = lp.mean(axis=0)
     _, _, vt = np.linalg.svd(lp - mean)
     n0 = vt[2] / np.linalg.norm(vt[2])
     area_signed, cen = polygon_area_centroid(lp, n0)
-    area = abs(area_signed)
-    if area <= 0:
+    cen = cen - ((cen - mean) @ n0) * n0
+    r = float(np.sqrt(abs(area_signed) / np.pi))
+    dev = float(np.abs((lp - cen) @ n0).max())
+    on_loop = np.zeros(len(pts), bool)
+    on_loop[loop] = True
+    rim = np.nonzero(on_loop[faces].any(axis=1))[0]  # the triangles touching the loop
+    nrm, ar = tri_normals[rim], np.linalg.norm(tri_normals[rim], axis=1)
+    ok = ar > 0
+    wall_cos = (float((np.abs(nrm[ok] @ n0)).sum() / ar[ok].sum()) if ok.any() else 0.0)
+    return _Loop(np.asarray(loop), mean, n0, area_signed, cen, r, dev, wall_cos)
+
+
+def _loop_cap(pts, faces, m, path):
+    """Port of an open end: plane fitted to the loop, polygon area and centroid in that plane."""
+    loop, n0 = m.loop, m.normal
+    if m.area_signed == 0:
         raise SurfaceInputError(f"image.surface {path}: an open end of {len(loop)} points "
-                                f"near {np.round(mean, 2).tolist()} mm encloses no area")
-    n = n0
-    cen = cen - ((cen - mean) @ n) * n
-    r = float(np.sqrt(area / np.pi))
-    dev = float(np.abs((lp - cen) @ n).max())
-    if dev > 0.35 * r:
+                                f"near {np.round(m.mean, 2).tolist()} mm encloses no area")
+    if m.flatness > 0.35 * m.radius:
         raise SurfaceInputError(
-            f"image.surface {path}: the open end near {np.round(cen, 2).tolist()} mm is not "
-            f"flat (points up to {dev:.2f} mm off its plane, radius {r:.2f} mm); cut it with a "
-            "plane across the vessel (segmentation.clip_planes, normal out of the vessel) or "
-            "clip the ends first (e.g. VMTK vmtksurfaceclipper)")
-    n = _outward_of_loop(n, pts, faces, loop)
-    if area_signed * float(n @ n0) < 0:
+            f"image.surface {path}: the open end near {np.round(m.center, 2).tolist()} mm is not "
+            f"flat (points up to {m.flatness:.2f} mm off its plane, radius {m.radius:.2f} mm); cut "
+            "it with a plane across the vessel (segmentation.clip_planes, normal out of the "
+            "vessel) or clip the ends first (e.g. VMTK vmtksurfaceclipper)")
+    n = _outward_of_loop(n0, pts, faces, loop)
+    if m.area_signed * float(n @ n0) < 0:
         loop = loop[::-1]  # the cap polygon faces along the outward normal
-    return _Cap(cen, n, area, None, np.asarray(loop), "")
+    return _Cap(m.center, n, abs(m.area_signed), None, np.asarray(loop), "")
+
+
+def _holes(measured, path, fill_holes):
+    """Split open ends into vessel ends and holes in the wall; refuse holes unless filling."""
+    r_max = max(m.radius for m in measured)
+    ends, holes, why = [], [], []
+    for m in measured:
+        reasons = []
+        if m.wall_cos > HOLE_TUBE_COS:
+            reasons.append(f"the wall continues across it (mean |cos| {m.wall_cos:.2f} between the "
+                           f"wall along its rim and its plane > {HOLE_TUBE_COS}: not the end of a "
+                           "tube)")
+        if m.radius < HOLE_RADIUS_RATIO * r_max:
+            reasons.append(f"it is far smaller than the largest opening (radius {m.radius:.3g} "
+                           f"vs {r_max:.3g} mm, under {HOLE_RADIUS_RATIO:g} of it)")
+        (holes if reasons else ends).append(m)
+        if reasons:
+            why.append(f"near {np.round(m.center, 2).tolist()} mm, radius {m.radius:.3g} mm "
+                       f"({len(m.loop)} edges): {' and '.join(reasons)}")
+    if holes and not fill_holes:
+        more = f" (and {len(why) - 3} more)" if len(why) > 3 else ""
+        raise SurfaceInputError(
+            f"image.surface {path}: {len(holes)} opening(s) are holes in the vessel wall, not "
+            f"vessel ends: {'; '.join(why[:3])}{more}. A hole would become a port (and a small "
+            "port sets the lattice step). Repair the surface first (e.g. MeshLab 'Close Holes' "
+            "with a small maximum size, or vmtksurfacecapper on the holes only), or call "
+            "surface_anatomy(..., fill_holes=True) to close such holes as wall")
+    return ends, holes
 
 
 def _cells_cap(pts, faces, cells, cell_normals):
@@ -255,7 +414,34 @@ def _smooth_patches(faces, cell_normals):
     return connected_components(g, directed=False)[1]
 
 
-def surface_ports(surface, path="surface", face_names=None, overrides=None, inlet_plane=None):
+def _check_vessel_size(r_max, pts, path, unit):
+    """Refuse a surface whose largest opening no human vessel has: the unit is wrong."""
+    lo, hi = VESSEL_RADIUS_MM
+    if lo <= r_max <= hi:
+        return
+    box = np.ptp(np.asarray(pts, float), axis=0)
+    raw = r_max / UNIT_TO_MM[unit]  # in the file's own numbers
+    fits = [(u, raw * f) for u, f in UNIT_TO_MM.items() if u != unit and lo <= raw * f <= hi]
+    if fits:
+        alt = " or ".join(f"{u} (largest opening radius {r:.3g} mm)" for u, r in fits)
+        u0 = fits[0][0]
+        hint = (f"the file's coordinates are probably in {alt}, not {unit}: set the unit with "
+                f"image.surface_unit = \"{u0}\" in the case file's [image] section, or "
+                f"--unit {u0} to hemotwin segment")
+    else:
+        hint = ("no unit among mm, cm, m gives a vessel size: check that the file is a vessel "
+                "lumen, and its scale")
+    what = "small" if r_max < lo else "large"
+    raise SurfaceInputError(
+        f"image.surface {path}: implausibly {what} for a vessel read in {unit} (--unit / "
+        f"image.surface_unit = \"{unit}\"): the largest opening has a radius of {r_max:.3g} mm and "
+        f"the bounding box is {' x '.join(f'{v:.3g}' for v in box)} mm, where the largest "
+        f"opening of a human vessel model has a radius between {lo:g} mm (small coronary "
+        f"branches) and {hi:g} mm (aneurysmal aorta); {hint}")
+
+
+def surface_ports(surface, path="surface", face_names=None, overrides=None, inlet_plane=None,
+                  fill_holes=False, unit=None):
     """Close and label a lumen surface; find and name its ports.
 
     Parameters
@@ -270,6 +456,12 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None, inle
         ``{name: point_mm}`` renames (``geometry.ports.apply_port_overrides``).
     inlet_plane : (point, normal), optional
         The open end lying in this plane (the first clip plane) is the inlet.
+    fill_holes : bool
+        Close open ends that are holes in the wall (far smaller than the largest, or not the end
+        of a tube: ``HOLE_RADIUS_RATIO``, ``HOLE_TUBE_COS``) as wall; default: refuse them.
+    unit : str, optional
+        The unit the file was read in: check that the largest opening is a human vessel's
+        (``VESSEL_RADIUS_MM``) and name the unit that fits if not.
 
     Returns
     -------
@@ -290,12 +482,18 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None, inle
         raise SurfaceInputError(f"image.surface {path}: {int((cnt > 2).sum())} edges are shared "
                                 "by more than two triangles (not a manifold surface); repair it "
                                 "first (e.g. MeshLab, vmtksurfacecleaner)")
-    caps = []
+    caps, filled = [], []
     if (cnt == 1).any():
         kind = "open"
         loops = _boundary_loops(faces)
-        for loop in loops:
-            cap = _loop_cap(pts, faces, loop, path)
+        _, tri_n, _ = _tri_geometry(pts, faces)
+        measured = [_measure_loop(pts, faces, loop, tri_n) for loop in loops]
+        if unit is not None and measured:
+            _check_vessel_size(max(m.radius for m in measured), pts, path, unit)
+        ends, holes = _holes(measured, path, fill_holes) if measured else ([], [])
+        filled = [h.loop for h in holes]
+        for m in ends:
+            cap = _loop_cap(pts, faces, m, path)
             cap.label = "open end"
             caps.append(cap)
     else:
@@ -337,6 +535,8 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None, inle
             big = max((c.area for c in caps), default=0.0)
             caps = [c for c in caps if c.area >= 0.02 * big]
         # outward normals of closed surfaces come from the orientation already
+        if unit is not None and caps:
+            _check_vessel_size(max(np.sqrt(c.area / np.pi) for c in caps), pts, path, unit)
     if len(caps) < 2:
         hint = {"open": "it has fewer than two open ends",
                 "faces": "fewer than two of its faces are caps (flat faces, or type 'cap' in "
@@ -359,7 +559,10 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None, inle
              for i, nm, ro in zip(order, names, roles)]
     raw_index = {id(p): i for p, i in zip(ports, order)}
     if overrides:
-        ports = apply_port_overrides(ports, overrides)
+        try:
+            ports = apply_port_overrides(ports, overrides)
+        except PortOverrideError as e:
+            raise SurfaceInputError(f"image.surface {path}: {e}") from None
     final = {raw_index[id(p)]: k for k, p in enumerate(ports)}
     labels = np.full(len(faces), -1, np.int32)
     polys, poly_labels = [], []
@@ -369,12 +572,17 @@ def surface_ports(surface, path="surface", face_names=None, overrides=None, inle
         else:
             polys.append(c.loop)
             poly_labels.append(final[i])
+    for loop in filled:  # holes closed as wall (fill_holes)
+        polys.append(loop)
+        poly_labels.append(-1)
     all_labels = np.concatenate([labels, np.asarray(poly_labels, np.int32)])
     capped = _mesh_with_polygons(pts, faces, polys, all_labels)
     capped = capped.compute_normals(cell_normals=True, point_normals=False,
                                     auto_orient_normals=True, consistent_normals=True,
                                     split_vertices=False)
     capped.field_data["port_names"] = np.array([p.name for p in ports])
+    if filled:
+        capped.field_data["filled_holes"] = np.array([len(filled)])
     return capped, ports, kind
 
 
@@ -441,17 +649,22 @@ def clip_surface(surface, planes, radius_mm=None, path="surface"):
 
 
 def surface_anatomy(path, unit="mm", faces_file=None, overrides=None, spacing_mm=None,
-                    clip_planes=(), clip_radius_mm=None):
+                    clip_planes=(), clip_radius_mm=None, fill_holes=False):
     """Read a lumen surface and return the capped surface, its ports and its mask.
 
+    ``unit``: the file's length unit (``"mm"``, ``"cm"``, ``"m"``; None: the unit the file
+    states, else mm; a unit the file states overrides the default ``"mm"``). A largest opening
+    outside ``VESSEL_RADIUS_MM`` is refused with the unit that would fit.
     ``faces_file``: a SimVascular ``.mdl`` naming the faces of a surface with face ids.
     ``clip_planes``: ``[(point, normal), ...]`` mm, cut first (a closed surface without caps,
     e.g. from Slicer or ITK-SNAP, or ragged ends); the first plane's cut is the inlet.
+    ``fill_holes``: close holes in the wall (open ends that are not vessel ends) as wall instead
+    of refusing the surface.
     """
     from .surface import check_surface
 
     path = Path(path)
-    surf = read_surface(path, unit)
+    surf, unit, unit_note = _read_surface(path, unit)
     names = read_face_names(faces_file) if faces_file else None
     inlet_plane = None
     if len(clip_planes):
@@ -461,24 +674,21 @@ def surface_anatomy(path, unit="mm", faces_file=None, overrides=None, spacing_mm
                 "without caps (drop segmentation.clip_planes, or the caps)")
         surf = clip_surface(surf, clip_planes, clip_radius_mm, str(path))
         inlet_plane = clip_planes[0]
-    capped, ports, kind = surface_ports(surf, str(path), names, overrides, inlet_plane)
+    capped, ports, kind = surface_ports(surf, str(path), names, overrides, inlet_plane,
+                                        fill_holes=fill_holes, unit=unit)
     chk = check_surface(capped, self_intersections=False)
     if not chk["watertight"]:
         raise SurfaceInputError(
             f"image.surface {path}: not closed after capping its {len(ports)} ends "
             f"({chk['boundary_edges']} open edges, {chk['non_manifold_edges']} non-manifold); "
             "holes other than the vessel ends must be repaired first")
-    r_max = max(p.radius_mm for p in ports)
-    if not 0.25 <= r_max <= 25.0:
-        import warnings
-
-        # no human vessel port is under 0.25 mm or over 25 mm in radius: likely a unit slip
-        warnings.warn(f"image.surface {path}: the largest port has a radius of {r_max:.3g} mm "
-                      f"with image.surface_unit = {unit!r}; is that the file's unit?",
-                      UserWarning, stacklevel=2)
     mask, h, origin = lumen_mask(capped, ports, spacing_mm)
     if not mask.any():
         raise SurfaceInputError(f"image.surface {path}: encloses no voxel at {h[0]:.3g} mm")
+    n_filled = int(capped.field_data["filled_holes"][0]) if "filled_holes" in capped.field_data \
+        else 0
+    extra = "".join(f", {t}" for t in (unit_note, n_filled and f"{n_filled} hole(s) closed as wall")
+                    if t)
     desc = (f"surface ({kind}, {len(ports)} ports, {chk['n_triangles']} triangles, "
-            f"{chk['volume_mm3'] / 1e3:.2f} mL)")
+            f"{chk['volume_mm3'] / 1e3:.2f} mL{extra})")
     return SurfaceAnatomy(capped, ports, mask, h, origin, kind, desc)
