@@ -38,14 +38,16 @@ if use_carried; then
   :
 # A build here costs minutes of the session's 15: each try is capped, and the checks below still run
 # (and say what is missing) if both fail.
-elif HEMOTWIN_CUDA=ON CMAKE_BUILD_PARALLEL_LEVEL=16 timeout 360 $PY -m pip install --no-build-isolation --no-deps \
+# Portable CPU code (HEMOTWIN_NATIVE=OFF, as build_device_extension.sh): no FMA on the CPU side either,
+# so the parity tests compare the same roundings.
+elif HEMOTWIN_CUDA=ON HEMOTWIN_NATIVE=OFF CMAKE_BUILD_PARALLEL_LEVEL=16 timeout 360 $PY -m pip install --no-build-isolation --no-deps \
     -C build-dir=/tmp/hemotwin-gpu-build . > "$OUT/build.log" 2>&1; then
   echo "pip install . (scikit-build-core) ok"
 else
   # The GPU image's build tools may be older than pyproject asks: build the same CMake project directly.
   tail -15 "$OUT/build.log"; echo "pip build failed; falling back to cmake"
   gen=""; command -v ninja > /dev/null && gen="-G Ninja"  # the image may lack ninja: make then
-  cmake -S . -B /tmp/hemotwin-cmake $gen -DCMAKE_BUILD_TYPE=Release -DHEMOTWIN_CUDA=ON \
+  cmake -S . -B /tmp/hemotwin-cmake $gen -DCMAKE_BUILD_TYPE=Release -DHEMOTWIN_CUDA=ON -DHEMOTWIN_NATIVE=OFF \
     -Dpybind11_DIR="$($PY -m pybind11 --cmakedir)" -DPython_EXECUTABLE="$(command -v $PY)" >> "$OUT/build.log" 2>&1 &&
   timeout 300 cmake --build /tmp/hemotwin-cmake -j 16 >> "$OUT/build.log" 2>&1 || { tail -60 "$OUT/build.log"; exit 1; }
   cp /tmp/hemotwin-cmake/_core*.so python/hemotwin/
