@@ -62,7 +62,7 @@ def test_mm_read_as_metres_is_refused_naming_both_plausible_units(tmp_path):
     assert 'image.surface_unit = "mm"' in msg
 
 
-def test_a_unit_the_file_states_replaces_the_default(tmp_path):
+def test_a_unit_the_file_states_is_used_and_a_contradiction_refused(tmp_path):
     t = _open_tube()
     t.points = t.points / 10.0  # cm
     f = tmp_path / "tube_cm.stl"
@@ -72,11 +72,12 @@ def test_a_unit_the_file_states_replaces_the_default(tmp_path):
     from hemotwin.geometry.surface_input import declared_unit
 
     assert declared_unit(f) == "cm"
-    anat = surface_anatomy(f)  # the default unit, mm: the file's own word wins
+    anat = surface_anatomy(f)  # no unit given: the file's own word
     assert max(p.radius_mm for p in anat.ports) == pytest.approx(R, rel=0.01)
     assert "unit cm as the file states" in anat.description
-    with pytest.raises(SurfaceInputError, match="states its unit is 'cm'"):
-        surface_anatomy(f, unit="m")  # an explicit, different unit: ask, do not guess
+    for given in ("m", "mm"):  # an explicit, different unit (mm included): ask, do not guess
+        with pytest.raises(SurfaceInputError, match="states its unit is 'cm'"):
+            surface_anatomy(f, unit=given)
 
 
 # ----------------------------------------------------------------------------- 2. ASCII STL

@@ -51,8 +51,9 @@ def register(subparsers):
         "image", help="NIfTI/MHA/NRRD file, a DICOM folder, (with --label) a label map, or a "
         "lumen surface (.vtp .vtk .stl .ply .obj: its open ends or flat caps are the ports)"
     )
-    p.add_argument("--unit", choices=("mm", "cm", "m"), default="mm",
-                   help="length unit of a surface file's coordinates (SimVascular: cm)")
+    p.add_argument("--unit", choices=("mm", "cm", "m"), default=None,
+                   help="length unit of a surface file's coordinates (SimVascular: cm; default: "
+                   "the unit the file states, else mm)")
     p.add_argument("--faces", default=None, metavar="MDL",
                    help="SimVascular .mdl naming a surface's faces (default: <stem>.mdl beside it)")
     p.add_argument(
@@ -146,7 +147,7 @@ def run(args):
     # .vtk holds either: a legacy STRUCTURED_POINTS file is an image
     if Path(args.image).suffix.lower() in SURFACE_SUFFIXES and not is_image_file(args.image):
         return _run_surface(args, out, overrides)
-    surface_only = [f for f, v in (("--faces", args.faces), ("--unit", args.unit != "mm")) if v]
+    surface_only = [f for f, v in (("--faces", args.faces), ("--unit", args.unit is not None)) if v]
     if surface_only:
         raise CliError(f"{', '.join(surface_only)}: for surfaces only; {args.image} is an image "
                        "(its header gives the voxel size in mm)")
@@ -253,7 +254,7 @@ def _run_surface(args, out, overrides):
                         centerline_topology(cl))
     msg = (f"surface: {anat.description}; rasterised at {anat.spacing_mm[0]:.3g} mm "
            f"(ends carried 4 voxels past the caps)")
-    report = {"input": anat.description, "status": "ok", "message": msg, "unit": args.unit,
+    report = {"input": anat.description, "status": "ok", "message": msg, "unit": args.unit or "as the file states, else mm",
               "clip_planes": [[float(v) for v in c] for c in args.clip],
               "port_sources": {p.name: p.source for p in anat.ports}}
     return _write_outputs(args, out, mask, model, report, msg)

@@ -73,7 +73,8 @@ class ImageSection(_Section):
     path: str | None = None
     # a lumen surface (.vtp/.stl/.ply/.obj, .vtk POLYDATA), open ends or capped
     surface: str | None = None
-    surface_unit: Literal["mm", "cm", "m"] = "mm"  # its coordinates' unit (SimVascular: cm)
+    # its coordinates' unit (SimVascular: cm); unset: the unit the file states, else mm
+    surface_unit: Literal["mm", "cm", "m"] | None = None
     surface_faces: str | None = None  # SimVascular .mdl naming its faces (default: <stem>.mdl)
     # a built-in phantom instead of a file (its truth mask and seeds come with it)
     phantom: Literal["aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube"] | None = None

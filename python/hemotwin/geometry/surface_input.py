@@ -144,7 +144,7 @@ def declared_unit(path, mesh=None):
     return _UNIT_WORDS[m.group(1).lower()] if m else None
 
 
-def read_surface(path, unit="mm"):
+def read_surface(path, unit=None):
     """Read a triangle surface and scale it to mm.
 
     Points closer than the rounding of a text format (``_merge_tolerance``) are merged: an
@@ -162,7 +162,7 @@ def read_surface(path, unit="mm"):
     return _read_surface(path, unit)[0]
 
 
-def _read_surface(path, unit="mm"):
+def _read_surface(path, unit=None):
     """``read_surface`` and the unit it used, with a note when the file's own unit was taken."""
     pv = _pv()
     path = Path(path)
@@ -200,13 +200,10 @@ def _read_surface(path, unit="mm"):
         if stated:
             note = f"unit {stated} as the file states"
     elif stated and stated != unit:
-        if unit != "mm":
-            raise SurfaceInputError(
-                f"image.surface {path}: the file states its unit is {stated!r} but "
-                f"image.surface_unit (--unit) = {unit!r}; give the file's unit or fix its header")
-        # "mm" is the default of --unit and image.surface_unit: the file's own word is better
-        note = f"unit {stated} as the file states (not the default mm)"
-        unit = stated
+        raise SurfaceInputError(
+            f"image.surface {path}: the file states its unit is {stated!r} but "
+            f"image.surface_unit (--unit) = {unit!r}; give the file's unit, leave the setting out "
+            "to take the file's, or fix its header")
     mesh = mesh.triangulate()
     pts = np.asarray(mesh.points, float)
     if not np.isfinite(pts).all():
@@ -648,12 +645,12 @@ def clip_surface(surface, planes, radius_mm=None, path="surface"):
     return cut
 
 
-def surface_anatomy(path, unit="mm", faces_file=None, overrides=None, spacing_mm=None,
+def surface_anatomy(path, unit=None, faces_file=None, overrides=None, spacing_mm=None,
                     clip_planes=(), clip_radius_mm=None, fill_holes=False):
     """Read a lumen surface and return the capped surface, its ports and its mask.
 
     ``unit``: the file's length unit (``"mm"``, ``"cm"``, ``"m"``; None: the unit the file
-    states, else mm; a unit the file states overrides the default ``"mm"``). A largest opening
+    states, else mm; a given unit that contradicts the file's is refused). A largest opening
     outside ``VESSEL_RADIUS_MM`` is refused with the unit that would fit.
     ``faces_file``: a SimVascular ``.mdl`` naming the faces of a surface with face ids.
     ``clip_planes``: ``[(point, normal), ...]`` mm, cut first (a closed surface without caps,
