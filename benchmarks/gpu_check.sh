@@ -38,8 +38,7 @@ if use_carried; then
   :
 # A build here costs minutes of the session's 15: each try is capped, and the checks below still run
 # (and say what is missing) if both fail.
-# Portable CPU code (HEMOTWIN_NATIVE=OFF, as build_device_extension.sh): no FMA on the CPU side either,
-# so the parity tests compare the same roundings.
+# Portable CPU code (HEMOTWIN_NATIVE=OFF), as build_device_extension.sh makes the carried module.
 elif HEMOTWIN_CUDA=ON HEMOTWIN_NATIVE=OFF CMAKE_BUILD_PARALLEL_LEVEL=16 timeout 360 $PY -m pip install --no-build-isolation --no-deps \
     -C build-dir=/tmp/hemotwin-gpu-build . > "$OUT/build.log" 2>&1; then
   echo "pip install . (scikit-build-core) ok"

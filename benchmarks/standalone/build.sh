@@ -7,6 +7,6 @@ set -e
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/.devicedata/gpu_standalone}
 mkdir -p "$(dirname "$out")"
-nvcc -std=c++17 -O3 --fmad=false -arch=sm_90 -DHEMOTWIN_WITH_CUDA=1 -I"$root/cpp/include" -Xcompiler -fopenmp -Xcompiler -O3 \
+nvcc -std=c++17 -O3 -arch=sm_90 -DHEMOTWIN_WITH_CUDA=1 -I"$root/cpp/include" -Xcompiler -fopenmp -Xcompiler -O3 \
   -o "$out" "$root/benchmarks/standalone/gpu_standalone.cpp" "$root"/cpp/src/*.cpp "$root/cuda/cuda_backend.cu" -lgomp
 echo "$out"

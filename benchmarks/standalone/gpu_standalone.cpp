@@ -119,27 +119,6 @@ static bool parity(const std::string& name, const std::string& path, bool les) {
   return ok;
 }
 
-static double copy_gbps() {
-  const size_t bytes = size_t(2) << 30;
-  void *a = nullptr, *b = nullptr;
-  cudaMalloc(&a, bytes);
-  cudaMalloc(&b, bytes);
-  cudaMemset(a, 1, bytes);
-  for (int i = 0; i < 3; ++i) cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0);
-  for (int i = 0; i < 20; ++i) cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(e1);
-  cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaFree(a);
-  cudaFree(b);
-  return 2.0 * double(bytes) * 20 / (ms / 1e3) / 1e9;  // read + write
-}
-
 static double mlups(const SparseLattice& lat, Precision prec, int steps) {
   PhysicsConfig cfg;
   cfg.tau = 0.8;
@@ -165,7 +144,7 @@ int main(int argc, char** argv) {
   ok &= parity("poiseuille", dir + "/tube.bin", false);
   ok &= parity("womersley", dir + "/tube_p.bin", false);
   ok &= parity("demo", dir + "/demo.bin", true);
-  const double bw = copy_gbps();
+  const double bw = cuda_copy_bandwidth_gbps(size_t(2) << 30, 20);  // the core's timing
   std::printf("device-to-device copy: %.0f GB/s (bytes read + written)\n", bw);
   bool per[3] = {true, true, true};
   for (int n : {256}) {

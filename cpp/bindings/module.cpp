@@ -67,8 +67,8 @@ PYBIND11_MODULE(_core, m) {
       pos = next == std::string::npos ? next : next + 1;
     }
     d["cuda_architectures"] = al;
-    // whether nvcc may contract multiply-adds (HEMOTWIN_CUDA_FMA): off, the CUDA kernels round like
-    // the portable CPU build
+    // whether nvcc may contract multiply-adds (HEMOTWIN_CUDA_FMA, default ON); off, the CUDA kernels
+    // round like the portable CPU build
 #if defined(HEMOTWIN_WITH_CUDA) && defined(HEMOTWIN_CUDA_FMAD)
     d["cuda_fma_contraction"] = true;
 #else
@@ -95,7 +95,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("cuda_device_name", &cuda_device_name);
   m.def("cuda_copy_bandwidth_gbps", &cuda_copy_bandwidth_gbps, py::arg("bytes") = size_t(2) << 30,
         py::arg("repeats") = 20, py::call_guard<py::gil_scoped_release>(),
-        "Device-to-device copy bandwidth (GB/s, bytes read + written), best of `repeats` copies");
+        "Device-to-device copy bandwidth (GB/s, bytes read + written), mean over `repeats` copies");
   m.def("d3q19_velocities", []() {
     py::array_t<int64_t> c({19, 3});
     auto r = c.mutable_unchecked<2>();

@@ -20,7 +20,7 @@ def build_info() -> dict:
         ``version``, ``cuda_compiled`` (bool), ``cuda_architectures`` (list of str),
         ``openmp`` (bool), ``max_threads`` (int), ``compiler`` (str), ``cuda_option`` (the build's
         ``HEMOTWIN_CUDA`` setting: ``AUTO``, ``ON`` or ``OFF``), ``cuda_fma_contraction`` (bool:
-        whether nvcc may fuse multiply-adds, ``HEMOTWIN_CUDA_FMA``; off by default, so the CUDA
+        whether nvcc may fuse multiply-adds, ``HEMOTWIN_CUDA_FMA``; on by default; off, the CUDA
         kernels round as the portable CPU build does).
 
     Examples

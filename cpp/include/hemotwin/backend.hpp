@@ -126,7 +126,7 @@ std::unique_ptr<Backend> make_backend(const std::string& device, SparseLattice l
                                       PhysicsConfig cfg, int threads);
 int cuda_device_count();  // 0 when CUDA is not compiled in or no device is usable
 std::string cuda_device_name();
-// Device-to-device cudaMemcpy of `bytes`, best of `repeats` timed copies, counting bytes read plus
+// Device-to-device cudaMemcpy of `bytes`, mean over `repeats` timed copies, counting bytes read plus
 // written (the roofline the GPU benchmark reports against); throws without a usable GPU.
 double cuda_copy_bandwidth_gbps(size_t bytes, int repeats);
 

@@ -27,15 +27,16 @@ HT_HD HT_INLINE size_t pre_slot(int k, size_t c, bool odd_next, const uint32_t* 
   return odd_next ? size_t(addr[size_t(D3Q19::opp(k) - 1) * n + c]) : size_t(k) * n + c;
 }
 
+// rates: TrtRates<C>(p), computed once by the caller (two divisions per cell otherwise).
 template <class S, class C, bool LES, bool CY, bool ODD>
 HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT addr, size_t n, size_t c,
-                               const CollisionParams<C>& p) {
+                               const CollisionParams<C>& p, const TrtRates<C>& rates) {
   C g[19];
 HT_UNROLL
   for (int i = 0; i < 19; ++i) g[i] = C(f[pre_slot(i, c, ODD, addr, n)]);
   // the Newtonian TRT/BGK case in the pair form the CPU's vector sweep uses, so both backends run
   // the same operations (collision.hpp, collide_trt_pairs)
-  const bool ok = (!LES && !CY && !p.regularized) ? bool(collide_trt_pairs<C, C>(g, TrtRates<C>(p)))
+  const bool ok = (!LES && !CY && !p.regularized) ? bool(collide_trt_pairs<C, C>(g, rates))
                                                   : bool(collide<C, LES, CY>(g, p));
   if (ODD) {
     f[c] = S(g[0]);

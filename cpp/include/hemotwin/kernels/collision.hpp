@@ -157,6 +157,7 @@ HT_UNROLL
 template <class T>
 struct TrtRates {
   T om_p, om_m, keep_p, keep_m;
+  TrtRates() = default;
   HT_HD explicit TrtRates(const CollisionParams<T>& p) {
     const T tau_p = p.tau;
     om_p = T(1) / tau_p;
