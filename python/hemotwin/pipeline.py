@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Case, load_case
-from .config.schema import case_from_dict
+from .config.schema import case_from_dict, input_files
 from .units import MMHG_PA
 from .report.provenance import file_sha256
 
@@ -87,6 +87,7 @@ class _Cache:
         self.hits, self.times = [], {}
 
     def get(self, stage, key, compute):
+        assert stage in CACHE_STAGES, stage  # the list run_case checks for foreign files up front
         t0 = time.perf_counter()
         rel = f"cache/{stage}.pkl"
         path = self.out.path / rel
@@ -861,21 +862,12 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     out.refuse_foreign(_planned_outputs())  # fail before the long stages, not after them
     cache = _Cache(out, use_cache)
     raw = case.raw
-    inputs = {}
-    for field in ("path", "label_map", "surface", "surface_faces"):
-        rel = getattr(case.image, field)
-        rels = rel if isinstance(rel, list) else [rel] if rel else []
-        for k, r in enumerate(rels):  # several label maps (their union): one entry each
-            key = f"image.{field}" if len(rels) == 1 else f"image.{field}[{k}]"
-            inputs[key] = {"sha256": file_sha256(case.resolve(r)), "suffix": "".join(Path(r).suffixes[-2:])}
+    inputs = {key: {"sha256": file_sha256(case.resolve(rel)), "suffix": "".join(Path(rel).suffixes[-2:])}
+              for key, rel in input_files(case)}
     if case.image.surface and not case.image.surface_faces and _faces_file(case):
         inputs["image.surface_faces"] = {"sha256": file_sha256(_faces_file(case)), "suffix": ".mdl"}
-    wf = case.physiology.inflow.waveform
-    for key, rel in (("devices.catalog", case.devices.catalog),
-                     ("physiology.inflow.waveform", wf if wf.lower().endswith(".csv") else None)):
-        if rel:
-            inputs[key] = {"sha256": file_sha256(case.resolve(rel)), "suffix": Path(rel).suffix}
-    k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": inputs,
+    image_inputs = {k: v for k, v in inputs.items() if k.startswith("image.")}
+    k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": image_inputs,
                    "clip": raw.get("segmentation") if case.image.surface else None})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
     k_seg = _hash({"up": k_img, "seg": raw.get("segmentation")})
@@ -993,7 +985,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     from .report.provenance import build_provenance
 
     prov = build_provenance(
-        case_sha256=case_hash, inputs=inputs, parameters=_jsonable(_without_input_paths(raw)),
+        case_sha256=case_hash, inputs=inputs, parameters=_jsonable(_without_input_paths(case)),
         lattice={"pre": _jsonable(flow_pre["describe"]),
                  "post": _jsonable(flow_post["describe"]) if post is not None else None},
         outlets=_jsonable({"pre": flow_pre["outlets"],
@@ -1020,18 +1012,17 @@ def _unused_key_warnings(case: Case) -> list:
     return [f"{', '.join(unused)}: not used with a surface input (image.surface); the surface is the lumen"]
 
 
-def _without_input_paths(raw: dict) -> dict:
+def _without_input_paths(case: Case) -> dict:
     """The case's parameters with every input file path replaced by a pointer to its hash: folder
     names often carry patient names, IDs or dates, and the hashes already identify the inputs."""
-    out = json.loads(json.dumps(raw, default=str))
-    for section, key in (("image", "path"), ("image", "label_map"), ("image", "surface"),
-                         ("image", "surface_faces"), ("devices", "catalog")):
-        sec = out.get(section)
-        if isinstance(sec, dict) and sec.get(key):
-            sec[key] = f"<file: inputs['{section}.{key}'] has its sha256>"
-    inflow = (out.get("physiology") or {}).get("inflow")
-    if isinstance(inflow, dict) and str(inflow.get("waveform", "")).lower().endswith(".csv"):
-        inflow["waveform"] = "<file: inputs['physiology.inflow.waveform'] has its sha256>"
+    out = json.loads(json.dumps(case.raw, default=str))
+    for field, _ in input_files(case):
+        *sections, key = field.split("[")[0].split(".")
+        node = out
+        for sec in sections:
+            node = node.get(sec) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node:
+            node[key] = "<input file: its sha256 is under provenance inputs>"
     return out
 
 

@@ -45,21 +45,25 @@ def test_a_port_without_lattice_cells_is_named():
     _check_ports_have_cells(dom, ports, 3e-3)
 
 
-def test_provenance_parameters_carry_no_input_paths():
+def test_provenance_parameters_carry_no_input_paths(tmp_path):
     # a DICOM folder named after the patient reached provenance.json through the case parameters
+    from hemotwin.config.schema import case_from_dict
     from hemotwin.pipeline import _without_input_paths
 
     raw = {"image": {"path": "/data/DOE^JANE_19620314/MRA_20240115", "label_map": ["/x/a.nii", "/x/b.nii"],
-                     "crop_lower_mm": [0, 0, 0]},
-           "physiology": {"inflow": {"waveform": "/data/DOE^JANE/flow.csv"}, "heart_rate": "70 bpm"},
+                     "crop_lower_mm": [0, 0, 0], "crop_upper_mm": [1, 1, 1]},
+           "physiology": {"cardiac_output": "5 L/min", "heart_rate": "70 bpm",
+                          "inflow": {"waveform": "/data/DOE^JANE/flow.csv"}},
            "devices": {"catalog": "/data/DOE^JANE/catalog.toml"}}
-    red = _without_input_paths(raw)
+    case = case_from_dict(raw, None)
+    red = _without_input_paths(case)
     text = repr(red)
     assert "DOE" not in text and "2024" not in text and "1962" not in text
     assert red["image"]["crop_lower_mm"] == [0, 0, 0] and red["physiology"]["heart_rate"] == "70 bpm"
-    assert "sha256" in red["image"]["path"] and raw["image"]["path"].startswith("/data/")  # input untouched
-    builtin = {"physiology": {"inflow": {"waveform": "builtin:aortic"}}}
-    assert _without_input_paths(builtin) == builtin
+    assert "sha256" in red["image"]["path"] and case.raw["image"]["path"].startswith("/data/")  # input untouched
+    builtin = case_from_dict({"image": {"phantom": "aortic_arch"}, "physiology": {
+        "cardiac_output": "5 L/min", "inflow": {"waveform": "builtin:aortic"}}}, None)
+    assert _without_input_paths(builtin) == builtin.raw
 
 
 def test_keys_a_surface_does_not_use_are_named():

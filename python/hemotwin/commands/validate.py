@@ -27,8 +27,9 @@ def register(sub):
     p.set_defaults(func=_run)
 
 
-def _check_options(args) -> None:
-    """Refuse option values that cannot make a run, before any simulation starts."""
+def _check_options(args) -> list:
+    """Refuse option values that cannot make a run, before any simulation starts; returns the
+    resolutions (cells across the throat)."""
     from pathlib import Path
 
     from ..cli import CliError
@@ -60,6 +61,7 @@ def _check_options(args) -> None:
         if not find_files(args.re, args.orientation, root):
             raise CliError(f"--data-root {root}: no PIV files for Re {args.re} ({args.orientation}) "
                            f"under {root / ORIENTATION_DIRS[args.orientation]}")
+    return res
 
 
 def _run(args) -> int:
@@ -69,8 +71,7 @@ def _run(args) -> int:
     from ..validation.nozzle_validation import validate_fda_nozzle
 
     resolve_device(args.device)  # a device that cannot run here: one line before any work
-    _check_options(args)
-    res = [float(v) for v in str(args.resolution).split(",") if v.strip()]
+    res = _check_options(args)
     les = {"auto": None, "on": True, "off": False}[args.les]
     t0 = time.time()
     last = [0.0]

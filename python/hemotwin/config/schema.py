@@ -546,17 +546,23 @@ def load_case(path, overrides: dict | None = None, check_files: bool = True) -> 
     return case
 
 
-def _check_files(case: Case, path: Path):
+def input_files(case: Case) -> list:
+    """``(field, path as written)`` for every input file the case names: the dotted key, with
+    ``[k]`` for each of several label maps. One list for the existence check, the provenance
+    hashes and the redaction of paths from the recorded parameters."""
     lm = case.image.label_map
-    lms = lm if isinstance(lm, list) else [lm]
+    lms = lm if isinstance(lm, list) else [lm] if lm else []
     items = [("image.path", case.image.path), ("image.surface", case.image.surface),
-             ("image.surface_faces", case.image.surface_faces),
-             ("devices.catalog", case.devices.catalog)] + [("image.label_map", x) for x in lms]
+             ("image.surface_faces", case.image.surface_faces)]
+    items += [(f"image.label_map[{k}]" if len(lms) > 1 else "image.label_map", x) for k, x in enumerate(lms)]
+    items.append(("devices.catalog", case.devices.catalog))
     if case.physiology.inflow.waveform.lower().endswith(".csv"):
         items.append(("physiology.inflow.waveform", case.physiology.inflow.waveform))
-    for field, rel in items:
-        if rel is None:
-            continue
+    return [(f, rel) for f, rel in items if rel]
+
+
+def _check_files(case: Case, path: Path):
+    for field, rel in input_files(case):
         try:
             p = case.resolve(rel)
         except FileNotFoundError as e:
