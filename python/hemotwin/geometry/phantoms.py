@@ -323,9 +323,10 @@ def coronary_stenosis(
 
 
 def straight_tube(
-    spacing_mm=0.5, radius_mm=4.0, length_mm=40.0, noise_hu=20.0, blur_vox=0.6, seed=0
+    spacing_mm=0.5, radius_mm=4.0, length_mm=40.0, noise_hu=20.0, blur_vox=0.6, seed=0,
+    tilt_deg=0.0,
 ) -> Phantom:
-    """Straight tube along z through the whole volume (inlet at z low, outlet at z high).
+    """Straight tube through the whole volume (inlet at z low, outlet at z high).
 
     Parameters
     ----------
@@ -333,11 +334,21 @@ def straight_tube(
         Voxel spacing (mm).
     radius_mm, length_mm : float
         Tube radius and image extent along z (mm).
+    tilt_deg : float
+        Angle between the tube axis and z, in the x-z plane: the tube leaves through the z faces
+        obliquely (as vessels leave a scan's field of view), so a face cut is an ellipse whose
+        area-equivalent radius is ``radius_mm / sqrt(cos(tilt))``; the truth port radius stays
+        ``radius_mm``. The x extent grows to hold the tube.
     """
     rng = np.random.default_rng(seed)
     m = radius_mm + 4.0
-    lo, shape, sp = _grid((-m, -m, 0.0), (m, m, length_mm), spacing_mm)
-    cl, _ = _polyline(np.array([[0.3, -0.2, -3.0], [0.3, -0.2, length_mm + 3.0]]))
+    t = np.tan(np.radians(tilt_deg))
+    # the tube crosses x = 0.3 at z = length/2; x extent covers it (plus its elliptic cut) at both faces
+    half_x = m / np.cos(np.radians(tilt_deg)) + 0.5 * length_mm * abs(t)
+    lo, shape, sp = _grid((-half_x, -m, 0.0), (half_x, m, length_mm), spacing_mm)
+    zc = length_mm / 2
+    ends = np.array([[0.3 + (z - zc) * t, -0.2, z] for z in (-3.0, length_mm + 3.0)])
+    cl, _ = _polyline(ends)
     r = np.full(len(cl), radius_mm)
     img, mask = _render([(cl, r)], shape, lo, sp, rng, noise_hu, blur_vox)
     ports = [
@@ -355,7 +366,8 @@ def straight_tube(
         [cl],
         [r],
         ports,
-        [np.array([0.3, -0.2, length_mm / 2])],
+        [np.array([0.3, -0.2, zc])],
+        {"tilt_deg": float(tilt_deg)},
     )
 
 
