@@ -9,7 +9,7 @@ import pytest
 from hemotwin.analysis import catalog as cat_mod
 from hemotwin.analysis.catalog import load_catalog
 from hemotwin.analysis.lesions import Lesion
-from hemotwin.analysis.sizing import RULES, pin_device, recommend_device
+from hemotwin.analysis.sizing import NOT_ABOVE_TOLERANCE, RULES, pin_device, recommend_device
 
 
 def _lesion(prox, dist, start, end):
@@ -74,6 +74,22 @@ def test_coarctation_rule_never_exceeds_adjacent_aorta():
     assert set(RULES) == {"coronary", "coarctation"}
     with pytest.raises(ValueError, match="indication"):
         recommend_device(_lesion(3, 3, 0, 5), cat, "tavr")
+
+
+def test_coarctation_rule_tolerates_measurement_noise_at_a_catalog_size():
+    """A reference measured at 19.99 or 20.03 mm (truth 20 mm, the demo's aorta) picks the same
+    20 mm device; 20.3 mm below the 22 mm size does not round up; a choice inside the tolerance
+    says so."""
+    cat = load_catalog()
+    assert 20.0 in cat.for_indication("coarctation")[0].diameters_mm
+    picks = {ref: recommend_device(_lesion(ref + 1.0, ref, 60.0, 68.0), cat, "coarctation")
+             for ref in (19.99, 20.0, 20.03, 19.81)}
+    assert {d.diameter_mm for d in picks.values()} == {20.0}
+    assert any("within the rule's 1 % measurement tolerance" in w for w in picks[19.99].warnings)
+    assert not any("tolerance" in w for w in picks[20.03].warnings)
+    # more than 1 % below a size: the size below
+    assert recommend_device(_lesion(21.0, 19.7, 60.0, 68.0), cat, "coarctation").diameter_mm == 18.0
+    assert 19.7 * (1 + NOT_ABOVE_TOLERANCE) < 20.0
 
 
 def test_pinned_device():

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Device", "SizingRule", "RULES", "recommend_device", "pin_device"]
+__all__ = ["Device", "SizingRule", "RULES", "NOT_ABOVE_TOLERANCE", "recommend_device", "pin_device"]
+
+# "not above the target" allows this fraction above it: a reference diameter is measured to
+# about a tenth of a voxel, so on a 20 mm aorta 19.99 and 20.03 mm are the same measurement and
+# must not pick devices 2 mm apart (the demo's truth is exactly 20 mm)
+NOT_ABOVE_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class SizingRule:
         Target diameter = ratio x reference.
     diameter_choice : {"nearest", "not_above"}
         Nearest catalog diameter to the target (ties: the smaller), or the largest one not above
-        the target (the smallest in the family if none is).
+        the target by more than ``NOT_ABOVE_TOLERANCE`` (the smallest in the family if none is).
     landing_margin_mm : float
         Added to each end of the lesion; the device is the shortest catalog length covering
         lesion length + 2 margins, centred on the lesion.
@@ -56,7 +61,8 @@ RULES = {
     "coarctation": SizingRule(
         "coarctation", "min_adjacent", 1.0, "not_above", 5.0,
         "Diameter: the largest catalog diameter not above the smaller of the adjacent reference "
-        "aortic diameters (proximal: isthmus/transverse arch side; distal: descending aorta). "
+        "aortic diameters (proximal: isthmus/transverse arch side; distal: descending aorta), "
+        f"within a {100 * NOT_ABOVE_TOLERANCE:g} % measurement tolerance. "
         "Length: the shortest catalog length covering the lesion plus a 5 mm landing margin at "
         "each end, centred on the lesion.",
         "UNVERIFIED: sizing to the adjacent reference aorta was not found as a quoted rule "
@@ -179,10 +185,14 @@ def recommend_device(lesion, catalog, indication: str, *, family: str | None = N
     if rule.diameter_choice == "nearest":
         diameter = min(fam.diameters_mm, key=lambda x: (abs(x - target), x))
     else:
-        below = [x for x in fam.diameters_mm if x <= target + 1e-9]
+        below = [x for x in fam.diameters_mm if x <= target * (1.0 + NOT_ABOVE_TOLERANCE) + 1e-9]
         diameter = max(below) if below else min(fam.diameters_mm)
         if not below:
             warnings.append(f"every {fam.name} diameter exceeds the target {target:.2f} mm")
+        elif diameter > target + 1e-9:
+            warnings.append(f"the {diameter:g} mm device is {100 * (diameter / target - 1):.2f} % "
+                            f"above the {target:.2f} mm target, within the rule's "
+                            f"{100 * NOT_ABOVE_TOLERANCE:g} % measurement tolerance")
     if abs(diameter - target) > 0.25 * target:
         warnings.append(f"nearest catalog diameter {diameter:g} mm is more than 25 % from the "
                         f"target {target:.2f} mm")
