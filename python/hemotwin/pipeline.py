@@ -25,7 +25,7 @@ from .report.provenance import file_sha256
 
 __all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
-CACHE_VERSION = "2"  # 2: centerlines carry caliper diameters
+CACHE_VERSION = "3"  # 2: centerlines carry caliper diameters; 3: image ports as `segment` cuts them
 MANIFEST = ".hemotwin_outputs.json"
 CACHE_STAGES = ("image", "segment", "geometry", "lattice", "flow_pre", "sizing", "deploy", "lattice_post",
                 "flow_post")
@@ -337,28 +337,52 @@ def _stage_segment(case: Case, vol, truth):
     return np.asarray(res.mask.array, np.uint8), ls, res.message
 
 
-def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False):
+def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False, port_planes=None):
     """Ports, capped surface and centerlines of a lumen mask.
 
     ``given`` (surface cases): the user's capped surface and its ports; they are used as they are
     unless ``remesh`` (a treated mask after virtual deployment is meshed again, cut at the same
-    port planes).
+    port planes). ``port_planes`` (a treated image mask): the ports of the native anatomy, so the
+    pre/post comparison is cut at identical planes.
+
+    An image mask gets the model ``hemotwin segment`` builds (``geometry.model.build_vessel_model``):
+    a vessel leaving the image obliquely is re-cut perpendicular to its centerline. The image-face
+    cut is an ellipse whose area-equivalent radius is too large by 1/sqrt(cos(tilt)) (+17 % at
+    45 degrees on geometry.phantoms.straight_tube), and the port radii set the Murray flow split,
+    the outlet resistances and the lattice spacing.
     """
+    import copy
+
     from .geometry.centerlines import compute_centerlines
-    from .geometry.ports import detect_ports
     from .geometry.surface import extract_surface
 
     seg = case.segmentation
+    cl = None
     if given is not None:
-        import copy
-
         ports = copy.deepcopy(given["ports"])
         surf = given["surface"].copy() if not remesh else None
+    elif port_planes is not None:
+        ports = copy.deepcopy(port_planes)
     elif seg.clip_radius:
         ports = _bounded_ports(case, vol, mask)
     else:
-        ports = detect_ports(mask, vol, clip_planes=[tuple(p) for p in seg.clip_planes],
-                             overrides={k: v for k, v in case.ports.names.items()} or None)
+        from .geometry.model import build_vessel_model
+        from .geometry.ports import PortOverrideError
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = build_vessel_model(mask, vol, [tuple(p) for p in seg.clip_planes],
+                                           levelset=levelset,
+                                           port_overrides=dict(case.ports.names) or None,
+                                           self_intersections=False)
+        except PortOverrideError as e:  # a [ports.names] point far from every port
+            raise PipelineError(str(e)) from None
+        except ValueError as e:
+            if not str(e).startswith("no ports"):
+                raise
+            model = None  # reported below with the other too-few-ports cases
+        ports, surf, cl = (model.ports, model.surface, model.centerlines) if model else ([], None, None)
     if len(ports) < 2:
         raise PipelineError(f"ports: found {len(ports)} port(s) where the vessel leaves the image "
                             "or meets a clip plane; need an inlet and at least one outlet")
@@ -375,17 +399,16 @@ def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False):
         for p in ports:
             if p.source == "clip":
                 p.radius_mm = max(min(p.radius_mm, (seg.clip_radius * 1e3 - 6 * h) / 4.0), h)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if given is None or remesh:
-            surf = extract_surface(mask, vol, ports, levelset=levelset)
-        cl = compute_centerlines(mask, vol, ports, surface=surf)
+    if cl is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if given is None or remesh:
+                surf = extract_surface(mask, vol, ports, levelset=levelset)
+            cl = compute_centerlines(mask, vol, ports, surface=surf, levelset=levelset)
     ext = case.ports.flow_extension_diameters
     if ext > 0:
         # outlet flow extensions (lattice only): a jet leaving through a pressure outlet with
         # backflow destabilises it; centerlines and analysis stay on the imaged anatomy
-        import copy
-
         from .geometry.surface import add_flow_extensions
 
         ports_lat = copy.deepcopy(ports)
@@ -525,15 +548,17 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     setup = FlowSetup(inlet.name, wave, ph.inflow.profile, models, pressure_offset_pa=offset,
                       ramp_s=ph.inflow.ramp, viscosity_m2_s=nu)
     ckpt = out.file(f"checkpoints/{label}.npz") if run.checkpoint_interval else None
-    on_sample, op = None, None
+    on_sample = None
     if run.mode == "pulsatile" and surf is not None:
         from .analysis import hemodynamics as hd
 
         # WSS vectors on the imaged wall at every sample of the last cycle -> TAWSS, OSI, ...
         op = hd.surface_wss_operator(surf, sim.cell_centers_m, dom.spacing_m)
 
-        def on_sample(s, t):
+        def wall_shear_at_sample(s, t):
             return op.wss(s.fields()["stress_pa"])
+
+        on_sample = wall_shear_at_sample
     runner = FlowRunner(sim, setup, run.mode, tolerance=run.steady_tolerance,
                         max_time_s=run.max_time, min_time_s=run.min_time, window_s=run.window,
                         cycles=run.cycles, samples_per_cycle=run.samples_per_cycle,
@@ -932,7 +957,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
 
         def deploy():
             treated = deploy_stent(mask, vol.spacing_mm, vol.origin_mm, pts, dev)
-            return (treated, *_stage_geometry(case, vol, treated, None, given, remesh=True))
+            return (treated, *_stage_geometry(case, vol, treated, None, given, remesh=True,
+                                              port_planes=ports))
 
         treated, ports2, surf2, cl2, lat_geo2 = cache.get("deploy", k_dep, deploy)
         k_lat2 = _hash({"up": k_dep, "num": raw.get("numerics"), "narrowest": narrowest})
