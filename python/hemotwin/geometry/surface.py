@@ -411,7 +411,6 @@ def add_flow_extensions(surf, ports, length_diameters=5.0, n_rings=None, which="
         Extension length in port diameters.
     which : "all", "inlet" or "outlets"
     """
-    pv = _pv()
     pts = np.asarray(surf.points).copy()
     faces = surf.faces.reshape(-1, 4)[:, 1:].copy()
     pid = np.asarray(surf.cell_data["port_id"]).copy()
