@@ -753,6 +753,44 @@ def _speed_warnings(run: dict, label: str) -> list:
             f"with physiology.peak_velocity = \"{1.2 * u:.1f} m/s\""]
 
 
+def _convergence_warnings(run: dict, label: str) -> list:
+    """Why a steady run ended unconverged, and what to do (solver.runner._steady_diagnosis)."""
+    c = run.get("convergence")
+    if run.get("mode") != "steady" or run.get("converged") or not c:
+        return []
+    head = f"{label} flow did not reach a steady state in {run['time_s']:.2f} s"
+    if "reason" in c:
+        return [f"{head}: it {c['reason']}; raise run.max_time"]
+    parts = []
+    if "flow" in c["failed"] and "flow_change_ml_s" in c:
+        parts.append(f"port flows still change by {c['flow_change_ml_s']:.3g} mL/s between "
+                     f"{c['window_s']:.3g} s windows (tolerance {c['flow_tolerance_ml_s']:.3g})")
+    if "pressure" in c["failed"] and "pressure_difference_change_mmhg" in c:
+        parts.append(f"port pressure differences by {c['pressure_difference_change_mmhg']:.2g} mmHg "
+                     f"(tolerance {c['pressure_difference_tolerance_mmhg']:.2g}) and their common "
+                     f"level by {c['pressure_level_change_mmhg']:.2g} mmHg (tolerance "
+                     f"{c['pressure_level_tolerance_mmhg']:.2g})")
+    if "mass" in c["failed"]:
+        parts.append(f"the mass imbalance is {100 * c['mass_imbalance']:.2g} % "
+                     f"(tolerance {100 * c['tolerance']:.2g} %)")
+    if "min_time" in c["failed"]:
+        parts.append("run.max_time ends before the inflow ramp and run.min_time")
+    text = f"{head}: " + "; ".join(parts or ["the last two windows were not both within tolerance"])
+    if c.get("pressure_behaviour") == "fluctuating":
+        text += (f". Over the last {c['over_s']:.2g} s the pressure differences swing by "
+                 f"{c['pressure_swing_mmhg']:.2g} mmHg with a net change of "
+                 f"{c['pressure_net_change_mmhg']:.2g} mmHg: the flow is unsteady (a jet or vortex "
+                 "shedding), not still settling. The results are the mean of the last window; "
+                 "for a time-resolved answer use run.mode = \"pulsatile\", or accept swings of "
+                 "this size with a larger run.steady_tolerance")
+    else:
+        if c.get("pressure_behaviour") == "drifting":
+            text += (f". Over the last {c['over_s']:.2g} s the pressure differences drift by "
+                     f"{c['pressure_net_change_mmhg']:.2g} mmHg")
+        text += ": the results are the mean of the last window; raise run.max_time"
+    return [text]
+
+
 def _sizing(case: Case, lesion, s_len):
     from .analysis.catalog import load_catalog
     from .analysis.sizing import pin_device, recommend_device
@@ -930,7 +968,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         "conservation": pre["conservation"], "run": pre["run"], "device": None, "post": None,
         "segmentation": {"message": seg_msg, "n_voxels": int(np.count_nonzero(mask))},
         "warnings": (_resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm)
-                     + _speed_warnings(pre["run"], "pre-treatment") + _unused_key_warnings(case)),
+                     + _speed_warnings(pre["run"], "pre-treatment")
+                     + _convergence_warnings(pre["run"], "pre-treatment") + _unused_key_warnings(case)),
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
@@ -978,7 +1017,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesion_objs, treated=True)
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}
-        results["warnings"] += _speed_warnings(post["run"], "post-treatment")
+        results["warnings"] += (_speed_warnings(post["run"], "post-treatment")
+                                + _convergence_warnings(post["run"], "post-treatment"))
         if not post["run"]["converged"] and results["status"] == "ok":
             results["status"] = "not_converged"
     files = {"pre_ports_csv": _write_series_csv(out, "pre", flow_pre["result"])}

@@ -309,7 +309,9 @@ class RunSection(_Section):
     mode: Literal["steady", "pulsatile"] = "steady"
     # steady: relative change of port pressures/flows between windows
     steady_tolerance: float = Field(2e-3, gt=0.0, lt=0.5)
-    max_time: Time | None = None  # steady: simulated-time cap (s); default 20 averaging windows, at least 3 s
+    # steady: simulated-time cap (s); default 20 averaging windows, at least 3 s. Unconverged: stops at the
+    # last whole window within it and reports that window's mean; run.convergence and a warning say why
+    max_time: Time | None = None
     # steady: run at least this long
     min_time: NonNegativeTime = 0.0
     window: Time | None = None  # steady: averaging window (s); default one acoustic round trip of the lattice

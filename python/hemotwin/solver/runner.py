@@ -20,6 +20,10 @@ import numpy as np
 
 from ..units import CS2
 from .outlets import OutletModel
+
+# window means kept for the diagnosis of a steady run that ends unconverged
+RECENT_WINDOWS = 8
+MMHG_PA = 133.322387415
 from .simulation import Simulation
 from .waveforms import Waveform, womersley_profile
 
@@ -114,6 +118,9 @@ class FlowRunner:
         |sum of port flows| / inflow is below ``tolerance``.
     max_time_s, min_time_s : float
         Steady: simulated-time cap and floor (s). ``max_time_s=None``: 20 averaging windows, at least 3 s.
+        A run that does not converge stops at the end of the last whole window within the cap; its
+        fields (``RunResult.mean_fields``) are the mean of that window, like its port values, and
+        ``info["convergence"]`` says which criterion failed and by how much.
     window_s : float, optional
         Steady averaging window (s); default one acoustic round trip of the lattice
         (``acoustic_round_trip_steps``), at least 0.04 s and 100 steps.
@@ -361,6 +368,11 @@ class FlowRunner:
                    disable=not self.progress, dynamic_ncols=True, mininterval=1.0)
         sample_every = max(1, self.period_steps // self.samples_per_cycle) if self.mode == "pulsatile" else 0
         record_every = max(1, (self.window // 20) // self.k) if self.mode == "steady" else 1
+        # steady: the last whole window within max_time is averaged field by field too, so a run
+        # that does not settle (an unsteady jet) reports the mean of the window its port values
+        # come from, not a snapshot; the run stops at that window's end
+        last_end = (total // self.window) * self.window if self.mode == "steady" else 0
+        field_every = max(self.k, (self.window // 10) // self.k * self.k)
         status = "max_time"
         try:
             while sim.time_step < total:
@@ -377,9 +389,15 @@ class FlowRunner:
                     s["series_p"].append(pp)
                     s["series_pm"].append(np.array([pm.get(n, np.nan) for n in self.names]))
                 if self.mode == "steady":
+                    step = sim.time_step
+                    if last_end >= self.window and last_end - self.window < step <= last_end and \
+                            (last_end - step) % field_every == 0:
+                        self._accumulate_fields()
                     if self._steady_window(q, pp):
                         status = "converged"
                         break
+                    if last_end >= self.window and step >= last_end:
+                        break  # no whole window fits before max_time
                 else:
                     step = sim.time_step
                     last_cycle_start = (self.cycles - 1) * self.period_steps
@@ -421,17 +439,29 @@ class FlowRunner:
             # drifts slowly (time constant R_total V / (rho cs^2)) while window-to-window changes
             # already look small
             dm = abs(float(np.sum(mq))) / qin  # port flows are signed out of the fluid
-            s["history"].append([self.sim.time_s, dq, dp, dm])
+            # relative changes (the criterion), then the absolute ones and their scales (the
+            # diagnosis of a run that ends unconverged, _steady_diagnosis)
+            s["history"].append([self.sim.time_s, dq, dp, dm,
+                                 d_diff * pscale, abs(level - float(np.mean(prev))), pscale, qin])
             ok = max(dq, dp, dm) < self.tol and s["ramped"] and self.sim.time_s >= self.min_time_s
             s["calm"] = s["calm"] + 1 if ok else 0
         s["prev_q"], s["prev_p"] = mq, mp
         s["last_q"], s["last_p"] = mq.tolist(), mp.tolist()
+        s["recent_windows"] = (s.get("recent_windows", []) + [[self.sim.time_s, mp.tolist()]])[-RECENT_WINDOWS:]
         if s["calm"] >= 2:
             s["converged"] = True
             return True
         return False
 
     def _sample(self):
+        self._accumulate_fields()
+        if self.on_sample is not None:
+            # whatever the callback returns is kept (and checkpointed) in RunResult.samples
+            out = self.on_sample(self.sim, self.sim.time_s)
+            if out is not None:
+                self._state["samples"].append(np.asarray(out, float))
+
+    def _accumulate_fields(self):
         s = self._state
         f = self.sim.fields()
         f = {"pressure_pa": f["pressure_pa"] + self.setup.pressure_offset_pa,
@@ -441,11 +471,45 @@ class FlowRunner:
         for k, v in f.items():
             s["field_sums"][k] += v
         s["n_samples"] += 1
-        if self.on_sample is not None:
-            # whatever the callback returns is kept (and checkpointed) in RunResult.samples
-            out = self.on_sample(self.sim, self.sim.time_s)
-            if out is not None:
-                s["samples"].append(np.asarray(out, float))
+
+    def _steady_diagnosis(self) -> dict:
+        """Why a steady run ended unconverged, in clinical units: which criterion of the last
+        window failed and whether the port pressure differences drift (the run needs longer) or
+        swing back and forth (the flow is unsteady: a jet or vortex shedding)."""
+        s = self._state
+        out = {"tolerance": self.tol, "window_s": self.window * self.dt,
+               "windows_compared": len(s["history"])}
+        if not s["history"]:
+            out["reason"] = "ran shorter than two averaging windows"
+            return out
+        row = s["history"][-1]
+        dq, dp, dm = row[1:4]
+        out["failed"] = [name for name, v in (("flow", dq), ("pressure", dp), ("mass", dm))
+                         if v >= self.tol]
+        out["mass_imbalance"] = dm
+        if len(row) >= 8:  # (a checkpoint of an older version holds the relative changes only)
+            d_diff_pa, d_level_pa, pscale, qin = row[4:8]
+            level = abs(float(np.mean(s["last_p"])))
+            out.update({
+                "flow_change_ml_s": dq * qin * 1e6, "flow_tolerance_ml_s": self.tol * qin * 1e6,
+                "pressure_difference_change_mmhg": d_diff_pa / MMHG_PA,
+                "pressure_difference_tolerance_mmhg": self.tol * pscale / MMHG_PA,
+                "pressure_level_change_mmhg": d_level_pa / MMHG_PA,
+                "pressure_level_tolerance_mmhg": self.tol * max(level, pscale) / MMHG_PA})
+        if not s["ramped"] or self.sim.time_s < self.min_time_s:
+            out["failed"].append("min_time")
+        wins = s.get("recent_windows", [])
+        if len(wins) >= 4:
+            p = np.array([w[1] for w in wins], float)
+            d = (p - p[:, :1]) / MMHG_PA  # pressure differences to the first port (mmHg)
+            path = np.abs(np.diff(d, axis=0)).sum(axis=0)
+            j = int(np.argmax(path))
+            net = abs(d[-1, j] - d[0, j])
+            out["pressure_behaviour"] = "fluctuating" if net < 0.5 * path[j] else "drifting"
+            out["pressure_swing_mmhg"] = float(np.max(d.max(axis=0) - d.min(axis=0)))
+            out["pressure_net_change_mmhg"] = float(net)
+            out["over_s"] = float(wins[-1][0] - wins[0][0])
+        return out
 
     # ------------------------------------------------------------------ results
     def _result(self, status, wall) -> RunResult:
@@ -465,6 +529,8 @@ class FlowRunner:
             info["window_steps"] = self.window
             info["max_time_s"] = self.max_time_s
             converged = bool(s["converged"])
+            if not converged:
+                info["convergence"] = self._steady_diagnosis()
         else:
             ps = self.period_steps
             step_t = np.round(t / self.dt).astype(np.int64)
