@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..units import CS2
+from ..units import CS2, MMHG_PA
 from .outlets import OutletModel
+from .simulation import Simulation
+from .waveforms import Waveform, womersley_profile
 
 # window means kept for the diagnosis of a steady run that ends unconverged
 RECENT_WINDOWS = 8
-MMHG_PA = 133.322387415
-from .simulation import Simulation
-from .waveforms import Waveform, womersley_profile
 
 __all__ = ["FlowRunner", "FlowSetup", "RunResult"]
 
@@ -499,7 +498,7 @@ class FlowRunner:
         if not s["ramped"] or self.sim.time_s < self.min_time_s:
             out["failed"].append("min_time")
         wins = s.get("recent_windows", [])
-        if len(wins) >= 4:
+        if "pressure" in out["failed"] and len(wins) >= 4:
             p = np.array([w[1] for w in wins], float)
             d = (p - p[:, :1]) / MMHG_PA  # pressure differences to the first port (mmHg)
             path = np.abs(np.diff(d, axis=0)).sum(axis=0)
