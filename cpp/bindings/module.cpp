@@ -223,6 +223,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("bytes_held", &Backend::bytes_held,
                              "bytes held for the run: populations, index tables, lattice and boundary links")
       .def_property_readonly("time_step", &Backend::time_step)
+      .def_property_readonly("link_uploads", &Backend::link_uploads,
+                             "times step() re-sent link kinds and inlet velocities to the backend")
       .def("set_time_step", &Backend::set_time_step)
       .def("step", [](Backend& b, int64_t n) {
         try {

@@ -40,9 +40,15 @@ void Backend::set_port_kind(int port, PortKind kind) {
   check_port(port, lat_.n_ports);
   port_kind_[size_t(port)] = kind;
   const unsigned char lk = kind == PORT_VELOCITY ? LINK_VELOCITY : LINK_PRESSURE;
-  for (uint32_t a = lat_.port_link_begin[size_t(port)]; a < lat_.port_link_begin[size_t(port) + 1]; ++a)
-    lat_.link_kind[lat_.port_links[a]] = lk;
-  links_dirty_ = true;
+  // The 0D outlet coupling re-asserts "pressure" every coupling step: only a real change marks the
+  // links for upload (on a GPU that is a host-to-device copy of every link's kind and velocity)
+  for (uint32_t a = lat_.port_link_begin[size_t(port)]; a < lat_.port_link_begin[size_t(port) + 1]; ++a) {
+    unsigned char& k = lat_.link_kind[lat_.port_links[a]];
+    if (k != lk) {
+      k = lk;
+      links_dirty_ = true;
+    }
+  }
 }
 
 void Backend::set_port_pressure(int port, double p_lu) {
@@ -115,6 +121,7 @@ void Backend::step(int64_t nsteps) {
     if (links_dirty_) {
       upload_links();
       links_dirty_ = false;
+      ++link_uploads_;
     }
     do_step((t_ & 1) != 0, scale, rho);
     ++t_;

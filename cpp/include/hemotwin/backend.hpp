@@ -67,6 +67,8 @@ class Backend {
 
   void step(int64_t nsteps);  // throws DivergenceError
   int64_t time_step() const { return t_; }
+  // How many times step() re-sent the link kinds and inlet velocities (a diagnostic for tests)
+  int64_t link_uploads() const { return link_uploads_; }
   const SparseLattice& lattice() const { return lat_; }
   const PhysicsConfig& config() const { return cfg_; }
 
@@ -120,6 +122,7 @@ class Backend {
   std::vector<Wave> port_wave_;
   std::vector<double> port_flux_, port_flux_mean_;
   bool links_dirty_ = true;
+  int64_t link_uploads_ = 0;
 };
 
 std::unique_ptr<Backend> make_backend(const std::string& device, SparseLattice lattice,

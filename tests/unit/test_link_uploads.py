@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The 0D outlet coupling re-asserts each outlet's "pressure" kind every coupling step; that must not
+re-send every link's kind and velocity to the backend (on a GPU a host-to-device copy of the whole
+link list per step, larger than the step itself on a clinical lattice). Same flow either way."""
+import math
+
+import numpy as np
+
+from hemotwin.geometry.voxelize import tube_domain
+from hemotwin.solver.outlets import default_outlets
+from hemotwin.solver.runner import FlowRunner, FlowSetup
+from hemotwin.solver.simulation import Numerics, Simulation
+from hemotwin.solver.waveforms import Waveform
+from hemotwin.units import MMHG_PA
+
+
+def _coupled_run(device, steps=300):
+    dom = tube_domain(1.0e-3, 6e-3, 0.25e-3)
+    q = 0.02e-6
+    sim = Simulation(dom, u_max_m_s=2.5 * q / (math.pi * 1e-6), numerics=Numerics(
+        u_lu_max=0.08, precision="float64", tau=0.7), device=device, threads=1)
+    p = 93 * MMHG_PA
+    setup = FlowSetup("inlet", Waveform.constant(q), "parabolic",
+                      default_outlets({"outlet": 1.0e-3}, q, p, "rcr"), pressure_offset_pa=p,
+                      ramp_s=20 * sim.units.dt_s)
+    FlowRunner(sim, setup, "steady", tolerance=1e-12, max_time_s=steps * sim.units.dt_s,
+               window_s=2 * steps * sim.units.dt_s, progress=False).run()
+    return sim
+
+
+def test_outlet_coupling_does_not_resend_links_every_step(backend):
+    sim = _coupled_run(backend)
+    uploads = sim._solver.link_uploads
+    # the inlet profile is set during its 20-step ramp; the 280 coupled steps after it add none
+    assert sim.time_step == 300 and 1 <= uploads <= 22, uploads
+    # a real change still reaches the backend: the outlet turned into a velocity port and back
+    before = sim._solver.link_uploads
+    sim._solver.set_port_kind(1, "velocity")
+    sim._solver.set_port_kind(1, "pressure")
+    sim.step(1)
+    assert sim._solver.link_uploads == before + 1
+    sim.set_outlet_pressure("outlet", 93 * MMHG_PA)
+    sim.step(1)
+    assert sim._solver.link_uploads == before + 1
+    assert np.isfinite(sim.fields()["pressure_pa"]).all()
