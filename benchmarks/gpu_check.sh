@@ -72,6 +72,6 @@ done
 $PY -m hemotwin.cli verify order --device cuda --json | tee -a "$OUT/verify.jsonl"
 echo "verify $(( $(date +%s) - t0 )) s"
 echo "== the Python coupling loop's share of a clinical run (RCR outlets, coupling every 1 / 10 steps)"
-timeout 120 $PY benchmarks/coupling_overhead.py --device cuda --domain .devicedata/aorta_domain.npz \
+timeout 120 $PY benchmarks/coupling_overhead.py --device cuda \
   --json "$OUT/coupling_overhead.json" 2>&1 | tail -3 || echo "coupling overhead: not measured"
 echo "total $(( $(date +%s) - t0 )) s"

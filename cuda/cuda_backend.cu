@@ -180,12 +180,13 @@ class CudaBackend final : public Backend {
   std::vector<double> port_mean_pressure() override {
     const size_t np = size_t(lat_.n_ports);
     if (np == 0) return {};
-    DeviceArray<double> out;
-    out.allocate(np);
+    // a buffer kept across calls: the 0D coupling asks every coupling step, and a cudaMalloc /
+    // cudaFree pair per call costs more than the kernel (cudaFree also waits for the device)
+    if (port_p_out_.count != np) port_p_out_.allocate(np);
     port_pressure_kernel<S><<<unsigned(np), kBlock>>>(f_.ptr, addr_.ptr, n_, (t_ & 1) != 0, port_cells_.ptr,
-                                                      port_cell_begin_.ptr, out.ptr);
+                                                      port_cell_begin_.ptr, port_p_out_.ptr);
     check(cudaGetLastError(), "port_pressure_kernel");
-    return out.download();
+    return port_p_out_.download();
   }
 
   void fields(double* rho, double* u, double* sigma) override {
@@ -309,7 +310,7 @@ class CudaBackend final : public Backend {
   DeviceArray<int16_t> link_port_;
   DeviceArray<float> link_q_, link_u_d_;
   DeviceArray<C> link_flux_, port_vals_;
-  DeviceArray<double> flux_last_, flux_sum_;
+  DeviceArray<double> flux_last_, flux_sum_, port_p_out_;
   DeviceArray<int> bad_;
   std::vector<C> host_vals_;
 };

@@ -80,3 +80,16 @@ def test_convergence_warning_tells_unsteady_flow_from_a_slow_drift():
     assert drift.endswith("raise run.max_time") and "unsteady" not in drift
     assert _convergence_warnings({"mode": "steady", "converged": True}, "pre") == []
     assert _convergence_warnings({"mode": "pulsatile", "converged": False}, "pre") == []
+
+
+def test_a_runner_on_a_simulation_already_past_its_end_says_so():
+    dom = tube_domain(1.0e-3, 4e-3, 0.25e-3)
+    q = 0.02e-6
+    sim = Simulation(dom, u_max_m_s=2.5 * q / (math.pi * 1e-6), numerics=Numerics(
+        u_lu_max=0.08, precision="float64", tau=0.7), device="cpu", threads=1)
+    sim.step(50)
+    setup = FlowSetup("inlet", Waveform.constant(q), "parabolic",
+                      default_outlets({"outlet": 1.0e-3}, q, P_MEAN, "rcr"), pressure_offset_pa=P_MEAN)
+    r = FlowRunner(sim, setup, "steady", max_time_s=40 * sim.units.dt_s, progress=False)
+    with pytest.raises(ValueError, match="already at step 50, at or past this run's end"):
+        r.run()

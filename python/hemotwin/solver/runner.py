@@ -363,6 +363,9 @@ class FlowRunner:
             s["ramped"] = False
             self._wave_set = False
         total = self._total_steps()
+        if not resumed and sim.time_step >= total:
+            raise ValueError(f"the simulation is already at step {sim.time_step}, at or past this run's "
+                             f"end (step {total}): nothing to run; raise max_time (steady) or cycles")
         bar = tqdm(total=total, initial=sim.time_step, unit="step", desc=self.label,
                    disable=not self.progress, dynamic_ncols=True, mininterval=1.0)
         sample_every = max(1, self.period_steps // self.samples_per_cycle) if self.mode == "pulsatile" else 0
