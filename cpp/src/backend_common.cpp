@@ -14,7 +14,6 @@ Backend::Backend(SparseLattice lattice, PhysicsConfig cfg) : lat_(std::move(latt
     throw std::invalid_argument("relaxation time tau = " + std::to_string(cfg_.tau) +
                                 " must be > 0.5 (positive viscosity)");
   link_u_.assign(3 * lat_.n_links(), 0.0f);
-  port_kind_.assign(size_t(lat_.n_ports), PORT_PRESSURE);
   port_p_.assign(size_t(lat_.n_ports), 0.0);
   port_wave_.resize(size_t(lat_.n_ports));
   port_flux_.assign(size_t(lat_.n_ports), 0.0);
@@ -38,7 +37,6 @@ static void check_port(int port, int n_ports) {
 
 void Backend::set_port_kind(int port, PortKind kind) {
   check_port(port, lat_.n_ports);
-  port_kind_[size_t(port)] = kind;
   const unsigned char lk = kind == PORT_VELOCITY ? LINK_VELOCITY : LINK_PRESSURE;
   // The 0D outlet coupling re-asserts "pressure" every coupling step: only a real change marks the
   // links for upload (on a GPU that is a host-to-device copy of every link's kind and velocity)

@@ -366,7 +366,7 @@ def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False, p
     elif seg.clip_radius:
         ports = _bounded_ports(case, vol, mask)
     else:
-        from .geometry.model import build_vessel_model
+        from .geometry.model import NoPortsError, build_vessel_model
         from .geometry.ports import PortOverrideError
 
         try:
@@ -378,9 +378,7 @@ def _stage_geometry(case: Case, vol, mask, levelset, given=None, remesh=False, p
                                            self_intersections=False)
         except PortOverrideError as e:  # a [ports.names] point far from every port
             raise PipelineError(str(e)) from None
-        except ValueError as e:
-            if not str(e).startswith("no ports"):
-                raise
+        except NoPortsError:
             model = None  # reported below with the other too-few-ports cases
         ports, surf, cl = (model.ports, model.surface, model.centerlines) if model else ([], None, None)
     if len(ports) < 2:

@@ -69,3 +69,14 @@ def test_treated_mask_is_cut_at_the_native_port_planes(oblique_tube):
         np.testing.assert_array_equal(a.normal, b.normal)
         np.testing.assert_allclose(a.center_mm, b.center_mm, atol=0.5)
     assert ports2 is not ports and ports2[0] is not ports[0]  # the native ports are untouched
+
+
+def test_a_lumen_inside_the_image_has_no_ports_and_says_so(oblique_tube):
+    from hemotwin.pipeline import PipelineError, _stage_geometry
+
+    ph, vol, case = oblique_tube
+    closed = ph.mask.copy()
+    closed[:, :, :4] = 0
+    closed[:, :, -4:] = 0  # the tube no longer reaches the z faces
+    with pytest.raises(PipelineError, match="found 0 port"):
+        _stage_geometry(case, vol, closed, None)

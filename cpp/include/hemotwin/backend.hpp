@@ -113,7 +113,6 @@ class Backend {
   PhysicsConfig cfg_;
   int64_t t_ = 0;
   std::vector<float> link_u_;  // 3 per link
-  std::vector<int> port_kind_;
   std::vector<double> port_p_;
   struct Wave {
     std::vector<double> t, v;

@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VesselModel", "build_vessel_model"]
+__all__ = ["NoPortsError", "VesselModel", "build_vessel_model"]
+
+
+class NoPortsError(ValueError):
+    """The lumen touches neither the image boundary nor a clip plane: nothing to cut as a port."""
 
 
 @dataclass
@@ -116,7 +120,7 @@ def build_vessel_model(
     ]
     ports = detect_ports(mask, geom, planes, overrides=port_overrides)
     if not ports:
-        raise ValueError(
+        raise NoPortsError(
             "no ports: the lumen touches neither the image boundary nor a clip plane; "
             "crop the image or add a clip plane across each vessel end"
         )

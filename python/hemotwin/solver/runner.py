@@ -390,8 +390,8 @@ class FlowRunner:
                     s["series_q"].append(q)
                     s["series_p"].append(pp)
                     s["series_pm"].append(np.array([pm.get(n, np.nan) for n in self.names]))
+                step = sim.time_step
                 if self.mode == "steady":
-                    step = sim.time_step
                     if last_end >= self.window and last_end - self.window < step <= last_end and \
                             (last_end - step) % field_every == 0:
                         self._accumulate_fields()
@@ -401,7 +401,6 @@ class FlowRunner:
                     if last_end >= self.window and step >= last_end:
                         break  # no whole window fits before max_time
                 else:
-                    step = sim.time_step
                     last_cycle_start = (self.cycles - 1) * self.period_steps
                     if step > last_cycle_start and (step - last_cycle_start) % sample_every < self.k:
                         self._sample()
@@ -425,7 +424,7 @@ class FlowRunner:
         mq, mp = s["win_q"] / s["win_n"], s["win_p"] / s["win_n"]
         s["win_q"], s["win_p"], s["win_n"] = np.zeros_like(mq), np.zeros_like(mp), 0
         qin = abs(self.setup.waveform.mean_m3_s) or 1.0
-        pscale = max(float(np.ptp(mp)), 133.322387415)
+        pscale = max(float(np.ptp(mp)), MMHG_PA)
         if s["prev_q"] is not None:
             dq = float(np.max(np.abs(mq - s["prev_q"]))) / qin
             # pressure differences between ports (what gradients are made of) against their own
@@ -433,18 +432,17 @@ class FlowRunner:
             # level settles slowly (R_total x lattice compliance) by a fraction of a per cent of
             # ~90 mmHg, which must not hold a run whose gradients and flows have long settled
             prev = s["prev_p"]
-            d_diff = float(np.max(np.abs((mp - mp[0]) - (prev - prev[0])))) / pscale
+            diff_pa = float(np.max(np.abs((mp - mp[0]) - (prev - prev[0]))))
             level = float(np.mean(mp))
-            d_level = abs(level - float(np.mean(prev))) / max(abs(level), pscale)
-            dp = max(d_diff, d_level)
+            level_pa = abs(level - float(np.mean(prev)))
+            dp = max(diff_pa / pscale, level_pa / max(abs(level), pscale))
             # mass balance too: with large outlet resistances the weakly compressible lattice
             # drifts slowly (time constant R_total V / (rho cs^2)) while window-to-window changes
             # already look small
             dm = abs(float(np.sum(mq))) / qin  # port flows are signed out of the fluid
             # relative changes (the criterion), then the absolute ones and their scales (the
             # diagnosis of a run that ends unconverged, _steady_diagnosis)
-            s["history"].append([self.sim.time_s, dq, dp, dm,
-                                 d_diff * pscale, abs(level - float(np.mean(prev))), pscale, qin])
+            s["history"].append([self.sim.time_s, dq, dp, dm, diff_pa, level_pa, pscale, qin])
             ok = max(dq, dp, dm) < self.tol and s["ramped"] and self.sim.time_s >= self.min_time_s
             s["calm"] = s["calm"] + 1 if ok else 0
         s["prev_q"], s["prev_p"] = mq, mp
