@@ -74,6 +74,13 @@ PYBIND11_MODULE(_core, m) {
 #else
     d["cuda_fma_contraction"] = false;
 #endif
+    // HEMOTWIN_CUDA=EMULATE: the CUDA backend's code runs on a CPU emulation of the runtime (a
+    // developer check of that code without a GPU; cuda/emulation)
+#ifdef HEMOTWIN_CUDA_EMULATED
+    d["cuda_emulated"] = true;
+#else
+    d["cuda_emulated"] = false;
+#endif
 #ifdef _OPENMP
     d["openmp"] = true;
     d["max_threads"] = omp_get_max_threads();

@@ -21,7 +21,9 @@ def build_info() -> dict:
         ``openmp`` (bool), ``max_threads`` (int), ``compiler`` (str), ``cuda_option`` (the build's
         ``HEMOTWIN_CUDA`` setting: ``AUTO``, ``ON`` or ``OFF``), ``cuda_fma_contraction`` (bool:
         whether nvcc may fuse multiply-adds, ``HEMOTWIN_CUDA_FMA``; on by default; off, the CUDA
-        kernels round as the portable CPU build does).
+        kernels round as the portable CPU build does), ``cuda_emulated`` (bool: a developer build,
+        ``HEMOTWIN_CUDA=EMULATE``, whose CUDA backend runs on a CPU emulation of the CUDA runtime;
+        cuda/emulation/README.md).
 
     Examples
     --------

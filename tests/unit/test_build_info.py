@@ -8,9 +8,13 @@ import hemotwin
 def test_build_info_names_what_was_compiled():
     info = hemotwin.build_info()
     assert isinstance(info["cuda_compiled"], bool)
-    assert info["cuda_option"] in {"AUTO", "ON", "OFF"}
+    assert info["cuda_option"] in {"AUTO", "ON", "OFF", "EMULATE"}
     archs = info["cuda_architectures"]
-    if info["cuda_compiled"]:
+    assert info["cuda_emulated"] == (info["cuda_option"] == "EMULATE")
+    if info["cuda_emulated"]:
+        # the developer check of cuda/ on the CPU (cuda/emulation): no GPU code at all
+        assert info["cuda_compiled"] and archs == ["cpu-emulation"], info
+    elif info["cuda_compiled"]:
         # Hopper machine code plus a portable PTX fallback (issue 6).
         assert "90-real" in archs and any(a.endswith("virtual") for a in archs), archs
     else:
