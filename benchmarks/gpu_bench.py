@@ -17,11 +17,11 @@ import numpy as np
 from hemotwin import _core
 
 
-def copy_bandwidth_gbps() -> float:
+def copy_bandwidth_gbps(nbytes: int = 2 * 1024**3) -> float:
     """Device-to-device copy, counting bytes read plus written (the METHOD.md convention): the core's
     own cudaMemcpy timing (no torch needed on the GPU image)."""
     try:
-        return float(_core.cuda_copy_bandwidth_gbps(2 * 1024**3, 20))
+        return float(_core.cuda_copy_bandwidth_gbps(nbytes, 20))
     except Exception as exc:  # report nothing rather than a guess
         print("copy bandwidth not measured:", exc)
         return float("nan")
@@ -65,8 +65,10 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--aorta", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--copy-bytes", type=int, default=2 * 1024**3,
+                    help="buffer size of the copy-bandwidth measurement (default 2 GiB, past every cache)")
     a = ap.parse_args()
-    res = {"device": _core.cuda_device_name(), "copy_gbps": copy_bandwidth_gbps(),
+    res = {"device": _core.cuda_device_name(), "copy_gbps": copy_bandwidth_gbps(a.copy_bytes),
            "copy_gbps_torch": torch_copy_bandwidth_gbps()}
 
     def save():  # after every case: a later failure (memory, a missing file) keeps what was measured
