@@ -139,6 +139,14 @@ __global__ void canonical_kernel(S* f, const uint32_t* addr, size_t n, bool odd_
   }
 }
 
+// link_u[port_links[a]] = staged[a - first] for one port's links: its new inlet velocities
+__global__ void scatter_port_velocity_kernel(float* link_u, const float* staged, const uint32_t* links, size_t m) {
+  const size_t a = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (a >= m) return;
+  const size_t l = links[a];
+  for (int d = 0; d < 3; ++d) link_u[3 * l + size_t(d)] = staged[3 * a + size_t(d)];
+}
+
 template <class S>
 __global__ void init_kernel(S* f, size_t n) {
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -253,6 +261,22 @@ class CudaBackend final : public Backend {
     host_vals_.assign(2 * size_t(lat_.n_ports), C(-1));  // force a port-value upload
   }
 
+  // A few kB (the port's links) instead of every link's kind and velocity.
+  void upload_port_velocity(int port) override {
+    const uint32_t first = lat_.port_link_begin[size_t(port)], end = lat_.port_link_begin[size_t(port) + 1];
+    const size_t m = end - first;
+    if (!m) return;
+    staged_host_.resize(3 * m);
+    for (size_t a = 0; a < m; ++a) {
+      const size_t l = lat_.port_links[first + a];
+      for (int d = 0; d < 3; ++d) staged_host_[3 * a + size_t(d)] = link_u_[3 * l + size_t(d)];
+    }
+    if (staged_.count < 3 * m) staged_.allocate(3 * m);
+    check(cudaMemcpy(staged_.ptr, staged_host_.data(), 3 * m * sizeof(float), cudaMemcpyHostToDevice), "port velocity");
+    scatter_port_velocity_kernel<<<grid_for(m), kBlock>>>(link_u_d_.ptr, staged_.ptr, port_links_.ptr + first, m);
+    check(cudaGetLastError(), "scatter_port_velocity_kernel");
+  }
+
   void read_port_flux(std::vector<double>& last, std::vector<double>& sum) override {
     const size_t np = size_t(lat_.n_ports);
     last = flux_last_.download();
@@ -308,7 +332,8 @@ class CudaBackend final : public Backend {
   DeviceArray<uint32_t> addr_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
   DeviceArray<uint8_t> link_dir_, link_kind_;
   DeviceArray<int16_t> link_port_;
-  DeviceArray<float> link_q_, link_u_d_;
+  DeviceArray<float> link_q_, link_u_d_, staged_;
+  std::vector<float> staged_host_;
   DeviceArray<C> link_flux_, port_vals_;
   DeviceArray<double> flux_last_, flux_sum_, port_p_out_;
   DeviceArray<int> bad_;

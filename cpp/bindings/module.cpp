@@ -232,6 +232,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("time_step", &Backend::time_step)
       .def_property_readonly("link_uploads", &Backend::link_uploads,
                              "times step() re-sent link kinds and inlet velocities to the backend")
+      .def_property_readonly("port_velocity_uploads", &Backend::port_velocity_uploads,
+                             "times step() re-sent one port's inlet velocities alone")
       .def("set_time_step", &Backend::set_time_step)
       .def("step", [](Backend& b, int64_t n) {
         try {

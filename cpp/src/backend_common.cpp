@@ -18,6 +18,7 @@ Backend::Backend(SparseLattice lattice, PhysicsConfig cfg) : lat_(std::move(latt
   port_wave_.resize(size_t(lat_.n_ports));
   port_flux_.assign(size_t(lat_.n_ports), 0.0);
   port_flux_mean_.assign(size_t(lat_.n_ports), 0.0);
+  port_velocity_dirty_.assign(size_t(lat_.n_ports), 0);
 }
 
 double Backend::sweep_bytes_per_update() const {
@@ -65,7 +66,9 @@ void Backend::set_port_velocity(int port, const float* u, size_t m) {
     const uint32_t pc = lat_.link_port_cell[l];
     for (int d = 0; d < 3; ++d) link_u_[3 * size_t(l) + size_t(d)] = u[3 * size_t(pc) + size_t(d)];
   }
-  links_dirty_ = true;
+  // only this port's links: a Womersley inlet sets them every step, and re-sending every link (13 B
+  // each, ~13 MB on an aorta) would cost a GPU more than the step
+  port_velocity_dirty_[size_t(port)] = 1;
 }
 
 void Backend::set_port_waveform(int port, std::vector<double> t, std::vector<double> v, double period) {
@@ -120,6 +123,14 @@ void Backend::step(int64_t nsteps) {
       upload_links();
       links_dirty_ = false;
       ++link_uploads_;
+      std::fill(port_velocity_dirty_.begin(), port_velocity_dirty_.end(), 0);
+    } else {
+      for (size_t p = 0; p < np; ++p)
+        if (port_velocity_dirty_[p]) {
+          upload_port_velocity(int(p));
+          port_velocity_dirty_[p] = 0;
+          ++port_velocity_uploads_;
+        }
     }
     do_step((t_ & 1) != 0, scale, rho);
     ++t_;

@@ -4,6 +4,7 @@ be right: a block reduction over __syncthreads gives the exact sum, and the mist
 into garbage (a host pointer in a kernel, a copy past an allocation, a barrier only some threads
 reach, a double free) are reported by name."""
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def probe_output(tmp_path_factory):
         pytest.skip("no C++ compiler on PATH to build the emulation probe")
     work = tmp_path_factory.mktemp("emulation")
     cpp = work / "probe.cpp"
-    subprocess.run(["python", str(EMULATION / "translate.py"), str(Path(__file__).parent / "data" / "emulation_probe.cu"),
+    subprocess.run([sys.executable, str(EMULATION / "translate.py"), str(Path(__file__).parent / "data" / "emulation_probe.cu"),
                     str(cpp)], check=True)
     exe = work / "probe"
     subprocess.run([cxx, "-std=c++17", "-O1", "-fopenmp", f"-I{EMULATION}", str(cpp), str(EMULATION / "emulator.cpp"),
@@ -62,6 +63,6 @@ def test_fresh_device_memory_reads_as_nan(probe_output):
 def test_translate_refuses_a_launch_it_cannot_parse(tmp_path):
     src = tmp_path / "bad.cu"
     src.write_text("void f() { k<<<\n 1, 1>>>(); }\n")
-    run = subprocess.run(["python", str(EMULATION / "translate.py"), str(src), str(tmp_path / "bad.cpp")],
+    run = subprocess.run([sys.executable, str(EMULATION / "translate.py"), str(src), str(tmp_path / "bad.cpp")],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "could not parse" in (run.stdout + run.stderr)

@@ -5,6 +5,7 @@ link list per step, larger than the step itself on a clinical lattice). Same flo
 import math
 
 import numpy as np
+import pytest
 
 from hemotwin.geometry.voxelize import tube_domain
 from hemotwin.solver.outlets import default_outlets
@@ -43,3 +44,31 @@ def test_outlet_coupling_does_not_resend_links_every_step(backend):
     sim.step(1)
     assert sim._solver.link_uploads == before + 1
     assert np.isfinite(sim.fields()["pressure_pa"]).all()
+
+
+def _inlet_set_every_step(device, steps=60):
+    """A Womersley-like inlet: new velocities on the inlet's cells before every step."""
+    dom = tube_domain(1.0e-3, 4e-3, 0.25e-3)
+    sim = Simulation(dom, u_max_m_s=0.02, numerics=Numerics(precision="float64", tau=0.7), device=device,
+                     threads=1)
+    sim.set_outlet_pressure("outlet", 0.0)
+    inward = -np.asarray(dom.port_normals[dom.port_names.index("inlet")], float)
+    n_cells = len(sim.port_cell_centers_m("inlet"))
+    for k in range(steps):
+        speed = 0.01 * (1.0 + math.sin(2 * math.pi * k / 20))
+        sim.set_inlet_velocity("inlet", np.outer(np.full(n_cells, speed), inward))
+        sim.step(1)
+    return sim
+
+
+def test_an_inlet_set_every_step_sends_only_its_own_velocities(backend):
+    sim = _inlet_set_every_step(backend)
+    # the first step sends every link (the kinds changed); the 59 after it only the inlet's velocities
+    assert sim._solver.link_uploads == 1
+    assert sim._solver.port_velocity_uploads == 59
+    if backend == "cuda":  # what reached the GPU is what the CPU used, step by step
+        ref = _inlet_set_every_step("cpu")
+        u, u_ref = sim.fields()["velocity_m_s"], ref.fields()["velocity_m_s"]
+        assert np.linalg.norm(u - u_ref) < 1e-10 * np.linalg.norm(u_ref)
+        q, q_ref = sim.port_flows_m3_s(), ref.port_flows_m3_s()
+        assert q["inlet"] == pytest.approx(q_ref["inlet"], rel=1e-10)

@@ -69,6 +69,8 @@ class Backend {
   int64_t time_step() const { return t_; }
   // How many times step() re-sent the link kinds and inlet velocities (a diagnostic for tests)
   int64_t link_uploads() const { return link_uploads_; }
+  // How many times step() re-sent one port's inlet velocities alone (a Womersley inlet, every step)
+  int64_t port_velocity_uploads() const { return port_velocity_uploads_; }
   const SparseLattice& lattice() const { return lat_; }
   const PhysicsConfig& config() const { return cfg_; }
 
@@ -102,7 +104,10 @@ class Backend {
   virtual void do_step(bool odd, const std::vector<double>& port_scale,
                        const std::vector<double>& port_rho) = 0;
   virtual bool poll_bad() = 0;  // reads and clears the sticky non-physical-cell flag
-  virtual void upload_links() = 0;  // link kinds or inlet velocities changed on the host
+  virtual void upload_links() = 0;  // link kinds changed on the host: send every link's kind and velocity
+  // Only this port's inlet velocities changed (link_u_ at its links): a backend with its own copy
+  // of link_u_ sends those; the CPU reads link_u_ itself.
+  virtual void upload_port_velocity(int port) { (void)port; }
   // Each do_step adds its per-port mass flux to an accumulator; this returns the last step's and the
   // accumulated sums (fixed-order reductions) and clears the accumulator.
   virtual void read_port_flux(std::vector<double>& last, std::vector<double>& sum) = 0;
@@ -121,7 +126,8 @@ class Backend {
   std::vector<Wave> port_wave_;
   std::vector<double> port_flux_, port_flux_mean_;
   bool links_dirty_ = true;
-  int64_t link_uploads_ = 0;
+  std::vector<unsigned char> port_velocity_dirty_;  // per port, when links_dirty_ is not set
+  int64_t link_uploads_ = 0, port_velocity_uploads_ = 0;
 };
 
 std::unique_ptr<Backend> make_backend(const std::string& device, SparseLattice lattice,
