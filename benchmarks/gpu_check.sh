@@ -59,7 +59,7 @@ cd - > /dev/null
 echo "== parity and cuda tests"
 HEMOTWIN_PARITY_DOMAIN=.devicedata/demo_domain.npz $PY -m pytest -q -p no:cacheprovider \
   tests/backends tests/unit/test_simulation_core.py tests/unit/test_core_lattice.py tests/unit/test_bouzidi_walls.py \
-  tests/physics/test_verification.py \
+  tests/physics/test_verification.py tests/physics/test_storage16.py tests/unit/test_link_uploads.py \
   -k "cuda or parity" -rP 2>&1 | tee "$OUT/pytest.log" | grep -E "^parity|passed|failed|error|FAILED|SKIPPED" | tail -30
 echo "tests $(( $(date +%s) - t0 )) s"
 echo "== benchmark"
