@@ -17,7 +17,7 @@ import numpy as np
 from hemotwin import _core
 
 
-def copy_bandwidth_gbps(nbytes: int = 2 * 1024**3) -> float:
+def copy_bandwidth_gbps(nbytes: int) -> float:
     """Device-to-device copy, counting bytes read plus written (the METHOD.md convention): the core's
     own cudaMemcpy timing (no torch needed on the GPU image)."""
     try:
@@ -27,12 +27,12 @@ def copy_bandwidth_gbps(nbytes: int = 2 * 1024**3) -> float:
         return float("nan")
 
 
-def torch_copy_bandwidth_gbps() -> float | None:
+def torch_copy_bandwidth_gbps(nbytes: int) -> float | None:
     """The same copy through torch where it is installed: a cross-check of the core's figure."""
     try:
         import torch
 
-        x = torch.empty(2 * 1024**3 // 4, dtype=torch.float32, device="cuda")
+        x = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda")
         y = torch.empty_like(x)
         for _ in range(3):
             y.copy_(x)
@@ -69,7 +69,7 @@ def main():
                     help="buffer size of the copy-bandwidth measurement (default 2 GiB, past every cache)")
     a = ap.parse_args()
     res = {"device": _core.cuda_device_name(), "copy_gbps": copy_bandwidth_gbps(a.copy_bytes),
-           "copy_gbps_torch": torch_copy_bandwidth_gbps()}
+           "copy_gbps_torch": torch_copy_bandwidth_gbps(a.copy_bytes)}
 
     def save():  # after every case: a later failure (memory, a missing file) keeps what was measured
         if a.json:
