@@ -3,7 +3,9 @@
 # The CUDA backend's tests WITHOUT a GPU (cuda/emulation/README.md): builds hemotwin._core with
 # HEMOTWIN_CUDA=EMULATE (cuda/*.cu compiled by the host compiler against a CPU emulation of the CUDA
 # runtime) in a scratch folder, then runs every cuda-parametrized test and the parity tests against it,
-# the selection gpu_check.sh runs on a lent GPU. Run it before spending a GPU loan.
+# the selection gpu_check.sh runs on a lent GPU, rehearses gpu_check.sh's other steps, and runs every
+# kernel under the emulation's memory checker (cuda/emulation/memcheck_cases.py). Run it before
+# spending a GPU loan.
 # Portable CPU code (HEMOTWIN_NATIVE=OFF) as gpu_check.sh builds it. About 8 minutes to build on 2 cores.
 # Usage: bash benchmarks/cuda_emulation_check.sh [pytest arguments]   (build folder: $HEMOTWIN_EMULATION_BUILD)
 set -euo pipefail
@@ -39,4 +41,7 @@ emulated benchmarks/gpu_bench.py --size 32 "${sparse[@]}" --copy-bytes 67108864 
   echo "gpu_bench.py: ok" || { status=1; tail -5 "$B/gpu_bench.log"; echo "gpu_bench.py FAILED"; }
 emulated benchmarks/coupling_overhead.py --device cuda --tube-cells 2e4 --steps 20 > "$B/coupling.log" 2>&1 &&
   echo "coupling_overhead.py --device cuda: ok" || { status=1; tail -5 "$B/coupling.log"; echo "coupling_overhead.py FAILED"; }
+echo "== memory check of every kernel (races, indices past an allocation, unwritten reads) and their coalescing"
+HEMOTWIN_EMULATION_CHECK=1 emulated cuda/emulation/memcheck_cases.py "${sparse[@]/--aorta/--domain}" \
+  --json "$B/memcheck.json" || status=1
 exit $status

@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ 
                                                                 int* bad) {
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= n) return;
-  if (!aa_update<S, C, LES, CY, ODD>(f, addr, n, c, p, rates)) *bad = 1;  // every writer stores the same value
+  if (!aa_update<S, C, LES, CY, ODD>(f, addr, n, c, p, rates)) atomicExch(bad, 1);  // rare: a cell went bad
 }
 
 template <class S, class C>

@@ -12,6 +12,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef HEMOTWIN_CUDA_EMULATED
+#include "memcheck.hpp"  // cuda/emulation, on the include path of emulated builds only
+#endif
 
 namespace py = pybind11;
 using namespace hemotwin;
@@ -98,6 +101,11 @@ PYBIND11_MODULE(_core, m) {
     return d;
   });
   bind_bench(m);
+#ifdef HEMOTWIN_CUDA_EMULATED
+  m.def("emulation_memcheck_report", &hemotwin_emu::memcheck::report_json, py::arg("reset") = false,
+        "The CUDA emulation's memory checker: per-kernel access and sector counts and the error count, as "
+        "JSON (cuda/emulation/memcheck.hpp); counts only under HEMOTWIN_EMULATION_CHECK=1");
+#endif
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_device_name", &cuda_device_name);
   m.def("cuda_copy_bandwidth_gbps", &cuda_copy_bandwidth_gbps, py::arg("bytes") = size_t(2) << 30,

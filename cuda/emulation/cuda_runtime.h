@@ -11,8 +11,9 @@
 // - launch configurations (empty grid, more than 1024 threads per block), as cudaGetLastError;
 // - __syncthreads reached by only some of a block's threads.
 // Fresh device memory is filled with 0xFF bytes (NaN as float) so a read before the first write shows.
-// What it cannot show: data races between threads (blocks of one launch run in parallel on the host
-// threads, threads of a block in order), timing, and nvcc's own code generation (FMA contraction).
+// With HEMOTWIN_EMULATION_CHECK=1, memcheck.hpp also names data races on device memory, accesses past
+// an allocation's ends and reads of memory nothing wrote, and counts each kernel's memory sectors.
+// What it cannot show: timing, and nvcc's own code generation (FMA contraction).
 #pragma once
 
 #include <cstddef>
@@ -81,6 +82,8 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 void __syncthreads();
+// atomics run outside the memory checker's instrumentation (emulator.cpp), so they never count as races
+int atomicExch(int* address, int value);
 
 namespace hemotwin_emu {
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The CPU emulation of the CUDA runtime declared in cuda_runtime.h (see there for what it checks).
 #include "cuda_runtime.h"
+#include "memcheck.hpp"
 
 #include <ucontext.h>
 
@@ -147,9 +148,15 @@ cudaError_t cudaPeekAtLastError() { return t_last_error; }
 
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (!ptr) return fail(cudaErrorInvalidValue, "cudaMalloc: null result pointer");
-  void* p = std::malloc(std::max<size_t>(bytes, 1));
-  if (!p) return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
-  std::memset(p, 0xFF, bytes);  // NaN as float: a read before the first write shows in the results
+  // 256-byte aligned like cudaMalloc's (sector counts depend on it), between two guard zones where
+  // the memory checker catches an index past either end
+  using hemotwin_emu::memcheck::kAlign, hemotwin_emu::memcheck::kGuard;
+  const size_t total = (bytes + 2 * kGuard + kAlign - 1) / kAlign * kAlign;
+  char* base = static_cast<char*>(std::aligned_alloc(kAlign, total));
+  if (!base) return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
+  std::memset(base, 0xFF, total);  // NaN as float: a read before the first write shows in the results
+  void* p = base + kGuard;
+  hemotwin_emu::memcheck::on_alloc(p, bytes);
   {
     std::lock_guard<std::mutex> lock(g_alloc_mutex);
     g_allocs[reinterpret_cast<uintptr_t>(p)] = bytes;
@@ -167,7 +174,8 @@ cudaError_t cudaFree(void* ptr) {
       return fail(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return (or freed twice)");
     g_allocs.erase(it);
   }
-  std::free(ptr);
+  hemotwin_emu::memcheck::on_free(ptr);
+  std::free(static_cast<char*>(ptr) - hemotwin_emu::memcheck::kGuard);
   return cudaSuccess;
 }
 
@@ -189,6 +197,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
                                            ", destination on the " +
                                            (dst_dev ? "device" : is_host(dst) ? "host" : "device, past its end"));
   std::memmove(dst, src, bytes);
+  if (dst_dev && src_dev) hemotwin_emu::memcheck::on_device_copy(dst, src, bytes);
+  else if (dst_dev) hemotwin_emu::memcheck::on_fill(dst, bytes);
   return cudaSuccess;
 }
 
@@ -197,6 +207,7 @@ cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
   if (!in_allocation(ptr, bytes))
     return fail(cudaErrorInvalidValue, "cudaMemset of " + std::to_string(bytes) + " bytes outside a device allocation");
   std::memset(ptr, value, bytes);
+  hemotwin_emu::memcheck::on_fill(ptr, bytes);
   return cudaSuccess;
 }
 
@@ -235,6 +246,11 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
   return cudaSuccess;
 }
 
+int atomicExch(int* address, int value) {
+  hemotwin_emu::memcheck::on_fill(address, sizeof(int));  // atomics are exempt from the race check
+  return __atomic_exchange_n(address, value, __ATOMIC_RELAXED);
+}
+
 void __syncthreads() {
   Cooperative* c = t_coop;
   if (!c) {
@@ -269,7 +285,10 @@ bool run_grid(const LaunchSite& site, void (*body)(const void*), const void* clo
     auto it = g_kernel_syncs.find(site.key);
     if (it != g_kernel_syncs.end()) known = true, syncs = it->second;
   }
-  if (!known || syncs) {
+  // the memory checker needs one launch at a time, each block's threads in turn
+  const bool checking = hemotwin_emu::memcheck::enabled();
+  if (checking) hemotwin_emu::memcheck::begin_launch(site);
+  if (!known || syncs || checking) {
     static thread_local Cooperative coop;
     coop.body = body;
     coop.closure = closure;
@@ -280,9 +299,15 @@ bool run_grid(const LaunchSite& site, void (*body)(const void*), const void* clo
     std::string error;
     for (size_t b = 0; b < blocks && error.empty(); ++b) {
       blockIdx = unflatten(b, site.grid);
+      if (checking) hemotwin_emu::memcheck::begin_block(b);
       error = run_block_cooperatively(coop, threads);
+      if (checking) hemotwin_emu::memcheck::end_block();
     }
     t_coop = nullptr;
+    if (checking) {
+      const std::string memory_error = hemotwin_emu::memcheck::end_launch();
+      if (error.empty() && !memory_error.empty()) error = memory_error;
+    }
     if (!error.empty()) {
       fail(cudaErrorIllegalAddress, std::string("kernel ") + site.name + ": " + error);
       return false;
