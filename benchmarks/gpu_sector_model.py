@@ -10,6 +10,11 @@ so it says which order is better and by how much the odd step's requests grow, n
 Bytes per update below use the factor on both the read and the write of the 18 populations:
 even step 152 B; odd step 8 B (rest) + 144 B x factor + 72 B neighbour addresses.
 
+It models an address table read per lane, as the kernel was until 2026-12-07; the kernel now reads
+one base per warp where the warp's neighbours are contiguous. The CUDA emulation's memory checker
+counts the real kernels' own sectors (cuda/emulation/memcheck_cases.py, benchmarks/RESULTS.md); this
+is the quick estimate that needs no emulated build.
+
 Usage: python benchmarks/gpu_sector_model.py .devicedata/aorta_domain.npz [--json]
 """
 from __future__ import annotations
@@ -35,16 +40,21 @@ def odd_step_sector_factor(cell_type: np.ndarray, wall_links, wall_q, morton: bo
     warps = n // WARP
     upper = np.array(cell_type.shape) - 1
     sectors = 0
+    one_base = 0  # (warp, direction) pairs whose 32 slots are base + c: the kernel reads one base
     for q in range(1, 19):
         src = ijk - C[q]
         inside = np.all((src >= 0) & (src <= upper), axis=1)
         nb = np.where(inside, index[tuple(np.clip(src, 0, upper).T)], -1)
+        # slot minus cell, per row: a neighbour's in row q, a bounce-back's (all the same) in row opp(q)
+        offset = np.where(nb >= 0, nb - np.arange(n), np.iinfo(np.int64).min)[: warps * WARP].reshape(warps, WARP)
+        one_base += int((offset == offset[:, :1]).all(axis=1).sum())
         nb = np.where(nb < 0, np.arange(n), nb)  # a wall: bounce-back stays in the cell's own slot
         sec = np.sort((nb[: warps * WARP] // VALUES_PER_SECTOR).reshape(warps, WARP), axis=1)
         sectors += int((1 + (np.diff(sec, axis=1) != 0).sum(axis=1)).sum())
     factor = sectors / (warps * 18 * WARP // VALUES_PER_SECTOR)
     odd_bytes = 8 + 144 * factor + 72
     return {"cells": n, "sectors_per_warp_population": sectors / (warps * 18), "odd_step_factor": factor,
+            "warp_direction_pairs_with_one_base": one_base / (warps * 18),
             "modelled_bytes_per_update": (152 + odd_bytes) / 2}
 
 
@@ -61,7 +71,9 @@ def main():
         return
     for order, r in res.items():
         print(f"{order:<8} {r['cells']} cells: {r['sectors_per_warp_population']:.2f} sectors per warp and population "
-              f"(ideal 4), odd-step requests x{r['odd_step_factor']:.2f}, modelled {r['modelled_bytes_per_update']:.0f} B/update")
+              f"(ideal 4), odd-step requests x{r['odd_step_factor']:.2f}, modelled {r['modelled_bytes_per_update']:.0f} B/update "
+              f"(addresses read per lane); one base serves {r['warp_direction_pairs_with_one_base']:.1%} of the "
+              "warp-direction pairs")
 
 
 if __name__ == "__main__":

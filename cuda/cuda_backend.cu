@@ -53,16 +53,19 @@ struct DeviceArray {
 
 constexpr int kBlock = 256;
 constexpr size_t kStrideCells = 32;
+static_assert(kStrideCells % kGroupCells == 0, "aa_update's cell groups must tile the padded stride");
 inline unsigned grid_for(size_t n) { return unsigned((n + kBlock - 1) / kBlock); }
 inline size_t padded_stride(size_t n) { return (n + kStrideCells - 1) / kStrideCells * kStrideCells; }
 
 template <class S, class C, bool LES, bool CY, bool ODD>
 __global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ f, const uint32_t* __restrict__ addr,
                                                                 size_t n, size_t N, CollisionParams<C> p,
-                                                                TrtRates<C> rates, int* bad) {
+                                                                TrtRates<C> rates, int* bad,
+                                                                const uint32_t* __restrict__ group_base) {
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= n) return;
-  if (!aa_update<S, C, LES, CY, ODD>(f, addr, N, c, p, rates)) atomicExch(bad, 1);  // rare: a cell went bad
+  if (!aa_update<S, C, LES, CY, ODD>(f, addr, N, c, p, rates, group_base, N / kGroupCells))
+    atomicExch(bad, 1);  // rare: a cell went bad  // rare: a cell went bad
 }
 
 template <class S, class C>
@@ -171,7 +174,9 @@ class CudaBackend final : public Backend {
     params_ = collision_params<C>(cfg_);
     rates_ = TrtRates<C>(params_);
     f_.allocate(19 * N_);
-    addr_.upload(padded_addresses());
+    const std::vector<uint32_t> addr = padded_addresses();
+    addr_.upload(addr);
+    group_base_.upload(group_bases(addr));
     bcells_.upload(lat_.bcells);
     link_begin_.upload(lat_.link_begin);
     link_dir_.upload(lat_.link_dir);
@@ -314,10 +319,10 @@ class CudaBackend final : public Backend {
   template <bool ODD>
   void launch(bool les, bool cy) {
     const unsigned g = grid_for(n_);
-    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr);
-    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr);
-    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr);
-    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr);
+    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
+    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
+    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
+    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
   }
 
   // The lattice's neighbour table (slots k * n + cell) re-based on the padded stride (k * N + cell).
@@ -334,6 +339,22 @@ class CudaBackend final : public Backend {
         }
       }
     return a;
+  }
+
+  // kernels/aa_step.hpp's group_base: per address row and warp of cells, the one base that gives every
+  // cell's slot as base + c, where there is one (the padding cells past n_ may break the last group's)
+  std::vector<uint32_t> group_bases(const std::vector<uint32_t>& addr) const {
+    const size_t groups = N_ / kGroupCells;
+    std::vector<uint32_t> base(18 * groups, kNoGroupBase);
+    for (size_t r = 0; r < 18; ++r)
+      for (size_t w = 0; w < groups; ++w) {
+        const size_t c0 = w * kGroupCells;
+        const uint32_t b = addr[r * N_ + c0] - uint32_t(c0);  // >= 0: a slot in row >= 1 minus c0 <= N_
+        bool same = true;
+        for (size_t c = c0 + 1; c < c0 + kGroupCells && same; ++c) same = addr[r * N_ + c] - uint32_t(c) == b;
+        if (same) base[r * groups + w] = b;
+      }
+    return base;
   }
 
   void copy_out(double* host, const DeviceArray<double>& d) {
@@ -355,7 +376,7 @@ class CudaBackend final : public Backend {
   CollisionParams<C> params_{};
   TrtRates<C> rates_{};
   DeviceArray<S> f_;
-  DeviceArray<uint32_t> addr_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
+  DeviceArray<uint32_t> addr_, group_base_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
   DeviceArray<uint8_t> link_dir_, link_kind_;
   DeviceArray<int16_t> link_port_;
   DeviceArray<float> link_q_, link_u_d_, staged_;

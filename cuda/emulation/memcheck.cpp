@@ -38,12 +38,17 @@ struct Counts {
   uint64_t loads = 0, stores = 0, load_bytes = 0, store_bytes = 0;
   // warp-wide memory instructions and the distinct 32-byte sectors each touched (L1 -> L2 traffic)
   uint64_t load_requests = 0, store_requests = 0, load_sectors = 0, store_sectors = 0;
+  // distinct sectors a block loads: its loads' L1 -> L2 traffic where L1 keeps what the block's
+  // warps share (a GPU's L1 caches loads; stores write through, so store_sectors stand)
+  uint64_t block_load_sectors = 0;
   // distinct sectors read / written per launch, summed over launches (what DRAM must move at least)
   uint64_t footprint_read_sectors = 0, footprint_write_sectors = 0;
+  // the sectors (loads and stores) per device allocation, by its number: which array costs what
+  std::map<unsigned, uint64_t> sectors_by_allocation;
 };
 
 struct Access {
-  uint32_t warp, occurrence;
+  uint32_t warp, occurrence, allocation;
   uintptr_t pc, sector;
   bool write;
   bool operator<(const Access& o) const {
@@ -63,6 +68,7 @@ struct Launch {
   // execution by each lane of a warp forms one warp-wide request (loops are not unrolled here)
   std::vector<std::vector<std::pair<uintptr_t, uint32_t>>> executed;
   std::vector<Access> accesses;  // the current block's
+  std::vector<uintptr_t> block_sectors;
   size_t errors = 0;
   std::string first_error;
   // the last region hit
@@ -72,6 +78,7 @@ struct Launch {
 
 std::map<uintptr_t, Region> g_regions;  // device allocation start -> shadow
 unsigned g_serial = 0;
+std::map<unsigned, size_t> g_allocation_bytes;  // every allocation's size by its number, freed ones too
 uint32_t g_epoch = 0;
 std::map<std::string, Counts> g_counts;
 uint64_t g_errors = 0;
@@ -201,7 +208,7 @@ void access(uintptr_t a, size_t size, bool write, uintptr_t pc) {
   (write ? c.store_bytes : c.load_bytes) += size;
   auto& epochs = write ? r->write_epoch : r->read_epoch;
   for (uintptr_t sec = a >> 5; sec <= (a + size - 1) >> 5; ++sec) {
-    L.accesses.push_back(Access{uint32_t(t / 32), k, pc, sec, write});
+    L.accesses.push_back(Access{uint32_t(t / 32), k, r->serial, pc, sec, write});
     uint32_t& e = epochs[((sec << 5) - start) >> 5];
     if (e != L.epoch) {
       e = L.epoch;
@@ -220,9 +227,11 @@ void add(Counts& into, const Counts& c) {
   into.load_requests += c.load_requests;
   into.store_requests += c.store_requests;
   into.load_sectors += c.load_sectors;
+  into.block_load_sectors += c.block_load_sectors;
   into.store_sectors += c.store_sectors;
   into.footprint_read_sectors += c.footprint_read_sectors;
   into.footprint_write_sectors += c.footprint_write_sectors;
+  for (const auto& [k, v] : c.sectors_by_allocation) into.sectors_by_allocation[k] += v;
 }
 
 }  // namespace
@@ -240,6 +249,7 @@ void on_alloc(const void* p, size_t bytes) {
   Region& r = g_regions[reinterpret_cast<uintptr_t>(p)];
   r.bytes = bytes;
   r.serial = ++g_serial;
+  g_allocation_bytes[r.serial] = bytes;
   r.words.assign((bytes + 3) / 4, Word{});
   r.read_epoch.assign((bytes + 31) / 32 + 1, 0);
   r.write_epoch.assign((bytes + 31) / 32 + 1, 0);
@@ -296,8 +306,17 @@ void end_block() {
     const bool new_request = i == 0 || !a.same_request(L.accesses[i - 1]);
     const bool new_sector = new_request || a.sector != L.accesses[i - 1].sector;
     if (new_request) (a.write ? L.counts.store_requests : L.counts.load_requests) += 1;
-    if (new_sector) (a.write ? L.counts.store_sectors : L.counts.load_sectors) += 1;
+    if (new_sector) {
+      (a.write ? L.counts.store_sectors : L.counts.load_sectors) += 1;
+      L.counts.sectors_by_allocation[a.allocation] += 1;
+    }
   }
+  std::vector<uintptr_t>& loaded = L.block_sectors;
+  loaded.clear();
+  for (const Access& a : L.accesses)
+    if (!a.write) loaded.push_back(a.sector);
+  std::sort(loaded.begin(), loaded.end());
+  L.counts.block_load_sectors += uint64_t(std::unique(loaded.begin(), loaded.end()) - loaded.begin());
   L.accesses.clear();
 }
 
@@ -322,10 +341,18 @@ std::string report_json(bool reset) {
         {"launches", c.launches}, {"threads", c.threads}, {"loads", c.loads}, {"stores", c.stores},
         {"load_bytes", c.load_bytes}, {"store_bytes", c.store_bytes}, {"load_requests", c.load_requests},
         {"store_requests", c.store_requests}, {"load_sectors", c.load_sectors}, {"store_sectors", c.store_sectors},
+        {"block_load_sectors", c.block_load_sectors},
         {"footprint_read_sectors", c.footprint_read_sectors}, {"footprint_write_sectors", c.footprint_write_sectors}};
     for (size_t i = 0; i < std::size(fields); ++i)
       s += std::string(i ? ", " : "") + "\"" + fields[i].first + "\": " + std::to_string(fields[i].second);
-    s += "}";
+    s += ", \"sectors_by_allocation\": {";
+    bool first_alloc = true;
+    for (const auto& [serial, sectors] : c.sectors_by_allocation) {
+      s += std::string(first_alloc ? "" : ", ") + "\"#" + std::to_string(serial) + " (" +
+           std::to_string(g_allocation_bytes[serial]) + " bytes)\": " + std::to_string(sectors);
+      first_alloc = false;
+    }
+    s += "}}";
     first = false;
   }
   s += "}}";

@@ -111,8 +111,9 @@ def run_cases() -> list[dict]:
 
 
 def step_traffic(solver, n_cells: int) -> dict:
-    """Per kernel of one step: sectors per warp request and bytes per cell update (requested, as 32-byte
-    sectors leaving L1, and the distinct sectors DRAM must move at least)."""
+    """Per kernel of one step: sectors per warp request and bytes per cell update: requested; as 32-byte
+    sectors leaving L1 per request; the same with L1 keeping what a block's warps share; and the
+    distinct sectors DRAM must move at least."""
     report()
     solver.step(1)
     r = report()
@@ -124,10 +125,14 @@ def step_traffic(solver, n_cells: int) -> dict:
             "sectors_per_request": (c["load_sectors"] + c["store_sectors"]) / reqs if reqs else 0.0,
             "requested_bytes_per_update": (c["load_bytes"] + c["store_bytes"]) / n_cells,
             "sector_bytes_per_update": 32 * (c["load_sectors"] + c["store_sectors"]) / n_cells,
+            # the same where L1 keeps the sectors a block's warps share (loads; stores write through)
+            "l1_block_sector_bytes_per_update": 32 * (c["block_load_sectors"] + c["store_sectors"]) / n_cells,
             "dram_floor_bytes_per_update": 32 * (c["footprint_read_sectors"] + c["footprint_write_sectors"]) / n_cells,
+            # "#k (size bytes)": the k-th cudaMalloc of the run (its size tells which array it is)
+            "sector_bytes_by_allocation": {a: 32 * v / n_cells for a, v in c["sectors_by_allocation"].items()},
         }
     rows["all kernels"] = {k: sum(v[k] for v in rows.values()) for k in next(iter(rows.values()))
-                           if k != "sectors_per_request"}
+                           if k not in ("sectors_per_request", "sector_bytes_by_allocation")}
     return rows
 
 
@@ -158,15 +163,22 @@ def coalescing(domain_path: str | None) -> dict:
 def print_coalescing(res: dict) -> None:
     print(f"\ncoalescing on {res['lattice']} (FP32; bytes per cell update; ideal {IDEAL_FP32_BYTES} B per step "
           "for the stream-collide kernel):")
-    print(f"{'order':<8}{'step':<6}{'kernel':<48}{'sect/req':>9}{'requested':>11}{'sectors':>9}{'DRAM floor':>11}")
+    print(f"{'order':<8}{'step':<6}{'kernel':<48}{'sect/req':>9}{'requested':>11}{'sectors':>9}"
+          f"{'L1 per block':>13}{'DRAM floor':>11}")
     for order in ("natural", "morton"):
         for step in ("even", "odd"):
             for name, row in res[order][step].items():
                 spr = f"{row['sectors_per_request']:.2f}" if "sectors_per_request" in row else ""
                 print(f"{order:<8}{step:<6}{name[:47]:<48}{spr:>9}{row['requested_bytes_per_update']:>11.1f}"
-                      f"{row['sector_bytes_per_update']:>9.1f}{row['dram_floor_bytes_per_update']:>11.1f}")
-        print(f"{order:<8}odd   gpu_sector_model.py's stream-collide estimate{'':>22}"
+                      f"{row['sector_bytes_per_update']:>9.1f}{row['l1_block_sector_bytes_per_update']:>13.1f}"
+                      f"{row['dram_floor_bytes_per_update']:>11.1f}")
+        print(f"{order:<8}odd   gpu_sector_model.py (an address per lane){'':>25}"
               f"{res[order]['model_odd_stream_collide_bytes']:>9.1f}")
+    print("\nnatural order, odd step: sector bytes per update by device allocation (cudaMalloc number and size)")
+    for name, row in res["natural"]["odd"].items():
+        parts = sorted(row.get("sector_bytes_by_allocation", {}).items(), key=lambda kv: -kv[1])
+        if parts:
+            print(f"  {name[:47]:<48}" + ", ".join(f"{a}: {b:.1f}" for a, b in parts[:6]))
 
 
 def main() -> int:

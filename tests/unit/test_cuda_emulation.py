@@ -92,6 +92,9 @@ def test_sector_counts_match_a_gpus_coalescing(memcheck_output):
     assert copy["load_sectors"] == copy["store_sectors"] == 128
     # lanes 128 B apart: one sector each, 32 per request; the writes stay coalesced
     assert gather["load_sectors"] == 32 * 32 and gather["store_sectors"] == 128
+    # but a block's 8 warps read 8 neighbouring floats of each line between them: an L1 that keeps
+    # what a block's warps share fetches each sector once
+    assert gather["block_load_sectors"] == copy["block_load_sectors"] == 128
     # either way the kernel needs each input sector once: DRAM's floor is the same 4 KiB
     assert copy["footprint_read_sectors"] == gather["footprint_read_sectors"] == 128
     assert copy["load_bytes"] == gather["load_bytes"] == 4096

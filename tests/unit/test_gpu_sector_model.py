@@ -28,6 +28,9 @@ def test_single_row_counts_by_hand(model):
     r = model.odd_step_sector_factor(ct, *NO_LINKS, morton=False)
     assert r["cells"] == 64
     assert r["odd_step_factor"] == pytest.approx((16 * 2 * 4 + 4 + 5 + 5 + 4) / (18 * 2 * 4))
+    # one base per warp and direction serves the 16 all-bounce-back directions in both warps, +z in
+    # warp 1 (every cell reads c - 1) and -z in warp 0; cell 0 (+z) and cell 63 (-z) break the others
+    assert r["warp_direction_pairs_with_one_base"] == pytest.approx((16 * 2 + 2) / (18 * 2))
 
 
 def test_natural_order_coalesces_better_than_morton_on_a_vessel(model):

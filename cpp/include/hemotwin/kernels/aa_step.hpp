@@ -27,13 +27,42 @@ HT_HD HT_INLINE size_t pre_slot(int k, size_t c, bool odd_next, const uint32_t* 
   return odd_next ? size_t(addr[size_t(D3Q19::opp(k) - 1) * n + c]) : size_t(k) * n + c;
 }
 
+// Optional shortcut through the neighbour table for runs of kGroupCells cells (a GPU warp): where
+// every cell c of group w has addr[r * n + c] = base + c (neighbours in one contiguous run, or all
+// bounced back), group_base[r * groups + w] = base, else kNoGroupBase. One value read by the whole
+// warp then replaces 32 addresses (most groups in natural order on a vessel; measured in
+// benchmarks/RESULTS.md). Needs n, the stride, to be a multiple of kGroupCells.
+constexpr size_t kGroupCells = 32;
+constexpr uint32_t kNoGroupBase = 0xFFFFFFFFu;
+
+// The slot addr[r * n + c] names, read through group_base when the cell's group has one. As 32 bits:
+// 19 n < 2^32 (the backends check), and 18 of them stay in registers across the collision.
+HT_HD HT_INLINE uint32_t odd_slot(int r, size_t c, const uint32_t* HT_RESTRICT addr, size_t n,
+                                  const uint32_t* HT_RESTRICT group_base, size_t groups) {
+  if (group_base) {
+    const uint32_t base = group_base[size_t(r) * groups + c / kGroupCells];
+    if (base != kNoGroupBase) return base + uint32_t(c);
+  }
+  return addr[size_t(r) * n + c];
+}
+
 // rates: TrtRates<C>(p), computed once by the caller (two divisions per cell otherwise).
+// group_base/groups: see odd_slot (null: every odd-step slot from addr).
 template <class S, class C, bool LES, bool CY, bool ODD>
 HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT addr, size_t n, size_t c,
-                               const CollisionParams<C>& p, const TrtRates<C>& rates) {
+                               const CollisionParams<C>& p, const TrtRates<C>& rates,
+                               const uint32_t* HT_RESTRICT group_base = nullptr, size_t groups = 0) {
   C g[19];
+  // odd steps: slot[i] is where f_i of this cell goes, and where f_opp(i) comes from; each address
+  // row is read once per cell
+  uint32_t slot[19];
+  if (ODD) {
 HT_UNROLL
-  for (int i = 0; i < 19; ++i) g[i] = C(f[pre_slot(i, c, ODD, addr, n)]);
+    for (int i = 1; i < 19; ++i) slot[i] = odd_slot(i - 1, c, addr, n, group_base, groups);
+  }
+  g[0] = C(f[c]);
+HT_UNROLL
+  for (int i = 1; i < 19; ++i) g[i] = C(f[ODD ? size_t(slot[D3Q19::opp(i)]) : size_t(i) * n + c]);
   // the Newtonian TRT/BGK case in the pair form the CPU's vector sweep uses, so both backends run
   // the same operations (collision.hpp, collide_trt_pairs)
   const bool ok = (!LES && !CY && !p.regularized) ? bool(collide_trt_pairs<C, C>(g, rates))
@@ -41,7 +70,7 @@ HT_UNROLL
   if (ODD) {
     f[c] = S(g[0]);
 HT_UNROLL
-    for (int i = 1; i < 19; ++i) f[addr[size_t(i - 1) * n + c]] = S(g[i]);
+    for (int i = 1; i < 19; ++i) f[slot[i]] = S(g[i]);
   } else {
 HT_UNROLL
     for (int i = 0; i < 19; ++i) f[size_t(D3Q19::opp(i)) * n + c] = S(g[i]);
