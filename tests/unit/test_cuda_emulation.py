@@ -4,6 +4,8 @@ be right: a block reduction over __syncthreads gives the exact sum, and the mist
 into garbage (a host pointer in a kernel, a copy past an allocation, a barrier only some threads
 reach, a double free) are reported by name. Its memory checker names data races, indices past an
 allocation and reads of unwritten memory at their .cu line, and counts sectors as a GPU's L1 does."""
+from __future__ import annotations
+
 import json
 import os
 import shutil
@@ -17,35 +19,18 @@ REPO = Path(__file__).resolve().parents[2]
 EMULATION = REPO / "cuda" / "emulation"
 
 
-@pytest.fixture(scope="module")
-def probe_output(tmp_path_factory):
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if not cxx:
-        pytest.skip("no C++ compiler on PATH to build the emulation probe")
-    work = tmp_path_factory.mktemp("emulation")
-    cpp = work / "probe.cpp"
-    subprocess.run([sys.executable, str(EMULATION / "translate.py"), str(Path(__file__).parent / "data" / "emulation_probe.cu"),
-                    str(cpp)], check=True)
-    exe = work / "probe"
-    subprocess.run([cxx, "-std=c++17", "-O1", "-fopenmp", f"-I{EMULATION}", str(cpp), str(EMULATION / "emulator.cpp"),
-                    str(EMULATION / "memcheck.cpp"), "-o", str(exe)], check=True, capture_output=True, text=True)
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    return dict(line.split(" ", 1) for line in run.stdout.splitlines())
-
-
 # the kernels' own sources are compiled with gcc's access instrumentation, answered by memcheck.cpp
 INSTRUMENT = ["-fsanitize=thread", "--param=tsan-instrument-func-entry-exit=0", "-g1"]
 
 
-@pytest.fixture(scope="module")
-def memcheck_output(tmp_path_factory):
+def _run_probe(work: Path, probe_cu: str, env: dict | None = None) -> dict:
+    """Translate tests/unit/data/<probe_cu>, build it against the emulator (the probe instrumented,
+    the emulator and its checker not, as CMake builds them) and return its 'case result' lines."""
     cxx = shutil.which("g++")
     if not cxx:
-        pytest.skip("no g++ on PATH: the memory checker relies on gcc's -fsanitize=thread instrumentation")
-    work = tmp_path_factory.mktemp("memcheck")
+        pytest.skip("no g++ on PATH: the emulation's memory checker relies on gcc's -fsanitize=thread instrumentation")
     cpp = work / "probe.cpp"
-    subprocess.run([sys.executable, str(EMULATION / "translate.py"), str(Path(__file__).parent / "data" / "memcheck_probe.cu"),
+    subprocess.run([sys.executable, str(EMULATION / "translate.py"), str(Path(__file__).parent / "data" / probe_cu),
                     str(cpp)], check=True)
     objects = []
     for src, flags in ((EMULATION / "emulator.cpp", ["-fopenmp"]), (EMULATION / "memcheck.cpp", []),
@@ -56,10 +41,19 @@ def memcheck_output(tmp_path_factory):
         objects.append(str(obj))
     exe = work / "probe"
     subprocess.run([cxx, "-fopenmp", *objects, "-o", str(exe)], check=True, capture_output=True, text=True)
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "HEMOTWIN_EMULATION_CHECK": "1"})
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
     assert run.returncode == 0, run.stderr
     return dict(line.split(" ", 1) for line in run.stdout.splitlines())
+
+
+@pytest.fixture(scope="module")
+def probe_output(tmp_path_factory):
+    return _run_probe(tmp_path_factory.mktemp("emulation"), "emulation_probe.cu")
+
+
+@pytest.fixture(scope="module")
+def memcheck_output(tmp_path_factory):
+    return _run_probe(tmp_path_factory.mktemp("memcheck"), "memcheck_probe.cu", {"HEMOTWIN_EMULATION_CHECK": "1"})
 
 
 @pytest.mark.parametrize("case, expected", [
