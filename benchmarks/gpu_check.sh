@@ -74,4 +74,14 @@ echo "verify $(( $(date +%s) - t0 )) s"
 echo "== the Python coupling loop's share of a clinical run (RCR outlets, coupling every 1 / 10 steps)"
 timeout 120 $PY benchmarks/coupling_overhead.py --device cuda \
   --json "$OUT/coupling_overhead.json" 2>&1 | tail -3 || echo "coupling overhead: not measured"
+echo "== NVIDIA compute-sanitizer (memcheck, initcheck) over every kernel variant on small cases, if the image has it"
+# the hardware's own view of what the CUDA emulation's memory checker found clean (cuda/emulation)
+if command -v compute-sanitizer > /dev/null; then
+  for tool in memcheck initcheck; do
+    timeout 90 compute-sanitizer --tool $tool --error-exitcode 3 $PY cuda/emulation/memcheck_cases.py \
+      > "$OUT/sanitizer_$tool.log" 2>&1; echo "compute-sanitizer $tool: exit $?"; tail -3 "$OUT/sanitizer_$tool.log"
+  done
+else
+  echo "compute-sanitizer: not on this image"
+fi
 echo "total $(( $(date +%s) - t0 )) s"
