@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ 
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= n) return;
   if (!aa_update<S, C, LES, CY, ODD>(f, addr, N, c, p, rates, group_base, N / kGroupCells))
-    atomicExch(bad, 1);  // rare: a cell went bad  // rare: a cell went bad
+    atomicExch(bad, 1);  // rare: a cell went bad; many threads may raise it at once
 }
 
 template <class S, class C>
