@@ -326,18 +326,10 @@ class CudaBackend final : public Backend {
   }
 
   // The lattice's neighbour table (slots k * n + cell) re-based on the padded stride (k * N + cell).
-  // The padding columns are never read (every kernel stops at cell n).
   std::vector<uint32_t> padded_addresses() const {
     std::vector<uint32_t> a(18 * N_);
     for (size_t r = 0; r < 18; ++r)
-      for (size_t c = 0; c < N_; ++c) {
-        if (c < n_) {
-          const uint32_t s = lat_.addr[r * n_ + c];
-          a[r * N_ + c] = uint32_t((s / n_) * N_ + s % n_);
-        } else {
-          a[r * N_ + c] = uint32_t((r + 1) * N_ + c);
-        }
-      }
+      for (size_t c = 0; c < N_; ++c) a[r * N_ + c] = padded_address(lat_.addr.data(), n_, N_, r, c);
     return a;
   }
 

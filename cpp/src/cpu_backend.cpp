@@ -243,14 +243,8 @@ class CpuBackend final : public Backend {
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (long long b = 0; b < nblocks; ++b)
       for (size_t r = 0; r < 18; ++r)
-        for (size_t c = size_t(b) * W; c < std::min(N, size_t(b + 1) * W); ++c) {
-          if (c < n) {
-            const uint32_t a = src[r * n + c];
-            dst[r * N + c] = uint32_t((a / n) * N + a % n);
-          } else {
-            dst[r * N + c] = uint32_t((r + 1) * N + c);  // padding: never read by a sweep
-          }
-        }
+        for (size_t c = size_t(b) * W; c < std::min(N, size_t(b + 1) * W); ++c)
+          dst[r * N + c] = padded_address(src, n, N, r, c);
     std::vector<uint32_t>().swap(lat_.addr);
     if (!lat_.dense_box) odd_runs_.build<W>(addr_, N_, n_ / W, threads_);
   }

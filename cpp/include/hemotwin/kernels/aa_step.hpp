@@ -27,6 +27,15 @@ HT_HD HT_INLINE size_t pre_slot(int k, size_t c, bool odd_next, const uint32_t* 
   return odd_next ? size_t(addr[size_t(D3Q19::opp(k) - 1) * n + c]) : size_t(k) * n + c;
 }
 
+// Entry (r, c) of the neighbour table addr (stride n) re-based on a padded stride N >= n, as the
+// backends store it (whole pages on the CPU, whole warps on the GPU). Padding columns c >= n point
+// at their own slot; no sweep reads them (every sweep stops at cell n).
+HT_INLINE uint32_t padded_address(const uint32_t* addr, size_t n, size_t N, size_t r, size_t c) {
+  if (c >= n) return uint32_t((r + 1) * N + c);
+  const uint32_t a = addr[r * n + c];
+  return uint32_t((a / n) * N + a % n);
+}
+
 // Optional shortcut through the neighbour table for runs of kGroupCells cells (a GPU warp): where
 // every cell c of group w has addr[r * n + c] = base + c (neighbours in one contiguous run, or all
 // bounced back), group_base[r * groups + w] = base, else kNoGroupBase. One value read by the whole
