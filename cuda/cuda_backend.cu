@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "hemotwin/backend.hpp"
+#include "hemotwin/core/sliced_links.hpp"
 #include "hemotwin/kernels/aa_step.hpp"
 
 namespace hemotwin {
@@ -177,14 +178,20 @@ class CudaBackend final : public Backend {
     const std::vector<uint32_t> addr = padded_addresses();
     addr_.upload(addr);
     group_base_.upload(group_bases(addr));
-    bcells_.upload(lat_.bcells);
-    link_begin_.upload(lat_.link_begin);
-    link_dir_.upload(lat_.link_dir);
-    link_port_.upload(lat_.link_port);
-    link_q_.upload(lat_.link_q);
-    link_flux_.allocate(lat_.n_links());
+    // the boundary cells and link arrays in the sliced layout (BoundaryView): a warp's j-th links
+    // side by side, its cells with similar link counts
+    sliced_ = slice_links(lat_.link_begin, kGroupCells, kBlock);
+    bcells_.upload(sliced_.gather_cells(lat_.bcells));
+    link_begin_.upload(sliced_.slice_begin);
+    link_count_.upload(sliced_.count);
+    link_dir_.upload(sliced_.scatter(lat_.link_dir, uint8_t(0)));
+    link_port_.upload(sliced_.scatter(lat_.link_port, int16_t(-1)));
+    link_q_.upload(sliced_.scatter(lat_.link_q, 0.5f));
+    link_flux_.allocate(sliced_.entries);
     check(cudaMemset(link_flux_.ptr, 0, link_flux_.count * sizeof(C)), "memset");
-    port_links_.upload(lat_.port_links);
+    std::vector<uint32_t> port_links(lat_.port_links.size());  // as entries of the sliced arrays
+    for (size_t a = 0; a < port_links.size(); ++a) port_links[a] = sliced_.position[lat_.port_links[a]];
+    port_links_.upload(port_links);
     port_link_begin_.upload(lat_.port_link_begin);
     port_cells_.upload(lat_.port_cells);
     port_cell_begin_.upload(lat_.port_cell_begin);
@@ -253,7 +260,8 @@ class CudaBackend final : public Backend {
     const size_t nb = lat_.bcells.size();
     if (nb) {
       BoundaryView<C> bv{bcells_.ptr, link_begin_.ptr, link_dir_.ptr, link_kind_.ptr, link_port_.ptr, link_q_.ptr,
-                         link_u_d_.ptr, link_flux_.ptr, port_vals_.ptr, port_vals_.ptr + np, cfg_.bouzidi ? 1 : 0};
+                         link_u_d_.ptr, link_flux_.ptr, port_vals_.ptr, port_vals_.ptr + np, cfg_.bouzidi ? 1 : 0,
+                         link_count_.ptr};
       boundary_kernel<S, C><<<grid_for(nb), kBlock>>>(f_.ptr, addr_.ptr, N_, odd, bv, nb);
     }
     if (np)
@@ -270,12 +278,13 @@ class CudaBackend final : public Backend {
   }
 
   void upload_links() override {
-    link_kind_.upload(lat_.link_kind);
-    link_u_d_.upload(link_u_);
+    link_kind_.upload(sliced_.scatter(lat_.link_kind, uint8_t(LINK_WALL)));
+    link_u_d_.upload(sliced_.scatter(link_u_, 0.0f, 3));
     host_vals_.assign(2 * size_t(lat_.n_ports), C(-1));  // force a port-value upload
   }
 
-  // A few kB (the port's links) instead of every link's kind and velocity.
+  // A few kB (the port's links) instead of every link's kind and velocity. port_links_ holds the
+  // links' sliced entries, so the scatter kernel writes where the boundary kernel reads.
   void upload_port_velocity(int port) override {
     const uint32_t first = lat_.port_link_begin[size_t(port)], end = lat_.port_link_begin[size_t(port) + 1];
     const size_t m = end - first;
@@ -369,7 +378,8 @@ class CudaBackend final : public Backend {
   TrtRates<C> rates_{};
   DeviceArray<S> f_;
   DeviceArray<uint32_t> addr_, group_base_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
-  DeviceArray<uint8_t> link_dir_, link_kind_;
+  SlicedLinks sliced_;
+  DeviceArray<uint8_t> link_count_, link_dir_, link_kind_;
   DeviceArray<int16_t> link_port_;
   DeviceArray<float> link_q_, link_u_d_, staged_;
   std::vector<float> staged_host_;

@@ -87,11 +87,17 @@ HT_UNROLL
   return ok;
 }
 
-// Boundary links grouped by cell (CSR), plus per-port values of the current step.
+// Boundary links grouped by cell, plus per-port values of the current step. Two layouts of the link
+// arrays, chosen by link_count:
+// - null: CSR (the CPU's). Cell b's links are link_begin[b] ... link_begin[b + 1] - 1.
+// - set: sliced by kGroupCells cells (the GPU's; core/sliced_links.hpp builds it). Link j of cell b is
+//   entry link_begin[b / kGroupCells] + j * kGroupCells + b % kGroupCells, for j < link_count[b]. The
+//   j-th links of a warp's 32 cells are then 32 adjacent entries, one request per array, where CSR
+//   has each thread read its own run (the link arrays were ~7 sectors per warp request).
 template <class C>
 struct BoundaryView {
   const uint32_t* cells;       // boundary cells
-  const uint32_t* link_begin;  // n_cells + 1 offsets into the link arrays
+  const uint32_t* link_begin;  // CSR: n_cells + 1 offsets; sliced: the first entry of each slice
   const uint8_t* link_dir;     // i: direction from the fluid cell towards the wall / port
   const uint8_t* link_kind;    // LinkKind
   const int16_t* link_port;    // port id, -1 for walls
@@ -101,7 +107,23 @@ struct BoundaryView {
   const C* port_scale;         // per port: time factor of the inlet velocity
   const C* port_rho;           // per port: density imposed by a pressure port
   int bouzidi;                 // 0: half-way bounce-back on every wall link
+  const uint8_t* link_count = nullptr;  // sliced layout: links of each cell (null: CSR)
+
 };
+
+// Where cell b's links lie in the link arrays: link j at first + j * step, for j < count. Read once
+// per cell, so the loops over its links read no offsets.
+struct LinkRange {
+  size_t first, step;
+  uint32_t count;
+  HT_HD HT_INLINE size_t operator[](uint32_t j) const { return first + size_t(j) * step; }
+};
+
+template <class C>
+HT_HD HT_INLINE LinkRange links_of(const BoundaryView<C>& bv, size_t b) {
+  if (!bv.link_count) return {bv.link_begin[b], 1, bv.link_begin[b + 1] - bv.link_begin[b]};
+  return {size_t(bv.link_begin[b / kGroupCells]) + b % kGroupCells, kGroupCells, bv.link_count[b]};
+}
 
 // Rewrites the populations that re-enter boundary cell b after a step. Everything this cell needs is
 // read before anything is written, and no other cell writes what it reads, so cells run in parallel.
@@ -111,9 +133,9 @@ template <class S, class C, class P = S*>
 HT_HD HT_INLINE void correct_boundary_cell(P f, const uint32_t* addr, size_t n, bool odd_done,
                                            const BoundaryView<C>& bv, size_t b) {
   const size_t c = bv.cells[b];
-  const uint32_t lb = bv.link_begin[b], le = bv.link_begin[b + 1];
+  const LinkRange links = links_of(bv, b);
   bool need_u = false;
-  for (uint32_t l = lb; l < le; ++l) need_u |= (bv.link_kind[l] == LINK_PRESSURE);
+  for (uint32_t j = 0; j < links.count; ++j) need_u |= (bv.link_kind[links[j]] == LINK_PRESSURE);
   C rho = C(1), ux = C(0), uy = C(0), uz = C(0);
   if (need_u) {  // collision conserves rho and j, so post-collision moments equal pre-collision ones
     C g[19];
@@ -123,7 +145,8 @@ HT_UNROLL
   }
   C out[18];
   C wall_mass = C(0);  // mass the interpolated walls add to this cell
-  for (uint32_t l = lb; l < le; ++l) {
+  for (uint32_t j = 0; j < links.count; ++j) {
+    const size_t l = links[j];
     const int i = bv.link_dir[l];
     const int ib = D3Q19::opp(i);
     const C fi_x = C(f[size_t(ib) * n + c]);  // the half-way bounce-back already put f_i*(x) here
@@ -147,10 +170,10 @@ HT_UNROLL
     } else {
       v = pressure_anti_bounce_back<C>(i, fi_x, bv.port_rho[bv.link_port[l]], ux, uy, uz);
     }
-    out[l - lb] = v;
+    out[j] = v;
     if (kind != LINK_WALL) bv.link_flux[l] = fi_x - v;
   }
-  for (uint32_t l = lb; l < le; ++l) f[size_t(D3Q19::opp(bv.link_dir[l])) * n + c] = S(out[l - lb]);
+  for (uint32_t j = 0; j < links.count; ++j) f[size_t(D3Q19::opp(bv.link_dir[links[j]])) * n + c] = S(out[j]);
   // BFL interpolation does not conserve mass; returning the excess through the rest population
   // (which carries no momentum) makes the walls exactly mass-conserving, as half-way bounce-back is.
   if (wall_mass != C(0)) f[c] = S(C(f[c]) - wall_mass);
