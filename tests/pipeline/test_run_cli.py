@@ -94,3 +94,22 @@ def test_segment_refuses_options_that_do_not_apply(tmp_path, suffix, opts, needl
     src.write_bytes(b"")  # refused before it is read
     r = _run(["segment", str(src), *opts, "--out", str(tmp_path / "o")])
     assert r.returncode == 2 and needle in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("status,strict,code", [
+    ("ok", False, 0), ("ok", True, 0), ("not_converged", False, 0), ("not_converged", True, 3)])
+def test_strict_exit_status_for_unconverged_results(monkeypatch, tmp_path, capsys, status, strict, code):
+    # the exit status follows results.json's status; the run itself is not what is tested here
+    from hemotwin import cli, pipeline
+
+    seen = {}
+
+    def fake_run_case(case, out, **kw):
+        seen["case"] = case
+        return {"case": "c", "status": status, "warnings": ["pre-treatment flow did not reach a steady state"]}
+
+    monkeypatch.setattr(pipeline, "run_case", fake_run_case)
+    argv = ["run", str(tmp_path / "case.toml"), "--out", str(tmp_path / "out"), "--quiet"]
+    assert cli.main(argv + (["--strict"] if strict else [])) == code
+    assert seen["case"] == str(tmp_path / "case.toml")
+    assert f"status {status}" in capsys.readouterr().out

@@ -1,10 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`hemotwin run CASE.toml --out DIR [--resume] [--device auto|cpu|cuda] [--set key=value ...]`."""
+"""`hemotwin run CASE.toml --out DIR [--resume] [--device auto|cpu|cuda] [--set key=value ...] [--strict]`."""
 from __future__ import annotations
 
 
+# `--strict` only: results written, but a flow run ended before its convergence test passed
+EXIT_NOT_CONVERGED = 3
+
+
 def register(sub):
-    p = sub.add_parser("run", help="run a case file end to end (flow, sizing, virtual stent, report)")
+    p = sub.add_parser(
+        "run", help="run a case file end to end (flow, sizing, virtual stent, report)",
+        epilog="exit status: 0 results written (results.json 'status' says ok or not_converged); "
+               f"2 bad input or a diverged run, one line on stderr; {EXIT_NOT_CONVERGED} results written "
+               "but a flow run did not pass its steadiness/periodicity test, with --strict only; "
+               "130 interrupted")
     p.add_argument("case", help="case file (TOML)")
     p.add_argument("--out", required=True, help="output folder (created; foreign files are never overwritten)")
     p.add_argument("--resume", action="store_true", help="continue interrupted flow runs from checkpoints")
@@ -15,6 +24,9 @@ def register(sub):
                    help='override a case setting, e.g. --set run.max_time="0.5 s"')
     p.add_argument("--no-cache", action="store_true", help="recompute every stage")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--strict", action="store_true",
+                   help=f"exit with status {EXIT_NOT_CONVERGED} when the results are written but a flow "
+                   "run did not converge (status not_converged), so batch scripts notice")
     p.set_defaults(func=_run)
 
 
@@ -60,7 +72,7 @@ def _run(args):
     except (PipelineError, SimulationDiverged) as e:
         raise CliError(str(e)) from None
     print(summary_text(res, args.out))
-    return 0
+    return EXIT_NOT_CONVERGED if args.strict and res.get("status") == "not_converged" else 0
 
 
 def summary_text(res, out_dir) -> str:
