@@ -108,7 +108,6 @@ struct BoundaryView {
   const C* port_rho;           // per port: density imposed by a pressure port
   int bouzidi;                 // 0: half-way bounce-back on every wall link
   const uint8_t* link_count = nullptr;  // sliced layout: links of each cell (null: CSR)
-
 };
 
 // Where cell b's links lie in the link arrays: link j at first + j * step, for j < count. Read once
