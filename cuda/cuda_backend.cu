@@ -69,11 +69,28 @@ __global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ 
     atomicExch(bad, 1);  // rare: a cell went bad; many threads may raise it at once
 }
 
+// Whether boundary cell b has a link to a port (an inlet or outlet), not only walls.
+template <class C>
+__device__ bool has_port_link(const BoundaryView<C>& bv, size_t b) {
+  const LinkRange links = links_of(bv, b);
+  for (uint32_t j = 0; j < links.count; ++j)
+    if (bv.link_port[links[j]] >= 0) return true;
+  return false;
+}
+
 template <class S, class C>
 __global__ void boundary_kernel(S* f, const uint32_t* addr, size_t N, bool odd_done, BoundaryView<C> bv,
                                 size_t nb) {
   const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (b < nb) correct_boundary_cell<S, C>(f, addr, N, odd_done, bv, b);
+  if (b >= nb) return;
+  if constexpr (Codec<S, C>::SHIFTED) {
+    // 16-bit storage, split as the CPU backend splits it, so both round alike: cells with a port link
+    // on decoded populations; wall-only cells on the raw stored numbers (its wall table's arithmetic)
+    if (has_port_link(bv, b)) correct_boundary_cell<C, C, DecodedPtr<S>>(DecodedPtr<S>{f, N}, addr, N, odd_done, bv, b);
+    else correct_boundary_cell<C, C, RawPtr<S>>(RawPtr<S>{f}, addr, N, odd_done, bv, b);
+  } else {
+    correct_boundary_cell<S, C>(f, addr, N, odd_done, bv, b);
+  }
 }
 
 // Sum over one block in a fixed tree: with each thread's part summed in a fixed stride order, the
@@ -103,7 +120,7 @@ __global__ void port_flux_kernel(const C* link_flux, const uint32_t* port_links,
   }
 }
 
-template <class S>
+template <class S, class C>
 __global__ void port_pressure_kernel(const S* f, const uint32_t* addr, size_t N, bool odd_next,
                                      const uint32_t* cells, const uint32_t* begin, double* out) {
   const int p = blockIdx.x;
@@ -111,7 +128,7 @@ __global__ void port_pressure_kernel(const S* f, const uint32_t* addr, size_t N,
   for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) {
     const size_t c = cells[a];
     double rho = 0;
-    for (int k = 0; k < 19; ++k) rho += double(f[pre_slot(k, c, odd_next, addr, N)]);
+    for (int k = 0; k < 19; ++k) rho += double(Codec<S, C>::decode(f[pre_slot(k, c, odd_next, addr, N)], k));
     s += (rho - 1.0) / 3.0;
   }
   const double total = block_sum(s);
@@ -128,7 +145,7 @@ __global__ void fields_kernel(const S* f, const uint32_t* addr, size_t n, size_t
   if (c >= n) return;
   C g[19], r, ux, uy, uz, s[6];
   HT_UNROLL
-  for (int k = 0; k < 19; ++k) g[k] = C(f[pre_slot(k, c, odd_next, addr, N)]);
+  for (int k = 0; k < 19; ++k) g[k] = Codec<S, C>::decode(f[pre_slot(k, c, odd_next, addr, N)], k);
   macroscopic<C, LES, CY>(g, p, r, ux, uy, uz, s);
   rho[c] = double(r);
   u[3 * c] = double(ux);
@@ -137,15 +154,15 @@ __global__ void fields_kernel(const S* f, const uint32_t* addr, size_t n, size_t
   for (int k = 0; k < 6; ++k) sigma[6 * c + k] = double(s[k]);
 }
 
-template <class S>
+template <class S, class C>
 __global__ void canonical_kernel(S* f, const uint32_t* addr, size_t n, size_t N, bool odd_next, double* canon,
                                  bool to_canon) {
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= n) return;
   for (int k = 0; k < 19; ++k) {  // canon: the unpadded f[k * n + c] the host sees
     const size_t slot = pre_slot(k, c, odd_next, addr, N);
-    if (to_canon) canon[size_t(k) * n + c] = double(f[slot]);
-    else f[slot] = S(canon[size_t(k) * n + c]);
+    if (to_canon) canon[size_t(k) * n + c] = double(Codec<S, C>::decode(f[slot], k));
+    else f[slot] = Codec<S, C>::encode(C(canon[size_t(k) * n + c]), k);
   }
 }
 
@@ -157,11 +174,11 @@ __global__ void scatter_port_velocity_kernel(float* link_u, const float* staged,
   for (int d = 0; d < 3; ++d) link_u[3 * l + size_t(d)] = staged[3 * a + size_t(d)];
 }
 
-template <class S>
+template <class S, class C>
 __global__ void init_kernel(S* f, size_t n, size_t N) {
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= n) return;
-  for (int k = 0; k < 19; ++k) f[size_t(k) * N + c] = S(D3Q19::w(k));
+  for (int k = 0; k < 19; ++k) f[size_t(k) * N + c] = Codec<S, C>::encode(C(D3Q19::w(k)), k);
 }
 
 template <class S, class C>
@@ -200,7 +217,7 @@ class CudaBackend final : public Backend {
     flux_sum_.upload(std::vector<double>(np, 0.0));
     port_vals_.upload(std::vector<C>(2 * np, C(1)));
     bad_.upload(std::vector<int>(1, 0));
-    init_kernel<S><<<grid_for(n_), kBlock>>>(f_.ptr, n_, N_);
+    init_kernel<S, C><<<grid_for(n_), kBlock>>>(f_.ptr, n_, N_);
     check(cudaGetLastError(), "init_kernel");
     upload_links();
   }
@@ -212,7 +229,7 @@ class CudaBackend final : public Backend {
     // a buffer kept across calls: the 0D coupling asks every coupling step, and a cudaMalloc /
     // cudaFree pair per call costs more than the kernel (cudaFree also waits for the device)
     if (port_p_out_.count != np) port_p_out_.allocate(np);
-    port_pressure_kernel<S><<<unsigned(np), kBlock>>>(f_.ptr, addr_.ptr, N_, (t_ & 1) != 0, port_cells_.ptr,
+    port_pressure_kernel<S, C><<<unsigned(np), kBlock>>>(f_.ptr, addr_.ptr, N_, (t_ & 1) != 0, port_cells_.ptr,
                                                       port_cell_begin_.ptr, port_p_out_.ptr);
     check(cudaGetLastError(), "port_pressure_kernel");
     return port_p_out_.download();
@@ -366,7 +383,7 @@ class CudaBackend final : public Backend {
     DeviceArray<double> d;
     d.allocate(19 * n_);
     if (!to_canon) check(cudaMemcpy(d.ptr, host, 19 * n_ * sizeof(double), cudaMemcpyHostToDevice), "populations");
-    canonical_kernel<S><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, N_, (t_ & 1) != 0, d.ptr, to_canon);
+    canonical_kernel<S, C><<<grid_for(n_), kBlock>>>(f_.ptr, addr_.ptr, n_, N_, (t_ & 1) != 0, d.ptr, to_canon);
     check(cudaGetLastError(), "canonical_kernel");
     if (to_canon) copy_out(host, d);
     else check(cudaDeviceSynchronize(), "populations");
@@ -431,9 +448,11 @@ double cuda_copy_bandwidth_gbps_impl(size_t bytes, int repeats) {
 std::unique_ptr<Backend> make_cuda_backend(SparseLattice lattice, PhysicsConfig cfg) {
   // Reading the divergence flag synchronises host and device: do it every 32 steps at most.
   cfg.divergence_check_interval = std::max(cfg.divergence_check_interval, 32);
-  if (cfg.precision == Precision::Float16 || cfg.precision == Precision::BFloat16)
-    throw std::invalid_argument("16-bit population storage (float16, bfloat16) is implemented on the CPU "
-                                "backend only; use precision float32 or float64 with device cuda");
+  // 16-bit storage: float32 arithmetic on shifted 16-bit populations, as on the CPU (kernels/storage.hpp)
+  if (cfg.precision == Precision::Float16)
+    return std::make_unique<CudaBackend<half16, float>>(std::move(lattice), cfg);
+  if (cfg.precision == Precision::BFloat16)
+    return std::make_unique<CudaBackend<bfloat16, float>>(std::move(lattice), cfg);
   if (cfg.precision == Precision::Float64)
     return std::make_unique<CudaBackend<double, double>>(std::move(lattice), cfg);
   return std::make_unique<CudaBackend<float, float>>(std::move(lattice), cfg);

@@ -27,7 +27,7 @@ namespace {
 
 template <class S, class C>
 class CpuBackend final : public Backend {
-  typedef cpu::Codec<S, C> K;  // storage <-> compute (identity, or a shifted 16-bit format)
+  typedef Codec<S, C> K;  // storage <-> compute (identity, or a shifted 16-bit format)
   static constexpr int W = cpu::Simd<C>::W;
 
  public:
@@ -137,10 +137,10 @@ class CpuBackend final : public Backend {
     const uint32_t* addr = addr_;
     const size_t n = N_;
     if constexpr (K::SHIFTED) {
-      const cpu::DecodedPtr<S> fd{f, n};
+      const DecodedPtr<S> fd{f, n};
 #pragma omp parallel for schedule(static) num_threads(threads_)
       for (long long b = 0; b < nb; ++b)
-        correct_boundary_cell<C, C, cpu::DecodedPtr<S>>(fd, addr, n, odd, bv, size_t(active[b]));
+        correct_boundary_cell<C, C, DecodedPtr<S>>(fd, addr, n, odd, bv, size_t(active[b]));
     } else {
 #pragma omp parallel for schedule(static) num_threads(threads_)
       for (long long b = 0; b < nb; ++b) correct_boundary_cell<S, C>(f, addr, n, odd, bv, size_t(active[b]));
@@ -517,9 +517,9 @@ std::unique_ptr<Backend> make_cpu_backend(SparseLattice lattice, PhysicsConfig c
   if (cfg.precision == Precision::Float64)
     return std::make_unique<CpuBackend<double, double>>(std::move(lattice), cfg, threads);
   if (cfg.precision == Precision::Float16)
-    return std::make_unique<CpuBackend<cpu::half16, float>>(std::move(lattice), cfg, threads);
+    return std::make_unique<CpuBackend<half16, float>>(std::move(lattice), cfg, threads);
   if (cfg.precision == Precision::BFloat16)
-    return std::make_unique<CpuBackend<cpu::bfloat16, float>>(std::move(lattice), cfg, threads);
+    return std::make_unique<CpuBackend<bfloat16, float>>(std::move(lattice), cfg, threads);
   return std::make_unique<CpuBackend<float, float>>(std::move(lattice), cfg, threads);
 }
 

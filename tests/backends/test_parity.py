@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""CPU and CUDA backends run the same kernels: FP32 fields agree within 1e-5 after 1000 steps."""
+"""CPU and CUDA backends run the same kernels: FP32 fields agree within 1e-5 after 1000 steps, and so
+do the 16-bit storages within their own rounding."""
 import math
 import os
 import sys
@@ -33,7 +34,16 @@ def rel(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
-def compare(make, name="", pressure_scale_pa=None):
+# 16-bit storage (float32 arithmetic): both backends decode, collide and encode alike (kernels/storage.hpp;
+# the GPU's wall-only cells work on the raw stored numbers, as the CPU's wall table does), so the CUDA
+# emulation built portable gives bitwise-equal fields. On a GPU, nvcc's FMAs move a float32 result by an
+# ulp, which now and then moves the stored 16-bit number by one of its own ulps (2^-11 or 2^-8 of the
+# deviation from rest). The limits are a tenth of what the storage itself costs against float32 on
+# Poiseuille (docs/validation.md, 1.1), so a real kernel difference still fails.
+TOL_16BIT = {"float16": 1e-3, "bfloat16": 2e-3}
+
+
+def compare(make, name="", pressure_scale_pa=None, tol=TOL):
     """pressure_scale_pa: the case's pressure scale (default the CPU field's range at the end)."""
     out = {}
     for dev in ("cpu", "cuda"):
@@ -50,22 +60,32 @@ def compare(make, name="", pressure_scale_pa=None):
           f"range {np.ptp(p0):.3g} Pa), port flow max rel "
           f"{q_err:.2e}, bitwise equal u: {bool(np.array_equal(u0, u1))}, nvcc FMA contraction "
           f"{hemotwin.build_info().get('cuda_fma_contraction')}")
-    assert rel(u1, u0) < TOL, rel(u1, u0)
-    assert p_err < TOL, p_err
+    assert rel(u1, u0) < tol, rel(u1, u0)
+    assert p_err < tol, p_err
     for k in q0:
-        assert q1[k] == pytest.approx(q0[k], rel=TOL, abs=1e-12 * max(abs(v) for v in q0.values()))
+        assert q1[k] == pytest.approx(q0[k], rel=tol, abs=1e-12 * max(abs(v) for v in q0.values()))
 
 
-def test_parity_poiseuille():
+def poiseuille(precision):
     # 4e-8 m3/s: a peak lattice speed of 0.05, the default u_lu_max runs use. At half that the 1.1 Pa
     # drop is ~1e5 FP32 steps of rho, and FMA-rounding alone differed by 9e-6 of it (CUDA emulation).
+    # Interpolated (Bouzidi) walls, a velocity inlet and a pressure outlet: every boundary rule.
     def make(dev):
         d = tube_domain(radius_m=1e-3, length_m=6e-3, dx_m=1e-4, offset_cells=(0.37, 0.61))
-        s = Simulation(d, u_max_m_s=0.05, numerics=Numerics(precision="float32", tau=0.7), device=dev)
+        s = Simulation(d, u_max_m_s=0.05, numerics=Numerics(precision=precision, tau=0.7), device=dev)
         s.set_inlet_flow("inlet", 4e-8)
         s.set_outlet_pressure("outlet", 0.0)
         return s
-    compare(make, "poiseuille")
+    return make
+
+
+def test_parity_poiseuille():
+    compare(poiseuille("float32"), "poiseuille")
+
+
+@pytest.mark.parametrize("precision", ["float16", "bfloat16"])
+def test_parity_poiseuille_16bit_storage(precision):
+    compare(poiseuille(precision), f"poiseuille {precision} storage", tol=TOL_16BIT[precision])
 
 
 def test_parity_womersley():
@@ -90,7 +110,10 @@ def test_parity_womersley():
     compare(make, "womersley", pressure_scale_pa=2 * amplitude_pa)
 
 
-def test_parity_demo_geometry():
+# float16 storage too: the demo's LES collision and its many port and wall cells (bfloat16 takes the
+# same code paths, as the Poiseuille test shows)
+@pytest.mark.parametrize("precision", ["float32", "float16"])
+def test_parity_demo_geometry(precision):
     path = os.environ.get("HEMOTWIN_PARITY_DOMAIN")
     if path:
         from hemotwin.lattice import LatticeDomain
@@ -108,11 +131,11 @@ def test_parity_demo_geometry():
         # At 1 mm, tau 0.7 with blood's viscosity means a 20 ms time step, too long for any speed: a
         # 0.3 Pa s test fluid gives 0.24 ms (peak lattice speed 0.12 at 0.5 m/s) and Re ~ 10.
         s = Simulation(domain, viscosity_pa_s=0.3, u_max_m_s=0.5,
-                       numerics=Numerics(precision="float32", les=True, tau=0.7), device=dev)
+                       numerics=Numerics(precision=precision, les=True, tau=0.7), device=dev)
         for name, role in zip(domain.port_names, domain.port_roles):
             if role == "inlet":
                 s.set_inlet_flow(name, 2e-5, profile="parabolic")
             else:
                 s.set_outlet_pressure(name, 0.0)
         return s
-    compare(make, "demo geometry")
+    compare(make, f"demo geometry {precision} storage", tol=TOL_16BIT.get(precision, TOL))

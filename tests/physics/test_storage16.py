@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """16-bit population storage (float16 / bfloat16, float32 arithmetic): what it keeps and what it costs.
 
-The stored number is (f - w) * scale (cpu_storage.hpp), so the deviation from rest keeps the
+The stored number is (f - w) * scale (kernels/storage.hpp), so the deviation from rest keeps the
 format's full relative precision; the accuracy figures against Poiseuille are the ones
 docs/validation.md reports (measured, not assumed).
 """
@@ -21,9 +21,9 @@ def _box(shape=(6, 7, 40)):
 
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
-def test_populations_keep_their_deviation_from_rest(precision):
+def test_populations_keep_their_deviation_from_rest(precision, backend):
     lat = _box()
-    s = _core.Solver(lat, "cpu", tau=0.7, precision=precision)
+    s = _core.Solver(lat, backend, tau=0.7, precision=precision)
     rng = np.random.default_rng(3)
     dev = W[:, None] * 0.02 * rng.standard_normal((19, lat.n_cells))
     s.set_populations(W[:, None] + dev)
@@ -62,13 +62,6 @@ def test_poiseuille_with_16bit_storage(precision, limits):
         assert e[key] <= limit, (key, e[key], ref[key])
     # the profile error stays the discretisation's, not the storage's
     assert e["velocity_l2"] <= 1.2 * ref["velocity_l2"]
-
-
-def test_cuda_refuses_16bit_storage_with_a_reason():
-    if _core.cuda_device_count() == 0:
-        pytest.skip("no CUDA device: the refusal is raised when the CUDA backend is built")
-    with pytest.raises(Exception, match="CPU backend only"):
-        _core.Solver(_box(), "cuda", precision="float16")
 
 
 def test_unknown_precision_is_refused_with_the_choices():

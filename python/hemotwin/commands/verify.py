@@ -18,7 +18,7 @@ def register(sub):
                    help="comma-separated cells per diameter for `order` (default 10,20,40)")
     p.add_argument("--wall", default="bouzidi", choices=("bouzidi", "halfway"))
     p.add_argument("--precision", default="float64", choices=("float32", "float64", "float16", "bfloat16"),
-                   help="population storage (float16/bfloat16: 16-bit storage, float32 arithmetic, CPU)")
+                   help="population storage (float16/bfloat16: 16-bit storage, float32 arithmetic)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     p.add_argument("--json", action="store_true", help="one JSON object per case and line")
     p.set_defaults(func=run)

@@ -291,7 +291,7 @@ class NumericsSection(_Section):
     # Smagorinsky constant when LES is on; 0.17 (Lilly) kept the coarse demo lattice stable where
     # 0.1 diverged at the inlet (our test, not a general rule)
     smagorinsky: float = Field(0.17, gt=0.0, le=0.5)
-    # float16 / bfloat16: 16-bit population storage, float32 arithmetic (CPU backend only)
+    # float16 / bfloat16: 16-bit population storage, float32 arithmetic (CPU and CUDA backends)
     precision: Literal["float32", "float64", "float16", "bfloat16"] = "float32"
     # auto: the GPU when one is usable
     device: Literal["auto", "cpu", "cuda"] = "auto"

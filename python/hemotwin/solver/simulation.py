@@ -53,8 +53,8 @@ class Numerics:
         Smagorinsky sub-grid model with constant ``smagorinsky``.
     precision : {"float32", "float64", "float16", "bfloat16"}
         Population storage. ``float16`` / ``bfloat16`` store 16-bit shifted populations (f - w)
-        with float32 arithmetic (CPU only): half the memory traffic, accuracy measured in
-        docs/validation.md.
+        with float32 arithmetic (CPU and CUDA, the same encoding): half the memory traffic,
+        accuracy measured in docs/validation.md.
     u_lu_max : float
         Target peak lattice speed that sets the time step (Mach = u_lu/0.577).
     tau : float, optional

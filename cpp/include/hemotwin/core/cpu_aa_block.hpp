@@ -2,7 +2,7 @@
 // CPU fast path of the AA-pattern sweep: cells in blocks of one SIMD register (16 float / 8 double
 // lanes), populations loaded as whole vectors, the TRT/BGK formulas of kernels/collision.hpp applied
 // lane-wise; regularized, LES and Carreau-Yasuda blocks run kernels/collision.hpp's collide() on
-// Pack<T> (W lanes as one value). Storage may be narrower than the registers (cpu_storage.hpp).
+// Pack<T> (W lanes as one value). Storage may be narrower than the registers (kernels/storage.hpp).
 //
 // Layout as kernels/aa_step.hpp but with a padded stride N >= n for both the populations
 // (f[q * N + c]) and the address table (addr[(i - 1) * N + c] = i * N + neighbour(c, i)), so the 19
@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "hemotwin/core/cpu_storage.hpp"
+#include "hemotwin/kernels/storage.hpp"
 #include "hemotwin/kernels/collision.hpp"
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -175,7 +175,7 @@ struct MemSame {
 #endif
 };
 
-// The same operations on 16-bit storage (cpu_storage.hpp) with float registers: values come in and
+// The same operations on 16-bit storage (kernels/storage.hpp) with float registers: values come in and
 // go out raw, (f - w) * SCALE, and the sweep applies the shift. Gathers and scatters (rare: lanes
 // in more than OddRunTable::MAX_RUNS runs) go lane by lane.
 template <class S, bool BIG>

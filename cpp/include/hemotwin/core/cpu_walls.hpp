@@ -21,7 +21,7 @@
 #include <numeric>
 #include <vector>
 
-#include "hemotwin/core/cpu_storage.hpp"
+#include "hemotwin/kernels/storage.hpp"
 #include "hemotwin/core/sparse_lattice.hpp"
 #include "hemotwin/kernels/boundary.hpp"
 

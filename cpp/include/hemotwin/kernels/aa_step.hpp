@@ -12,6 +12,7 @@
 
 #include "hemotwin/kernels/boundary.hpp"
 #include "hemotwin/kernels/collision.hpp"
+#include "hemotwin/kernels/storage.hpp"
 
 namespace hemotwin {
 
@@ -57,6 +58,8 @@ HT_HD HT_INLINE uint32_t odd_slot(int r, size_t c, const uint32_t* HT_RESTRICT a
 
 // rates: TrtRates<C>(p), computed once by the caller (two divisions per cell otherwise).
 // group_base/groups: see odd_slot (null: every odd-step slot from addr).
+// S, the storage, goes through Codec<S, C> (kernels/storage.hpp): a cast, or a shifted 16-bit format
+// decoded as the CPU's sweep does (slot k or opp(k) of a cell holds a population of weight w_k).
 template <class S, class C, bool LES, bool CY, bool ODD>
 HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT addr, size_t n, size_t c,
                                const CollisionParams<C>& p, const TrtRates<C>& rates,
@@ -69,20 +72,21 @@ HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT add
 HT_UNROLL
     for (int i = 1; i < 19; ++i) slot[i] = odd_slot(i - 1, c, addr, n, group_base, groups);
   }
-  g[0] = C(f[c]);
+  typedef Codec<S, C> K;
+  g[0] = K::decode(f[c], 0);
 HT_UNROLL
-  for (int i = 1; i < 19; ++i) g[i] = C(f[ODD ? size_t(slot[D3Q19::opp(i)]) : size_t(i) * n + c]);
+  for (int i = 1; i < 19; ++i) g[i] = K::decode(f[ODD ? size_t(slot[D3Q19::opp(i)]) : size_t(i) * n + c], i);
   // the Newtonian TRT/BGK case in the pair form the CPU's vector sweep uses, so both backends run
   // the same operations (collision.hpp, collide_trt_pairs)
   const bool ok = (!LES && !CY && !p.regularized) ? bool(collide_trt_pairs<C, C>(g, rates))
                                                   : bool(collide<C, LES, CY>(g, p));
   if (ODD) {
-    f[c] = S(g[0]);
+    f[c] = K::encode(g[0], 0);
 HT_UNROLL
-    for (int i = 1; i < 19; ++i) f[slot[i]] = S(g[i]);
+    for (int i = 1; i < 19; ++i) f[slot[i]] = K::encode(g[i], i);
   } else {
 HT_UNROLL
-    for (int i = 0; i < 19; ++i) f[size_t(D3Q19::opp(i)) * n + c] = S(g[i]);
+    for (int i = 0; i < 19; ++i) f[size_t(D3Q19::opp(i)) * n + c] = K::encode(g[i], i);
   }
   return ok;
 }
