@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The CUDA emulation's memory checker (see memcheck.hpp): shadow state per 4 device bytes, fed by the
+// The CUDA emulation's memory checker (see memcheck.hpp): shadow state per 2 device bytes, fed by the
 // compiler's access instrumentation of the emulated kernels. This file itself is not instrumented.
 #include "memcheck.hpp"
 
@@ -19,7 +19,11 @@
 namespace hemotwin_emu::memcheck {
 namespace {
 
-// what one launch has done to 4 bytes of device memory (reset lazily: a stale epoch means untouched)
+// Bytes of device memory per shadow word: the narrowest element threads store side by side, a 16-bit
+// population (with 4, two threads writing adjacent 16-bit slots were reported as a race)
+constexpr size_t kGrain = 2;
+
+// what one launch has done to kGrain bytes of device memory (reset lazily: a stale epoch means untouched)
 struct Word {
   uint32_t epoch = 0, writer = 0, reader = 0;  // global thread id + 1; 0 none
   uint32_t initialised = 0;
@@ -176,28 +180,28 @@ void access(uintptr_t a, size_t size, bool write, uintptr_t pc) {
   uintptr_t start = 0;
   Region* r = region_of(L, a, size, pc, me, start);
   if (!r) return;
-  for (size_t w = (a - start) >> 2, last = (a - start + size - 1) >> 2; w <= last; ++w) {
+  for (size_t w = (a - start) / kGrain, last = (a - start + size - 1) / kGrain; w <= last; ++w) {
     Word& s = r->words[w];
     if (s.epoch != L.epoch) s.epoch = L.epoch, s.writer = 0, s.reader = 0;
     const uint32_t other = s.writer && s.writer != me ? s.writer : 0;
     if (write) {
       if (other)
         report(L, pc, "data race: " + thread_name(me, L) + " and " + thread_name(other, L) + " both write " +
-                          where(*r, start, start + 4 * w) + " in one launch");
+                          where(*r, start, start + kGrain * w) + " in one launch");
       else if (s.reader && s.reader != me)
-        report(L, pc, "data race: " + thread_name(me, L) + " writes " + where(*r, start, start + 4 * w) + " that " +
+        report(L, pc, "data race: " + thread_name(me, L) + " writes " + where(*r, start, start + kGrain * w) + " that " +
                           (s.reader == kManyReaders ? std::string("other threads") : thread_name(s.reader, L)) +
                           " read in the same launch");
       s.writer = me;
       s.initialised = 1;
     } else {
       if (!s.initialised) {
-        report(L, pc, "read of device memory nothing wrote: " + where(*r, start, start + 4 * w) + " by " +
+        report(L, pc, "read of device memory nothing wrote: " + where(*r, start, start + kGrain * w) + " by " +
                           thread_name(me, L));
         s.initialised = 1;  // once per word
       }
       if (other)
-        report(L, pc, "data race: " + thread_name(me, L) + " reads " + where(*r, start, start + 4 * w) + " that " +
+        report(L, pc, "data race: " + thread_name(me, L) + " reads " + where(*r, start, start + kGrain * w) + " that " +
                           thread_name(other, L) + " wrote in the same launch");
       s.reader = s.reader == 0 || s.reader == me ? me : kManyReaders;
     }
@@ -250,7 +254,7 @@ void on_alloc(const void* p, size_t bytes) {
   r.bytes = bytes;
   r.serial = ++g_serial;
   g_allocation_bytes[r.serial] = bytes;
-  r.words.assign((bytes + 3) / 4, Word{});
+  r.words.assign((bytes + kGrain - 1) / kGrain, Word{});
   r.read_epoch.assign((bytes + 31) / 32 + 1, 0);
   r.write_epoch.assign((bytes + 31) / 32 + 1, 0);
 }
@@ -264,8 +268,8 @@ void on_fill(const void* p, size_t bytes) {
   auto it = g_regions.upper_bound(reinterpret_cast<uintptr_t>(p));
   if (it == g_regions.begin()) return;
   --it;
-  const size_t first = (reinterpret_cast<uintptr_t>(p) - it->first) / 4;
-  const size_t last = std::min(it->second.words.size(), (reinterpret_cast<uintptr_t>(p) - it->first + bytes + 3) / 4);
+  const size_t first = (reinterpret_cast<uintptr_t>(p) - it->first) / kGrain;
+  const size_t last = std::min(it->second.words.size(), (reinterpret_cast<uintptr_t>(p) - it->first + bytes + kGrain - 1) / kGrain);
   for (size_t w = first; w < last; ++w) it->second.words[w].initialised = 1;
 }
 

@@ -34,7 +34,7 @@ import hemotwin
 from hemotwin import _core
 from hemotwin.geometry.voxelize import tube_domain
 from hemotwin.solver import Numerics, Simulation
-from hemotwin.solver.simulation import CarreauYasuda, SimulationDiverged
+from hemotwin.solver.simulation import POPULATION_BYTES, CarreauYasuda, SimulationDiverged
 
 IDEAL_FP32_BYTES = 152  # 19 populations read and written, 4 B each: the AA scheme's minimum
 
@@ -100,6 +100,9 @@ CASES = {
     "fp32 Carreau-Yasuda blood": lambda: exercise(tube(carreau=CarreauYasuda())),
     "fp32 new inlet velocities every step": lambda: per_step_inlet(tube()),
     "fp32 diverging cells": lambda: diverging_cell(tube()),
+    # 16-bit storage: the boundary pass splits port cells (decoded) from wall-only cells (raw numbers)
+    "float16 storage TRT, Bouzidi walls, flow inlet, pressure outlet": lambda: exercise(tube("float16")),
+    "bfloat16 storage with LES": lambda: exercise(tube("bfloat16", les=True, tau=0.52)),
 }
 
 
@@ -145,7 +148,7 @@ def step_traffic(solver, n_cells: int) -> dict:
     return rows
 
 
-def coalescing(domain_path: str | None) -> dict:
+def coalescing(domain_path: str | None, precision: str = "float32") -> dict:
     if domain_path:
         from hemotwin.lattice import LatticeDomain
 
@@ -154,13 +157,13 @@ def coalescing(domain_path: str | None) -> dict:
     else:
         d = tube_domain(radius_m=1.5e-3, length_m=6e-3, dx_m=1e-4)
         cell_type, links, q, label = d.cell_type, d.wall_links, d.wall_q, "tube r 1.5 mm at 0.1 mm"
-    res = {"lattice": label}
+    res = {"lattice": label, "precision": precision}
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from gpu_sector_model import odd_step_sector_factor
 
     for order in ("natural", "morton"):
         lat = _core.Lattice(cell_type, links, q, morton=order == "morton")
-        solver = _core.Solver(lat, "cuda", 0, 0.8, 0.0, 0.0, True, "float32", None, 1000000)
+        solver = _core.Solver(lat, "cuda", 0, 0.8, 0.0, 0.0, True, precision, None, 1000000)
         even = step_traffic(solver, lat.n_cells)
         odd = step_traffic(solver, lat.n_cells)
         model = odd_step_sector_factor(cell_type, links, q, order == "morton")
@@ -170,8 +173,9 @@ def coalescing(domain_path: str | None) -> dict:
 
 
 def print_coalescing(res: dict) -> None:
-    print(f"\ncoalescing on {res['lattice']} (FP32; bytes per cell update; ideal {IDEAL_FP32_BYTES} B per step "
-          "for the stream-collide kernel):")
+    ideal = IDEAL_FP32_BYTES * POPULATION_BYTES[res["precision"]] // 4
+    print(f"\ncoalescing on {res['lattice']} ({res['precision']} storage; bytes per cell update; ideal {ideal} B "
+          "per step for the stream-collide kernel; the address model assumes FP32):")
     print(f"{'order':<8}{'step':<6}{'kernel':<48}{'sect/req':>9}{'requested':>11}{'sectors':>9}"
           f"{'L1 per block':>13}{'DRAM floor':>11}")
     for order in ("natural", "morton"):
@@ -195,6 +199,8 @@ def main() -> int:
     ap.add_argument("--domain", help="a LatticeDomain .npz for the coalescing counts (default: a tube)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--skip-cases", action="store_true", help="only the coalescing counts")
+    ap.add_argument("--precision", default="float32", choices=sorted(POPULATION_BYTES),
+                    help="population storage of the coalescing counts")
     a = ap.parse_args()
     if not EMULATED:
         if not hemotwin.cuda_available():
@@ -206,7 +212,7 @@ def main() -> int:
         return 2
     else:
         out = {"cases": [] if a.skip_cases else run_cases()}
-        out["coalescing"] = coalescing(a.domain)
+        out["coalescing"] = coalescing(a.domain, a.precision)
         print_coalescing(out["coalescing"])
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
