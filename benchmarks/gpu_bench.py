@@ -48,6 +48,12 @@ def torch_copy_bandwidth_gbps(nbytes: int) -> float | None:
         return None
 
 
+# The published record to compare with on the same card kind (FluidX3D's README, as issue 6 quotes it):
+# MLUPS of its D3Q19 dense box, FP32 arithmetic with FP32 / FP16S storage. "fp16" is their FP16S, the
+# shifted, scaled binary16 hemotwin's float16 storage also uses.
+FLUIDX3D_MLUPS = {"H100": {"fp32": 17602, "fp16": 29561}, "H200": {"fp32": 23056}}
+
+
 def mlups(lattice, precision: str, steps: int) -> float:
     s = _core.Solver(lattice, "cuda", 0, 0.8, 0.0, 0.0, True, precision, None, 1000000)
     s.step(20)  # warm-up; step() returns after the device finished (flag read)
@@ -84,6 +90,8 @@ def main():
     save()
     res["dense_fp64_mlups"] = mlups(box, "float64", 100)
     save()
+    res["dense_fp16_mlups"] = mlups(box, "float16", 200)  # float16 storage, float32 arithmetic
+    save()
     del box
     if a.aorta:
         from hemotwin.lattice import LatticeDomain
@@ -95,10 +103,13 @@ def main():
         res["sparse_bbox"] = list(d.cell_type.shape)
         res["sparse_fp32_mlups"] = mlups(lat, "float32", 400)
         save()
+        res["sparse_fp16_mlups"] = mlups(lat, "float16", 400)
+        save()
         del lat
         lat = _core.Lattice(d.cell_type, d.wall_links, d.wall_q, morton=True)
         res["sparse_fp32_morton_mlups"] = mlups(lat, "float32", 400)
-    for key, bytes_pop in (("dense_fp32", 4), ("dense_fp64", 8), ("sparse_fp32", 4)):
+    cases = (("dense_fp32", 4), ("dense_fp64", 8), ("dense_fp16", 2), ("sparse_fp32", 4), ("sparse_fp16", 2))
+    for key, bytes_pop in cases:
         if key + "_mlups" not in res:
             continue
         scheme = 2 * 19 * bytes_pop
@@ -107,12 +118,19 @@ def main():
         res[key + "_roofline_fraction_scheme"] = res[key + "_mlups"] * 1e6 * scheme / (bw * 1e9)
         res[key + "_roofline_fraction_implemented"] = res[key + "_mlups"] * 1e6 * implemented / (bw * 1e9)
     print(json.dumps(res, indent=1))
-    print(f"\n{'case':<14}{'MLUPS':>10}{'% of copy BW (152/304 B)':>28}{'% incl. addresses':>20}")
-    for key in ("dense_fp32", "dense_fp64", "sparse_fp32"):
+    print(f"\n{'case':<14}{'MLUPS':>10}{'% of copy BW (76/152/304 B)':>31}{'% incl. addresses':>20}")
+    for key, _ in cases:
         if key + "_mlups" in res:
-            print(f"{key:<14}{res[key + '_mlups']:>10.0f}{100 * res[key + '_roofline_fraction_scheme']:>27.1f}%"
+            print(f"{key:<14}{res[key + '_mlups']:>10.0f}{100 * res[key + '_roofline_fraction_scheme']:>30.1f}%"
                   f"{100 * res[key + '_roofline_fraction_implemented']:>19.1f}%")
     print(f"copy bandwidth {res['copy_gbps']:.0f} GB/s on {res['device']}")
+    card = next((k for k in FLUIDX3D_MLUPS if k in str(res["device"])), None)
+    for tag, theirs in (FLUIDX3D_MLUPS.get(card) or {}).items():
+        ours = res.get(f"dense_{tag}_mlups")
+        if ours:
+            res[f"dense_{tag}_vs_fluidx3d"] = ours / theirs
+            print(f"dense {tag} storage: {ours:.0f} MLUPS = {100 * ours / theirs:.0f} % of FluidX3D's published "
+                  f"{theirs} on an {card} (same card kind; SXM5 or not: see the device name)")
     save()
 
 

@@ -69,6 +69,7 @@ for prec in float64 float32; do
   $PY -m hemotwin.cli verify poiseuille --device cuda --precision $prec --json | tee -a "$OUT/verify.jsonl"
   $PY -m hemotwin.cli verify womersley --device cuda --precision $prec --json | tee -a "$OUT/verify.jsonl"
 done
+$PY -m hemotwin.cli verify poiseuille --device cuda --precision float16 --json | tee -a "$OUT/verify.jsonl"
 $PY -m hemotwin.cli verify order --device cuda --json | tee -a "$OUT/verify.jsonl"
 echo "verify $(( $(date +%s) - t0 )) s"
 echo "== the Python coupling loop's share of a clinical run (RCR outlets, coupling every 1 / 10 steps)"
