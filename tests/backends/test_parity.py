@@ -37,10 +37,13 @@ def rel(a, b):
 # 16-bit storage (float32 arithmetic): both backends decode, collide and encode alike (kernels/storage.hpp;
 # the GPU's wall-only cells work on the raw stored numbers, as the CPU's wall table does), so the CUDA
 # emulation built portable gives bitwise-equal fields. On a GPU, nvcc's FMAs move a float32 result by an
-# ulp, which now and then moves the stored 16-bit number by one of its own ulps (2^-11 or 2^-8 of the
-# deviation from rest). The limits are a tenth of what the storage itself costs against float32 on
-# Poiseuille (docs/validation.md, 1.1), so a real kernel difference still fails.
-TOL_16BIT = {"float16": 1e-3, "bfloat16": 2e-3}
+# ulp, which now and then moves a stored 16-bit number by one of its own (2^-11 or 2^-8 of the deviation
+# from rest), and those steps add up. Measured on the emulation built with the host's FMAs (CPU and
+# "GPU" contracting differently), u rel L2 after 1000 steps: float16 1.4e-4 (Poiseuille), 2.3e-4 (demo);
+# bfloat16 1.5e-3. For scale, the storage itself moves the Poiseuille field from float32's by 4.5e-4
+# (float16) and 1.6e-2 (bfloat16). So these limits catch a wrong kernel or boundary (1e-2 and up), not
+# float32 stored in place of float16: the bitwise emulation result is what shows the encodings agree.
+TOL_16BIT = {"float16": 1e-3, "bfloat16": 5e-3}
 
 
 def compare(make, name="", pressure_scale_pa=None, tol=TOL):
