@@ -69,24 +69,16 @@ __global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ 
     atomicExch(bad, 1);  // rare: a cell went bad; many threads may raise it at once
 }
 
-// Whether boundary cell b has a link to a port (an inlet or outlet), not only walls.
-template <class C>
-__device__ bool has_port_link(const BoundaryView<C>& bv, size_t b) {
-  const LinkRange links = links_of(bv, b);
-  for (uint32_t j = 0; j < links.count; ++j)
-    if (bv.link_port[links[j]] >= 0) return true;
-  return false;
-}
-
+// port_cell (16-bit storage only): per boundary cell, whether it has a port link
 template <class S, class C>
 __global__ void boundary_kernel(S* f, const uint32_t* addr, size_t N, bool odd_done, BoundaryView<C> bv,
-                                size_t nb) {
+                                size_t nb, const uint8_t* port_cell) {
   const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b >= nb) return;
   if constexpr (Codec<S, C>::SHIFTED) {
     // 16-bit storage, split as the CPU backend splits it, so both round alike: cells with a port link
     // on decoded populations; wall-only cells on the raw stored numbers (its wall table's arithmetic)
-    if (has_port_link(bv, b)) correct_boundary_cell<C, C, DecodedPtr<S>>(DecodedPtr<S>{f, N}, addr, N, odd_done, bv, b);
+    if (port_cell[b]) correct_boundary_cell<C, C, DecodedPtr<S>>(DecodedPtr<S>{f, N}, addr, N, odd_done, bv, b);
     else correct_boundary_cell<C, C, RawPtr<S>>(RawPtr<S>{f}, addr, N, odd_done, bv, b);
   } else {
     correct_boundary_cell<S, C>(f, addr, N, odd_done, bv, b);
@@ -205,6 +197,7 @@ class CudaBackend final : public Backend {
     link_port_.upload(sliced_.scatter(lat_.link_port, int16_t(-1)));
     link_q_.upload(sliced_.scatter(lat_.link_q, 0.5f));
     link_flux_.allocate(sliced_.entries);
+    if constexpr (Codec<S, C>::SHIFTED) port_cell_.upload(sliced_.gather_cells(lat_.boundary_cells_with_port_link()));
     check(cudaMemset(link_flux_.ptr, 0, link_flux_.count * sizeof(C)), "memset");
     std::vector<uint32_t> port_links(lat_.port_links.size());  // as entries of the sliced arrays
     for (size_t a = 0; a < port_links.size(); ++a) port_links[a] = sliced_.position[lat_.port_links[a]];
@@ -279,7 +272,7 @@ class CudaBackend final : public Backend {
       BoundaryView<C> bv{bcells_.ptr, link_begin_.ptr, link_dir_.ptr, link_kind_.ptr, link_port_.ptr, link_q_.ptr,
                          link_u_d_.ptr, link_flux_.ptr, port_vals_.ptr, port_vals_.ptr + np, cfg_.bouzidi ? 1 : 0,
                          link_count_.ptr};
-      boundary_kernel<S, C><<<grid_for(nb), kBlock>>>(f_.ptr, addr_.ptr, N_, odd, bv, nb);
+      boundary_kernel<S, C><<<grid_for(nb), kBlock>>>(f_.ptr, addr_.ptr, N_, odd, bv, nb, port_cell_.ptr);
     }
     if (np)
       port_flux_kernel<C><<<unsigned(np), kBlock>>>(link_flux_.ptr, port_links_.ptr, port_link_begin_.ptr,
@@ -396,7 +389,7 @@ class CudaBackend final : public Backend {
   DeviceArray<S> f_;
   DeviceArray<uint32_t> addr_, group_base_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
   SlicedLinks sliced_;
-  DeviceArray<uint8_t> link_count_, link_dir_, link_kind_;
+  DeviceArray<uint8_t> link_count_, link_dir_, link_kind_, port_cell_;
   DeviceArray<int16_t> link_port_;
   DeviceArray<float> link_q_, link_u_d_, staged_;
   std::vector<float> staged_host_;

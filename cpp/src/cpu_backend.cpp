@@ -253,10 +253,7 @@ class CpuBackend final : public Backend {
   // all other cells go through the precomputed wall table (core/cpu_walls.hpp), where only the
   // interpolated ones remain: the sweep's half-way bounce-back is already right for the rest.
   void split_boundary_cells() {
-    std::vector<char> has_port(lat_.bcells.size(), 0);
-    for (size_t b = 0; b < lat_.bcells.size(); ++b)
-      for (uint32_t l = lat_.link_begin[b]; l < lat_.link_begin[b + 1]; ++l)
-        if (lat_.link_port[l] >= 0) has_port[b] = 1;
+    const std::vector<uint8_t> has_port = lat_.boundary_cells_with_port_link();
     port_bcells_.clear();
     for (size_t b = 0; b < has_port.size(); ++b)
       if (has_port[b]) port_bcells_.push_back(uint32_t(b));

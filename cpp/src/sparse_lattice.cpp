@@ -193,4 +193,12 @@ SparseLattice build_sparse_lattice(const uint8_t* ct, int64_t nx, int64_t ny, in
   return L;
 }
 
+std::vector<uint8_t> SparseLattice::boundary_cells_with_port_link() const {
+  std::vector<uint8_t> has_port(bcells.size(), 0);
+  for (size_t b = 0; b < bcells.size(); ++b)
+    for (uint32_t l = link_begin[b]; l < link_begin[b + 1]; ++l)
+      if (link_port[l] >= 0) has_port[b] = 1;
+  return has_port;
+}
+
 }  // namespace hemotwin

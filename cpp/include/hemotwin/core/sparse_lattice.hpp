@@ -32,6 +32,8 @@ struct SparseLattice {
   std::vector<uint32_t> link_port_cell;               // per link: index into port_cells (or max)
 
   size_t n_links() const { return link_dir.size(); }
+  // per boundary cell: 1 where it has a link to a port (inlet or outlet), 0 where it has walls only
+  std::vector<uint8_t> boundary_cells_with_port_link() const;
   size_t bytes_per_cell(size_t bytes_per_population) const;
 };
 
