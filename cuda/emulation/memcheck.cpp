@@ -173,13 +173,19 @@ uint32_t execution_count(Launch& L, size_t t, uintptr_t pc) {
   return 1u;
 }
 
-void access(uintptr_t a, size_t size, bool write, uintptr_t pc) {
+// natural: the compiler took the access as aligned to its size (its type's alignment). A GPU traps such
+// an access at an address that is not ("misaligned address"); a CPU lets it pass, so the check is here.
+void access(uintptr_t a, size_t size, bool write, uintptr_t pc, bool natural) {
   Launch& L = *g_active;
   const size_t t = threadIdx.x + size_t(blockDim.x) * (threadIdx.y + size_t(blockDim.y) * threadIdx.z);
   const uint32_t me = uint32_t(L.block * L.threads + t + 1);
   uintptr_t start = 0;
   Region* r = region_of(L, a, size, pc, me, start);
   if (!r) return;
+  if (natural && (a & (size - 1)))
+    report(L, pc, "misaligned address: " + thread_name(me, L) + (write ? " writes " : " reads ") +
+                      std::to_string(size) + " bytes at " + where(*r, start, a) + ", which a GPU requires " +
+                      std::to_string(size) + "-byte aligned");
   for (size_t w = (a - start) / kGrain, last = (a - start + size - 1) / kGrain; w <= last; ++w) {
     Word& s = r->words[w];
     if (s.epoch != L.epoch) s.epoch = L.epoch, s.writer = 0, s.reader = 0;
@@ -371,10 +377,13 @@ std::string report_json(bool reset) {
 // checked launch they return at once.
 using hemotwin_emu::memcheck::g_active;
 #define HT_PC reinterpret_cast<uintptr_t>(__builtin_return_address(0))
-#define HT_ACCESS(name, size, write) \
-  extern "C" void name(void* p) {    \
-    if (g_active) hemotwin_emu::memcheck::access(reinterpret_cast<uintptr_t>(p), size, write, HT_PC); \
+// the plain and volatile entry points are the accesses the compiler takes as naturally aligned;
+// gcc calls the "unaligned" ones where it cannot assume that (nvcc would split such an access)
+#define HT_ACCESS_AS(name, size, write, natural) \
+  extern "C" void name(void* p) {                 \
+    if (g_active) hemotwin_emu::memcheck::access(reinterpret_cast<uintptr_t>(p), size, write, HT_PC, natural); \
   }
+#define HT_ACCESS(name, size, write) HT_ACCESS_AS(name, size, write, true)
 HT_ACCESS(__tsan_read1, 1, false)
 HT_ACCESS(__tsan_read2, 2, false)
 HT_ACCESS(__tsan_read4, 4, false)
@@ -385,14 +394,14 @@ HT_ACCESS(__tsan_write2, 2, true)
 HT_ACCESS(__tsan_write4, 4, true)
 HT_ACCESS(__tsan_write8, 8, true)
 HT_ACCESS(__tsan_write16, 16, true)
-HT_ACCESS(__tsan_unaligned_read2, 2, false)
-HT_ACCESS(__tsan_unaligned_read4, 4, false)
-HT_ACCESS(__tsan_unaligned_read8, 8, false)
-HT_ACCESS(__tsan_unaligned_read16, 16, false)
-HT_ACCESS(__tsan_unaligned_write2, 2, true)
-HT_ACCESS(__tsan_unaligned_write4, 4, true)
-HT_ACCESS(__tsan_unaligned_write8, 8, true)
-HT_ACCESS(__tsan_unaligned_write16, 16, true)
+HT_ACCESS_AS(__tsan_unaligned_read2, 2, false, false)
+HT_ACCESS_AS(__tsan_unaligned_read4, 4, false, false)
+HT_ACCESS_AS(__tsan_unaligned_read8, 8, false, false)
+HT_ACCESS_AS(__tsan_unaligned_read16, 16, false, false)
+HT_ACCESS_AS(__tsan_unaligned_write2, 2, true, false)
+HT_ACCESS_AS(__tsan_unaligned_write4, 4, true, false)
+HT_ACCESS_AS(__tsan_unaligned_write8, 8, true, false)
+HT_ACCESS_AS(__tsan_unaligned_write16, 16, true, false)
 HT_ACCESS(__tsan_volatile_read1, 1, false)
 HT_ACCESS(__tsan_volatile_read2, 2, false)
 HT_ACCESS(__tsan_volatile_read4, 4, false)
@@ -404,11 +413,12 @@ HT_ACCESS(__tsan_volatile_write4, 4, true)
 HT_ACCESS(__tsan_volatile_write8, 8, true)
 HT_ACCESS(__tsan_volatile_write16, 16, true)
 #undef HT_ACCESS
+#undef HT_ACCESS_AS
 extern "C" void __tsan_read_range(void* p, size_t size) {
-  if (g_active && size) hemotwin_emu::memcheck::access(reinterpret_cast<uintptr_t>(p), size, false, HT_PC);
+  if (g_active && size) hemotwin_emu::memcheck::access(reinterpret_cast<uintptr_t>(p), size, false, HT_PC, false);
 }
 extern "C" void __tsan_write_range(void* p, size_t size) {
-  if (g_active && size) hemotwin_emu::memcheck::access(reinterpret_cast<uintptr_t>(p), size, true, HT_PC);
+  if (g_active && size) hemotwin_emu::memcheck::access(reinterpret_cast<uintptr_t>(p), size, true, HT_PC, false);
 }
 extern "C" void __tsan_init() {}
 extern "C" void __tsan_func_entry(void*) {}

@@ -9,7 +9,9 @@
 //   writes (global memory only; atomics are exempt, __shared__ memory is not checked);
 // - an access outside a device allocation but within its guard zone (an index past the end, or
 //   before the start);
-// - a read of device memory that nothing has written (no copy, memset or kernel store before it).
+// - a read of device memory that nothing has written (no copy, memset or kernel store before it);
+// - a misaligned access: a typed load or store at an address that is not a multiple of its size,
+//   which a GPU traps and a CPU lets pass.
 // It also counts, per kernel, the 32-byte sectors each warp-wide memory instruction touches: the
 // coalescing of the real kernel code on a real lattice, without a GPU (benchmarks/RESULTS.md).
 #pragma once

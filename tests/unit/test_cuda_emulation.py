@@ -3,7 +3,8 @@
 be right: a block reduction over __syncthreads gives the exact sum, and the mistakes a GPU would turn
 into garbage (a host pointer in a kernel, a copy past an allocation, a barrier only some threads
 reach, a double free) are reported by name. Its memory checker names data races, indices past an
-allocation and reads of unwritten memory at their .cu line, and counts sectors as a GPU's L1 does."""
+allocation, reads of unwritten memory and misaligned accesses at their .cu line, and counts sectors
+as a GPU's L1 does."""
 from __future__ import annotations
 
 import json
@@ -64,6 +65,8 @@ def memcheck_output(tmp_path_factory):
     ("past_the_end", "out-of-bounds access: thread 255 of block 3 touches 4 bytes reaching 4 bytes past the "
                      "end of device allocation #1 (4096 bytes)"),
     ("uninitialised", "read of device memory nothing wrote: byte 0 of device allocation #3 (4096 bytes)"),
+    ("misaligned", "misaligned address: thread 0 of block 0 reads 4 bytes at byte 2 of device allocation #1 "
+                   "(4096 bytes), which a GPU requires 4-byte aligned"),
 ])
 def test_memory_checker_names_the_threads_the_bytes_and_the_line(memcheck_output, case, expected):
     message = memcheck_output[case]

@@ -36,6 +36,14 @@ __global__ void one_past_the_end(float* out, const float* in, size_t n) {
 
 __global__ void flag_atomically(int* flag) { atomicExch(flag, 1); }
 
+// floats read 2 bytes into a buffer (a cast of a byte offset that is not a multiple of 4): a GPU
+// stops with "misaligned address"
+__global__ void read_misaligned(float* out, const float* in, size_t n) {
+  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const float* shifted = reinterpret_cast<const float*>(reinterpret_cast<const char*>(in) + 2);
+  if (i + 1 < n) out[i] = shifted[i];
+}
+
 void report(const char* name) { std::printf("%s %s\n", name, cudaGetErrorString(cudaGetLastError())); }
 
 int main() {
@@ -67,6 +75,8 @@ int main() {
   cudaMemset(flag, 0, sizeof(int));
   flag_atomically<<<blocks, kBlock>>>(flag);
   report("atomic");
+  read_misaligned<<<blocks, kBlock>>>(out, in, n);
+  report("misaligned");
   std::printf("counts %s\n", counts.c_str());
   return 0;
 }
