@@ -14,6 +14,7 @@
 
 #include "hemotwin/backend.hpp"
 #include "hemotwin/core/sliced_links.hpp"
+#include "hemotwin/core/warp_slots.hpp"
 #include "hemotwin/kernels/aa_step.hpp"
 
 namespace hemotwin {
@@ -62,10 +63,11 @@ template <class S, class C, bool LES, bool CY, bool ODD>
 __global__ void __launch_bounds__(kBlock) stream_collide_kernel(S* __restrict__ f, const uint32_t* __restrict__ addr,
                                                                 size_t n, size_t N, CollisionParams<C> p,
                                                                 TrtRates<C> rates, int* bad,
-                                                                const uint32_t* __restrict__ group_base) {
+                                                                const uint32_t* __restrict__ group_base,
+                                                                const GroupRuns* __restrict__ runs) {
   const size_t c = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= n) return;
-  if (!aa_update<S, C, LES, CY, ODD>(f, addr, N, c, p, rates, group_base, N / kGroupCells))
+  if (!aa_update<S, C, LES, CY, ODD>(f, addr, N, c, p, rates, group_base, runs, N / kGroupCells))
     atomicExch(bad, 1);  // rare: a cell went bad; many threads may raise it at once
 }
 
@@ -186,7 +188,11 @@ class CudaBackend final : public Backend {
     f_.allocate(19 * N_);
     const std::vector<uint32_t> addr = padded_addresses();
     addr_.upload(addr);
-    group_base_.upload(group_bases(addr));
+    {
+      const WarpSlots ws = warp_slots(addr, N_);  // the odd step's per-warp shortcuts (aa_step.hpp odd_slot)
+      group_base_.upload(ws.group_base);
+      group_runs_.upload(ws.runs);
+    }
     // the boundary cells and link arrays in the sliced layout (BoundaryView): a warp's j-th links
     // side by side, its cells with similar link counts
     sliced_ = slice_links(lat_.link_begin, kGroupCells, kBlock);
@@ -338,10 +344,10 @@ class CudaBackend final : public Backend {
   template <bool ODD>
   void launch(bool les, bool cy) {
     const unsigned g = grid_for(n_);
-    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
-    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
-    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
-    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr);
+    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
+    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
+    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
+    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
   }
 
   // The lattice's neighbour table (slots k * n + cell) re-based on the padded stride (k * N + cell).
@@ -350,22 +356,6 @@ class CudaBackend final : public Backend {
     for (size_t r = 0; r < 18; ++r)
       for (size_t c = 0; c < N_; ++c) a[r * N_ + c] = padded_address(lat_.addr.data(), n_, N_, r, c);
     return a;
-  }
-
-  // kernels/aa_step.hpp's group_base: per address row and warp of cells, the one base that gives every
-  // cell's slot as base + c, where there is one (the padding cells past n_ may break the last group's)
-  std::vector<uint32_t> group_bases(const std::vector<uint32_t>& addr) const {
-    const size_t groups = N_ / kGroupCells;
-    std::vector<uint32_t> base(18 * groups, kNoGroupBase);
-    for (size_t r = 0; r < 18; ++r)
-      for (size_t w = 0; w < groups; ++w) {
-        const size_t c0 = w * kGroupCells;
-        const uint32_t b = addr[r * N_ + c0] - uint32_t(c0);  // >= 0: a slot in row >= 1 minus c0 <= N_
-        bool same = true;
-        for (size_t c = c0 + 1; c < c0 + kGroupCells && same; ++c) same = addr[r * N_ + c] - uint32_t(c) == b;
-        if (same) base[r * groups + w] = b;
-      }
-    return base;
   }
 
   void copy_out(double* host, const DeviceArray<double>& d) {
@@ -387,6 +377,7 @@ class CudaBackend final : public Backend {
   CollisionParams<C> params_{};
   TrtRates<C> rates_{};
   DeviceArray<S> f_;
+  DeviceArray<GroupRuns> group_runs_;
   DeviceArray<uint32_t> addr_, group_base_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;
   SlicedLinks sliced_;
   DeviceArray<uint8_t> link_count_, link_dir_, link_kind_, port_cell_;

@@ -37,40 +37,62 @@ HT_INLINE uint32_t padded_address(const uint32_t* addr, size_t n, size_t N, size
   return uint32_t((a / n) * N + a % n);
 }
 
-// Optional shortcut through the neighbour table for runs of kGroupCells cells (a GPU warp): where
-// every cell c of group w has addr[r * n + c] = base + c (neighbours in one contiguous run, or all
-// bounced back), group_base[r * groups + w] = base, else kNoGroupBase. One value read by the whole
-// warp then replaces 32 addresses (most groups in natural order on a vessel; measured in
-// benchmarks/RESULTS.md). Needs n, the stride, to be a multiple of kGroupCells.
+// Optional shortcut through the neighbour table for runs of kGroupCells cells (a GPU warp), per
+// address row r and group w, in group_base[r * groups + w]:
+// - a base, where every cell c of the group has addr[r * n + c] = base + c (neighbours in one
+//   contiguous run, or all bounced back): one value read by the whole warp replaces 32 addresses;
+// - kGroupRuns, where the slots are two runs and bounce-backs (runs[r * groups + w], GroupRuns): a
+//   warp at a wall, or crossing from one column of cells into the next;
+// - kNoGroupBase otherwise: each cell reads addr.
+// On the aorta lattice in natural order 67 % of (group, row) pairs have a base, 32 % runs and 1 %
+// neither (benchmarks/RESULTS.md). The branch is the same for the whole warp. Needs n, the stride, to be
+// a multiple of kGroupCells; core/warp_slots.hpp builds both arrays.
 constexpr size_t kGroupCells = 32;
 constexpr uint32_t kNoGroupBase = 0xFFFFFFFFu;
+constexpr uint32_t kGroupRuns = 0xFFFFFFFEu;
 
-// The slot addr[r * n + c] names, read through group_base when the cell's group has one. As 32 bits:
-// 19 n < 2^32 (the backends check), and 18 of them stay in registers across the collision.
+// A group's slots in one row as two runs: lane l (= c % kGroupCells) with bit l of `bounced` set
+// bounces back (slot opp(r + 1) * n + c, as addr says for a missing neighbour); the others are
+// first + c below lane `split` and second + c from it on. 16 B, read by a warp as one broadcast.
+struct alignas(16) GroupRuns {
+  uint32_t first, second, split, bounced;
+};
+
+// The slot addr[r * n + c] names, read through group_base (and runs) when the cell's group has one. As
+// 32 bits: 19 n < 2^32 (the backends check), and 18 of them stay in registers across the collision.
 HT_HD HT_INLINE uint32_t odd_slot(int r, size_t c, const uint32_t* HT_RESTRICT addr, size_t n,
-                                  const uint32_t* HT_RESTRICT group_base, size_t groups) {
+                                  const uint32_t* HT_RESTRICT group_base, const GroupRuns* HT_RESTRICT runs,
+                                  size_t groups) {
   if (group_base) {
-    const uint32_t base = group_base[size_t(r) * groups + c / kGroupCells];
-    if (base != kNoGroupBase) return base + uint32_t(c);
+    const size_t g = size_t(r) * groups + c / kGroupCells;
+    const uint32_t base = group_base[g];
+    if (base < kGroupRuns) return base + uint32_t(c);
+    if (base == kGroupRuns) {
+      const GroupRuns run = runs[g];
+      const uint32_t lane = uint32_t(c % kGroupCells);
+      if ((run.bounced >> lane) & 1u) return uint32_t(D3Q19::opp(r + 1)) * uint32_t(n) + uint32_t(c);
+      return (lane < run.split ? run.first : run.second) + uint32_t(c);
+    }
   }
   return addr[size_t(r) * n + c];
 }
 
 // rates: TrtRates<C>(p), computed once by the caller (two divisions per cell otherwise).
-// group_base/groups: see odd_slot (null: every odd-step slot from addr).
+// group_base/runs/groups: see odd_slot (null: every odd-step slot from addr).
 // S, the storage, goes through Codec<S, C> (kernels/storage.hpp): a cast, or a shifted 16-bit format
 // decoded as the CPU's sweep does (slot k or opp(k) of a cell holds a population of weight w_k).
 template <class S, class C, bool LES, bool CY, bool ODD>
 HT_HD HT_INLINE bool aa_update(S* HT_RESTRICT f, const uint32_t* HT_RESTRICT addr, size_t n, size_t c,
                                const CollisionParams<C>& p, const TrtRates<C>& rates,
-                               const uint32_t* HT_RESTRICT group_base = nullptr, size_t groups = 0) {
+                               const uint32_t* HT_RESTRICT group_base = nullptr,
+                               const GroupRuns* HT_RESTRICT runs = nullptr, size_t groups = 0) {
   C g[19];
   // odd steps: slot[i] is where f_i of this cell goes, and where f_opp(i) comes from; each address
   // row is read once per cell
   uint32_t slot[19];
   if (ODD) {
 HT_UNROLL
-    for (int i = 1; i < 19; ++i) slot[i] = odd_slot(i - 1, c, addr, n, group_base, groups);
+    for (int i = 1; i < 19; ++i) slot[i] = odd_slot(i - 1, c, addr, n, group_base, runs, groups);
   }
   typedef Codec<S, C> K;
   g[0] = K::decode(f[c], 0);
