@@ -42,6 +42,7 @@ struct DeviceArray {
     count = n;
     if (n) check(cudaMalloc(&ptr, n * sizeof(T)), "cudaMalloc");
   }
+  size_t bytes() const { return count * sizeof(T); }
   void upload(const std::vector<T>& v) {
     if (v.size() != count) allocate(v.size());
     if (!v.empty()) check(cudaMemcpy(ptr, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), "upload");
@@ -192,6 +193,9 @@ class CudaBackend final : public Backend {
       const WarpSlots ws = warp_slots(addr, N_);  // the odd step's per-warp shortcuts (aa_step.hpp odd_slot)
       group_base_.upload(ws.group_base);
       group_runs_.upload(ws.runs);
+      // what a warp reads per row on the odd step: its base, plus a GroupRuns or 32 addresses
+      odd_lookup_bytes_ = double(ws.one_run * 4 + ws.two_runs * (4 + sizeof(GroupRuns)) +
+                                 ws.table * (4 + kGroupCells * 4)) / double(N_);
     }
     // the boundary cells and link arrays in the sliced layout (BoundaryView): a warp's j-th links
     // side by side, its cells with similar link counts
@@ -220,6 +224,19 @@ class CudaBackend final : public Backend {
     check(cudaGetLastError(), "init_kernel");
     upload_links();
   }
+  // populations read and written, and the odd step's slot lookups (see the constructor)
+  double sweep_bytes_per_update() const override { return 2.0 * 19.0 * double(sizeof(S)) + 0.5 * odd_lookup_bytes_; }
+
+  // device memory: every array this backend keeps (a new member array belongs in this sum too)
+  size_t bytes_held() const override {
+    return f_.bytes() + group_runs_.bytes() + addr_.bytes() + group_base_.bytes() + bcells_.bytes() +
+           link_begin_.bytes() + port_links_.bytes() + port_link_begin_.bytes() + port_cells_.bytes() +
+           port_cell_begin_.bytes() + link_count_.bytes() + link_dir_.bytes() + link_kind_.bytes() +
+           port_cell_.bytes() + link_port_.bytes() + link_q_.bytes() + link_u_d_.bytes() + staged_.bytes() +
+           link_flux_.bytes() + port_vals_.bytes() + flux_last_.bytes() + flux_sum_.bytes() + port_p_out_.bytes() +
+           bad_.bytes();
+  }
+
   std::string name() const override { return "cuda"; }
 
   std::vector<double> port_mean_pressure() override {
@@ -376,6 +393,7 @@ class CudaBackend final : public Backend {
   size_t N_ = 0;  // stride of the population rows and address rows: n_ rounded up to whole warps
   CollisionParams<C> params_{};
   TrtRates<C> rates_{};
+  double odd_lookup_bytes_ = 0;  // per cell, on an odd step
   DeviceArray<S> f_;
   DeviceArray<GroupRuns> group_runs_;
   DeviceArray<uint32_t> addr_, group_base_, bcells_, link_begin_, port_links_, port_link_begin_, port_cells_, port_cell_begin_;

@@ -55,6 +55,18 @@ def small_tube_sim(device="cpu", threads=None, precision="float64", **kw):
     return sim
 
 
+@pytest.mark.parametrize("precision, population_bytes", [("float32", 4), ("float16", 2)])
+def test_reported_step_traffic_and_memory_cover_the_scheme(backend, precision, population_bytes):
+    # what `hemotwin bench` reports per backend: a step moves the populations in and out plus what its
+    # odd steps look up (never more than every neighbour address, 72 B every other step, and the
+    # per-warp bases beside them); the run holds at least its populations and its address table
+    sim = small_tube_sim(device=backend, precision=precision)
+    n, solver = sim.n_cells, sim._solver
+    scheme = 2 * 19 * population_bytes
+    assert scheme < solver.sweep_bytes_per_update <= scheme + 36 + 2.5, solver.sweep_bytes_per_update
+    assert solver.bytes_held >= n * (19 * population_bytes + 18 * 4), solver.bytes_held
+
+
 def test_results_identical_for_any_thread_count():
     a, b = small_tube_sim(threads=1), small_tube_sim(threads=2)
     a.step(150)

@@ -95,7 +95,8 @@ class Backend {
   // Bytes a step moves per fluid cell, averaged over an even and an odd step: populations read and
   // written plus the index tables the sweep reads (boundary passes not included).
   virtual double sweep_bytes_per_update() const;
-  // Bytes this backend holds for the run (populations, index tables, lattice, boundary links).
+  // Bytes this backend holds for the run (populations, index tables, lattice, boundary links); the
+  // CUDA backend counts its device memory.
   virtual size_t bytes_held() const;
 
  protected:
