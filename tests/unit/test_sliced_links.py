@@ -5,26 +5,15 @@ thread-block window are the same cells reordered busiest first, and reading a sl
 the boundary kernel does (kernels/aa_step.hpp links_of) gives back exactly that cell's CSR links."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if not cxx:
-        pytest.skip("no C++ compiler on PATH to build the sliced-links driver")
-    exe = tmp_path_factory.mktemp("sliced") / "sliced_links_check"
-    subprocess.run([cxx, "-std=c++17", "-O1", f"-I{REPO / 'cpp' / 'include'}",
-                    str(Path(__file__).parent / "data" / "sliced_links_check.cpp"), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    return exe
+def driver(build_cpp_driver):
+    return build_cpp_driver("sliced_links_check")
 
 
 def _slice(driver, counts, width=32, window=256):

@@ -6,27 +6,15 @@ cell read back through the kernel's own odd_slot is the table's, whichever kind 
 got: one base, two runs with bounce-backs, or the table itself."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if not cxx:
-        pytest.skip("no C++ compiler on PATH to build the warp-slots driver")
-    exe = tmp_path_factory.mktemp("warp_slots") / "warp_slots_check"
-    subprocess.run([cxx, "-std=c++17", "-O1", f"-I{REPO / 'cpp' / 'include'}",
-                    str(Path(__file__).parent / "data" / "warp_slots_check.cpp"),
-                    str(REPO / "cpp" / "src" / "sparse_lattice.cpp"), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    return exe
+def driver(build_cpp_driver):
+    return build_cpp_driver("warp_slots_check", "cpp/src/sparse_lattice.cpp")
 
 
 def _check(driver, cell_type, periodic=(False, False, False), morton=False) -> dict:
