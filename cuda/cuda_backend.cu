@@ -120,12 +120,8 @@ __global__ void port_pressure_kernel(const S* f, const uint32_t* addr, size_t N,
                                      const uint32_t* cells, const uint32_t* begin, double* out) {
   const int p = blockIdx.x;
   double s = 0;
-  for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) {
-    const size_t c = cells[a];
-    double rho = 0;
-    for (int k = 0; k < 19; ++k) rho += double(Codec<S, C>::decode(f[pre_slot(k, c, odd_next, addr, N)], k));
-    s += (rho - 1.0) / 3.0;
-  }
+  for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock)
+    s += cell_pressure_lu<S, C>(f, cells[a], odd_next, addr, N);
   const double total = block_sum(s);
   if (threadIdx.x == 0) {
     const uint32_t m = begin[p + 1] - begin[p];

@@ -68,12 +68,7 @@ class CpuBackend final : public Backend {
     for (int p = 0; p < lat_.n_ports; ++p) {
       double sum = 0;
       const uint32_t a0 = lat_.port_cell_begin[size_t(p)], a1 = lat_.port_cell_begin[size_t(p) + 1];
-      for (uint32_t a = a0; a < a1; ++a) {
-        const size_t c = lat_.port_cells[a];
-        double rho = 0;
-        for (int k = 0; k < 19; ++k) rho += double(K::decode(f_[pre_slot(k, c, odd_next, addr_, N_)], k));
-        sum += (rho - 1.0) / 3.0;
-      }
+      for (uint32_t a = a0; a < a1; ++a) sum += cell_pressure_lu<S, C>(f_, lat_.port_cells[a], odd_next, addr_, N_);
       out[size_t(p)] = a1 > a0 ? sum / double(a1 - a0) : 0.0;
     }
     return out;

@@ -28,6 +28,15 @@ HT_HD HT_INLINE size_t pre_slot(int k, size_t c, bool odd_next, const uint32_t* 
   return odd_next ? size_t(addr[size_t(D3Q19::opp(k) - 1) * n + c]) : size_t(k) * n + c;
 }
 
+// Lattice pressure cs^2 (rho - 1) of cell c before a step at parity odd_next: rho summed in double
+// in direction order, so both backends' port pressures (Backend::port_mean_pressure) add alike.
+template <class S, class C>
+HT_HD HT_INLINE double cell_pressure_lu(const S* f, size_t c, bool odd_next, const uint32_t* addr, size_t n) {
+  double rho = 0;
+  for (int k = 0; k < 19; ++k) rho += double(Codec<S, C>::decode(f[pre_slot(k, c, odd_next, addr, n)], k));
+  return (rho - 1.0) / 3.0;
+}
+
 // Entry (r, c) of the neighbour table addr (stride n) re-based on a padded stride N >= n, as the
 // backends store it (whole pages on the CPU, whole warps on the GPU). Padding columns c >= n point
 // at their own slot; no sweep reads them (every sweep stops at cell n).
