@@ -14,6 +14,9 @@
 #endif
 #ifdef HEMOTWIN_CUDA_EMULATED
 #include "memcheck.hpp"  // cuda/emulation, on the include path of emulated builds only
+namespace hemotwin_emu {
+long long host_waits();  // cuda/emulation/cuda_runtime.h
+}
 #endif
 
 namespace py = pybind11;
@@ -105,6 +108,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("emulation_memcheck_report", &hemotwin_emu::memcheck::report_json, py::arg("reset") = false,
         "The CUDA emulation's memory checker: per-kernel access and sector counts and the error count, as "
         "JSON (cuda/emulation/memcheck.hpp); counts only under HEMOTWIN_EMULATION_CHECK=1");
+  m.def("emulation_host_waits", &hemotwin_emu::host_waits,
+        "Calls so far that would make the host wait for all queued GPU work on a real GPU (blocking copies, "
+        "device synchronisation, cudaFree): the CUDA emulation's count (cuda/emulation/cuda_runtime.h)");
 #endif
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_device_name", &cuda_device_name);

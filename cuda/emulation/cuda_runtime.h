@@ -11,6 +11,8 @@
 // - launch configurations (empty grid, more than 1024 threads per block), as cudaGetLastError;
 // - __syncthreads reached by only some of a block's threads.
 // Fresh device memory is filled with 0xFF bytes (NaN as float) so a read before the first write shows.
+// It counts the calls that make the host wait for all GPU work queued before them (host_waits below):
+// the fixed cost per step that a coupled run pays on a GPU, which no timing here can show.
 // With HEMOTWIN_EMULATION_CHECK=1, memcheck.hpp also names data races on device memory, accesses past
 // an allocation's ends and reads of memory nothing wrote, and counts each kernel's memory sectors.
 // What it cannot show: timing, and nvcc's own code generation (FMA contraction).
@@ -61,6 +63,7 @@ struct cudaDeviceProp {
 struct hemotwin_emu_event;
 typedef hemotwin_emu_event* cudaEvent_t;
 typedef void* cudaStream_t;
+#define cudaEventDisableTiming 0x02
 
 const char* cudaGetErrorString(cudaError_t err);
 cudaError_t cudaGetLastError();
@@ -71,12 +74,21 @@ cudaError_t cudaMalloc(T** ptr, size_t bytes) {
   return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
 }
 cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMallocHost(void** ptr, size_t bytes);  // pinned (page-locked) host memory
+template <class T>
+cudaError_t cudaMallocHost(T** ptr, size_t bytes) {
+  return cudaMallocHost(reinterpret_cast<void**>(ptr), bytes);
+}
+cudaError_t cudaFreeHost(void* ptr);
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream = nullptr);
 cudaError_t cudaMemset(void* ptr, int value, size_t bytes);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
 cudaError_t cudaEventCreate(cudaEvent_t* event);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
@@ -86,6 +98,13 @@ void __syncthreads();
 int atomicExch(int* address, int value);
 
 namespace hemotwin_emu {
+
+// Calls so far that, on a GPU, block the host until every kernel and copy queued before them has run:
+// cudaMemcpy to or from the host (pinned or not), cudaMemcpyAsync to or from pageable host memory
+// (which may be synchronous), cudaDeviceSynchronize, cudaFree and cudaFreeHost. Not counted:
+// cudaMemset and cudaMemcpyAsync with pinned host memory (queued like a kernel), and
+// cudaEventSynchronize (it waits only for the work before that event).
+long long host_waits();
 
 // where a kernel was launched: its identity (for what the emulator learns about it) and configuration
 struct LaunchSite {

@@ -6,6 +6,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,21 @@ bool in_allocation(const void* p, size_t bytes) {
 }
 
 bool is_host(const void* p) { return !in_allocation(p, 1); }
+
+// ---------------------------------------------------------------- pinned host memory, host waits
+std::map<uintptr_t, size_t> g_pinned;  // start -> bytes, under g_alloc_mutex
+std::atomic<long long> g_host_waits{0};
+
+bool in_pinned(const void* p, size_t bytes) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  auto it = g_pinned.upper_bound(a);
+  if (it == g_pinned.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + std::max<size_t>(it->second, 1);
+}
+
+void host_waits_for_gpu() { g_host_waits.fetch_add(1, std::memory_order_relaxed); }
 
 // ---------------------------------------------------------------- thread blocks
 dim3 unflatten(size_t i, dim3 extent) {
@@ -167,6 +183,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
 
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
+  host_waits_for_gpu();  // cudaFree waits for the device
   {
     std::lock_guard<std::mutex> lock(g_alloc_mutex);
     auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
@@ -179,8 +196,9 @@ cudaError_t cudaFree(void* ptr) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
-  if (!bytes) return cudaSuccess;
+namespace {
+// A copy's checks and effect; cudaMemcpy and cudaMemcpyAsync differ only in whether the host waits.
+cudaError_t checked_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* what) {
   const bool dst_dev = in_allocation(dst, bytes), src_dev = in_allocation(src, bytes);
   bool ok = true;
   switch (kind) {
@@ -191,7 +209,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
     case cudaMemcpyDefault: ok = (src_dev || is_host(src)) && (dst_dev || is_host(dst)); break;
   }
   if (!ok)
-    return fail(cudaErrorInvalidValue, "cudaMemcpy of " + std::to_string(bytes) + " bytes, kind " +
+    return fail(cudaErrorInvalidValue, std::string(what) + " of " + std::to_string(bytes) + " bytes, kind " +
                                            std::to_string(int(kind)) + ": source on the " +
                                            (src_dev ? "device" : is_host(src) ? "host" : "device, past its end") +
                                            ", destination on the " +
@@ -199,6 +217,47 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   std::memmove(dst, src, bytes);
   if (dst_dev && src_dev) hemotwin_emu::memcheck::on_device_copy(dst, src, bytes);
   else if (dst_dev) hemotwin_emu::memcheck::on_fill(dst, bytes);
+  return cudaSuccess;
+}
+}  // namespace
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (!bytes) return cudaSuccess;
+  if (kind != cudaMemcpyDeviceToDevice) host_waits_for_gpu();  // a copy to or from the host blocks
+  return checked_copy(dst, src, bytes, kind, "cudaMemcpy");
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  if (!bytes) return cudaSuccess;
+  // queued like a kernel only where the host side is pinned; from pageable memory it may block
+  const void* host = kind == cudaMemcpyHostToDevice ? src : kind == cudaMemcpyDeviceToHost ? dst : nullptr;
+  if (host && !in_pinned(host, bytes)) host_waits_for_gpu();
+  return checked_copy(dst, src, bytes, kind, "cudaMemcpyAsync");
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (!ptr) return fail(cudaErrorInvalidValue, "cudaMallocHost: null result pointer");
+  void* p = std::malloc(std::max<size_t>(bytes, 1));
+  if (!p) return fail(cudaErrorMemoryAllocation, "cudaMallocHost of " + std::to_string(bytes) + " bytes");
+  {
+    std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    g_pinned[reinterpret_cast<uintptr_t>(p)] = bytes;
+  }
+  *ptr = p;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  host_waits_for_gpu();  // as cudaFree
+  {
+    std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    auto it = g_pinned.find(reinterpret_cast<uintptr_t>(ptr));
+    if (it == g_pinned.end())
+      return fail(cudaErrorInvalidValue, "cudaFreeHost of a pointer cudaMallocHost did not return (or freed twice)");
+    g_pinned.erase(it);
+  }
+  std::free(ptr);
   return cudaSuccess;
 }
 
@@ -211,7 +270,10 @@ cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }  // every call here completes before it returns
+cudaError_t cudaDeviceSynchronize() {  // every call here completes before it returns; counted as on a GPU
+  host_waits_for_gpu();
+  return cudaSuccess;
+}
 
 cudaError_t cudaGetDeviceCount(int* count) {
   *count = emulated_device_count();
@@ -232,6 +294,7 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   *event = new hemotwin_emu_event();
   return cudaSuccess;
 }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) { return cudaEventCreate(event); }
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
   event->t = std::chrono::steady_clock::now();
   return cudaSuccess;
@@ -331,3 +394,5 @@ bool run_grid(const LaunchSite& site, void (*body)(const void*), const void* clo
 }
 
 }  // namespace hemotwin_emu
+
+long long hemotwin_emu::host_waits() { return g_host_waits.load(std::memory_order_relaxed); }
