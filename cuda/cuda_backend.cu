@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
@@ -52,6 +54,46 @@ struct DeviceArray {
     if (count) check(cudaMemcpy(v.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost), "download");
     return v;
   }
+};
+
+// Host staging for the small uploads a run makes every step or coupling step (port values, a
+// Womersley inlet's velocities). A cudaMemcpy from the host first waits for all queued GPU work; a
+// cudaMemcpyAsync from pinned memory is queued behind it like a kernel, so the host runs ahead. kSlots
+// pinned slots in turn, each rewritten only once the copy that last read it has run (its event).
+class PinnedRing {
+ public:
+  static constexpr int kSlots = 8;
+  explicit PinnedRing(size_t slot_bytes) : bytes_(std::max<size_t>(slot_bytes, 16)) {
+    for (int i = 0; i < kSlots; ++i) {
+      check(cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming), "event");
+      check(cudaMallocHost(&slot_[i], bytes_), "cudaMallocHost");
+    }
+  }
+  PinnedRing(const PinnedRing&) = delete;
+  PinnedRing& operator=(const PinnedRing&) = delete;
+  ~PinnedRing() {
+    for (int i = 0; i < kSlots; ++i) {
+      cudaFreeHost(slot_[i]);
+      cudaEventDestroy(done_[i]);
+    }
+  }
+  // Queues a copy of `bytes` (at most the slot size) from host `src` to device `dst`, ordered after
+  // the kernels queued before it and before those queued after it (one stream).
+  void upload(void* dst, const void* src, size_t bytes) {
+    if (bytes > bytes_) throw std::logic_error("PinnedRing: upload larger than its slots");
+    const int i = next_;
+    next_ = (next_ + 1) % kSlots;
+    check(cudaEventSynchronize(done_[i]), "staging slot");
+    std::memcpy(slot_[i], src, bytes);
+    check(cudaMemcpyAsync(dst, slot_[i], bytes, cudaMemcpyHostToDevice), "upload");
+    check(cudaEventRecord(done_[i]), "event");
+  }
+
+ private:
+  size_t bytes_;
+  void* slot_[kSlots] = {};
+  cudaEvent_t done_[kSlots] = {};
+  int next_ = 0;
 };
 
 constexpr int kBlock = 256;
@@ -101,17 +143,17 @@ __device__ double block_sum(double v) {
   return part[0];
 }
 
-// One block per port.
+// One block per port. restart: the host read the sums, this step's total starts them again.
 template <class C>
 __global__ void port_flux_kernel(const C* link_flux, const uint32_t* port_links, const uint32_t* begin,
-                                 double* last, double* sum) {
+                                 double* last, double* sum, bool restart) {
   const int p = blockIdx.x;
   double s = 0;
   for (uint32_t a = begin[p] + threadIdx.x; a < begin[p + 1]; a += kBlock) s += double(link_flux[port_links[a]]);
   const double total = block_sum(s);
   if (threadIdx.x == 0) {
     last[p] = total;
-    sum[p] += total;
+    sum[p] = restart ? total : sum[p] + total;
   }
 }
 
@@ -212,10 +254,14 @@ class CudaBackend final : public Backend {
     port_cells_.upload(lat_.port_cells);
     port_cell_begin_.upload(lat_.port_cell_begin);
     const size_t np = size_t(lat_.n_ports);
-    flux_last_.upload(std::vector<double>(np, 0.0));
-    flux_sum_.upload(std::vector<double>(np, 0.0));
+    report_.upload(std::vector<double>(kReportHead + 3 * np, 0.0));
+    report_host_.assign(report_.count, 0.0);
     port_vals_.upload(std::vector<C>(2 * np, C(1)));
-    bad_.upload(std::vector<int>(1, 0));
+    size_t most_links = 0;  // of one port: the largest inlet-velocity upload
+    for (size_t p = 0; p < np; ++p)
+      most_links = std::max<size_t>(most_links, lat_.port_link_begin[p + 1] - lat_.port_link_begin[p]);
+    staged_.allocate(3 * most_links);  // once: a cudaFree mid-run would wait for the device
+    staging_ = std::make_unique<PinnedRing>(std::max(2 * np * sizeof(C), staged_.bytes()));
     init_kernel<S, C><<<grid_for(n_), kBlock>>>(f_.ptr, n_, N_);
     check(cudaGetLastError(), "init_kernel");
     upload_links();
@@ -229,22 +275,19 @@ class CudaBackend final : public Backend {
            link_begin_.bytes() + port_links_.bytes() + port_link_begin_.bytes() + port_cells_.bytes() +
            port_cell_begin_.bytes() + link_count_.bytes() + link_dir_.bytes() + link_kind_.bytes() +
            port_cell_.bytes() + link_port_.bytes() + link_q_.bytes() + link_u_d_.bytes() + staged_.bytes() +
-           link_flux_.bytes() + port_vals_.bytes() + flux_last_.bytes() + flux_sum_.bytes() + port_p_out_.bytes() +
-           bad_.bytes();
+           link_flux_.bytes() + port_vals_.bytes() + report_.bytes();
   }
 
   std::string name() const override { return "cuda"; }
 
+  // The 0D coupling asks for these every coupling step, right after step() read the report back:
+  // they come from that same copy.
   std::vector<double> port_mean_pressure() override {
     const size_t np = size_t(lat_.n_ports);
     if (np == 0) return {};
-    // a buffer kept across calls: the 0D coupling asks every coupling step, and a cudaMalloc /
-    // cudaFree pair per call costs more than the kernel (cudaFree also waits for the device)
-    if (port_p_out_.count != np) port_p_out_.allocate(np);
-    port_pressure_kernel<S, C><<<unsigned(np), kBlock>>>(f_.ptr, addr_.ptr, N_, (t_ & 1) != 0, port_cells_.ptr,
-                                                      port_cell_begin_.ptr, port_p_out_.ptr);
-    check(cudaGetLastError(), "port_pressure_kernel");
-    return port_p_out_.download();
+    if (!report_is_current()) read_report();
+    const double* p = report_host_.data() + kReportHead + 2 * np;
+    return std::vector<double>(p, p + np);
   }
 
   void fields(double* rho, double* u, double* sigma) override {
@@ -265,7 +308,10 @@ class CudaBackend final : public Backend {
   }
 
   void get_populations(double* out) override { canonical(out, true); }
-  void set_populations(const double* in) override { canonical(const_cast<double*>(in), false); }
+  void set_populations(const double* in) override {
+    report_valid_ = false;
+    canonical(const_cast<double*>(in), false);
+  }
 
  protected:
   void do_step(bool odd, const std::vector<double>& scale, const std::vector<double>& rho) override {
@@ -278,9 +324,9 @@ class CudaBackend final : public Backend {
         vals[np + p] = C(rho[p]);
         changed |= (vals[p] != host_vals_[p]) || (vals[np + p] != host_vals_[np + p]);
       }
-      if (changed) {  // tiny async copy only when a waveform or 0D model moved the port values
+      if (changed) {  // a tiny queued copy, only when a waveform or 0D model moved the port values
         host_vals_ = vals;
-        check(cudaMemcpy(port_vals_.ptr, host_vals_.data(), 2 * np * sizeof(C), cudaMemcpyHostToDevice), "port values");
+        staging_->upload(port_vals_.ptr, host_vals_.data(), 2 * np * sizeof(C));
       }
     }
     const bool les = cfg_.smagorinsky > 0, cy = cfg_.carreau_yasuda;
@@ -293,16 +339,23 @@ class CudaBackend final : public Backend {
                          link_count_.ptr};
       boundary_kernel<S, C><<<grid_for(nb), kBlock>>>(f_.ptr, addr_.ptr, N_, odd, bv, nb, port_cell_.ptr);
     }
-    if (np)
-      port_flux_kernel<C><<<unsigned(np), kBlock>>>(link_flux_.ptr, port_links_.ptr, port_link_begin_.ptr,
-                                                    flux_last_.ptr, flux_sum_.ptr);
+    if (np) {
+      double* last = report_.ptr + kReportHead;
+      port_flux_kernel<C><<<unsigned(np), kBlock>>>(link_flux_.ptr, port_links_.ptr, port_link_begin_.ptr, last,
+                                                    last + np, restart_flux_sum_);
+      restart_flux_sum_ = false;
+    }
+    report_valid_ = false;
   }
 
+  // The only read-back of a step() call (and every 32 steps within it): flag, fluxes and port
+  // pressures in one copy, so a coupled step waits for the GPU once, not once per quantity.
   bool poll_bad() override {
     check(cudaGetLastError(), "stream-collide step");
+    read_report();
     int flag = 0;
-    check(cudaMemcpy(&flag, bad_.ptr, sizeof(int), cudaMemcpyDeviceToHost), "poll");
-    if (flag) check(cudaMemset(bad_.ptr, 0, sizeof(int)), "reset flag");
+    std::memcpy(&flag, report_host_.data(), sizeof(int));
+    if (flag) check(cudaMemset(report_.ptr, 0, sizeof(int)), "reset flag");
     return flag != 0;
   }
 
@@ -323,17 +376,19 @@ class CudaBackend final : public Backend {
       const size_t l = lat_.port_links[first + a];
       for (int d = 0; d < 3; ++d) staged_host_[3 * a + size_t(d)] = link_u_[3 * l + size_t(d)];
     }
-    if (staged_.count < 3 * m) staged_.allocate(3 * m);
-    check(cudaMemcpy(staged_.ptr, staged_host_.data(), 3 * m * sizeof(float), cudaMemcpyHostToDevice), "port velocity");
+    // queued: the scatter below and the previous port's scatter run in order with this copy
+    staging_->upload(staged_.ptr, staged_host_.data(), 3 * m * sizeof(float));
     scatter_port_velocity_kernel<<<grid_for(m), kBlock>>>(link_u_d_.ptr, staged_.ptr, port_links_.ptr + first, m);
     check(cudaGetLastError(), "scatter_port_velocity_kernel");
   }
 
   void read_port_flux(std::vector<double>& last, std::vector<double>& sum) override {
     const size_t np = size_t(lat_.n_ports);
-    last = flux_last_.download();
-    sum = flux_sum_.download();
-    if (np) check(cudaMemset(flux_sum_.ptr, 0, np * sizeof(double)), "reset flux");
+    if (!report_is_current()) read_report();  // step() polled just before: current
+    const double* r = report_host_.data() + kReportHead;
+    last.assign(r, r + np);
+    sum.assign(r + np, r + 2 * np);
+    restart_flux_sum_ = true;
   }
 
   void find_bad_cell(size_t& cell, double& rho_out, double& umag) override {
@@ -354,13 +409,30 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // report_: the divergence flag (an int in the first double), then per port the last step's flux,
+  // the flux summed since read_port_flux, and the mean port pressure; report_host_ its last copy
+  static constexpr size_t kReportHead = 1;
+  int* bad_flag() const { return reinterpret_cast<int*>(report_.ptr); }
+  bool report_is_current() const { return report_valid_ && report_t_ == t_; }
+  void read_report() {
+    const size_t np = size_t(lat_.n_ports);
+    if (np) {
+      port_pressure_kernel<S, C><<<unsigned(np), kBlock>>>(f_.ptr, addr_.ptr, N_, (t_ & 1) != 0, port_cells_.ptr,
+                                                        port_cell_begin_.ptr, report_.ptr + kReportHead + 2 * np);
+      check(cudaGetLastError(), "port_pressure_kernel");
+    }
+    check(cudaMemcpy(report_host_.data(), report_.ptr, report_.bytes(), cudaMemcpyDeviceToHost), "step report");
+    report_t_ = t_;
+    report_valid_ = true;
+  }
+
   template <bool ODD>
   void launch(bool les, bool cy) {
     const unsigned g = grid_for(n_);
-    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
-    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
-    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
-    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_.ptr, group_base_.ptr, group_runs_.ptr);
+    if (les && cy) stream_collide_kernel<S, C, true, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_flag(), group_base_.ptr, group_runs_.ptr);
+    else if (les) stream_collide_kernel<S, C, true, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_flag(), group_base_.ptr, group_runs_.ptr);
+    else if (cy) stream_collide_kernel<S, C, false, true, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_flag(), group_base_.ptr, group_runs_.ptr);
+    else stream_collide_kernel<S, C, false, false, ODD><<<g, kBlock>>>(f_.ptr, addr_.ptr, n_, N_, params_, rates_, bad_flag(), group_base_.ptr, group_runs_.ptr);
   }
 
   // The lattice's neighbour table (slots k * n + cell) re-based on the padded stride (k * N + cell).
@@ -399,8 +471,11 @@ class CudaBackend final : public Backend {
   DeviceArray<float> link_q_, link_u_d_, staged_;
   std::vector<float> staged_host_;
   DeviceArray<C> link_flux_, port_vals_;
-  DeviceArray<double> flux_last_, flux_sum_, port_p_out_;
-  DeviceArray<int> bad_;
+  DeviceArray<double> report_;
+  std::vector<double> report_host_;
+  int64_t report_t_ = -1;
+  bool report_valid_ = false, restart_flux_sum_ = true;
+  std::unique_ptr<PinnedRing> staging_;
   std::vector<C> host_vals_;
 };
 

@@ -72,3 +72,50 @@ def test_an_inlet_set_every_step_sends_only_its_own_velocities(backend):
         assert np.linalg.norm(u - u_ref) < 1e-10 * np.linalg.norm(u_ref)
         q, q_ref = sim.port_flows_m3_s(), ref.port_flows_m3_s()
         assert q["inlet"] == pytest.approx(q_ref["inlet"], rel=1e-10)
+
+
+def _coupled_steps(device, waits=lambda: 0):
+    """Ten coupling steps as the runner makes them (a new outlet pressure and inlet profile, one step,
+    flows and pressures read back), then 64 steps under an inlet waveform that moves every step.
+    Returns the port values read and the host waits (``waits()``) of each part."""
+    dom = tube_domain(1.0e-3, 4e-3, 0.25e-3)
+    sim = Simulation(dom, u_max_m_s=0.02, numerics=Numerics(precision="float32", tau=0.7), device=device,
+                     threads=1)
+    sim.set_outlet_pressure("outlet", 0.0)
+    inward = -np.asarray(dom.port_normals[dom.port_names.index("inlet")], float)
+    n_cells = len(sim.port_cell_centers_m("inlet"))
+    sim.set_inlet_velocity("inlet", np.outer(np.full(n_cells, 0.01), inward))
+    sim.step(2)  # the first upload of every link
+    values, w0 = [], waits()
+    for k in range(10):
+        sim.set_outlet_pressure("outlet", 2.0 * k)
+        sim.set_inlet_velocity("inlet", np.outer(np.full(n_cells, 0.01 + 0.001 * k), inward))
+        sim.step(1)
+        values.append([*sim.port_flows_m3_s().values(), *sim.port_pressures_pa().values()])
+    coupled = waits() - w0
+    dt = sim.units.dt_s
+    sim.set_port_waveform("inlet", [0.0, 32 * dt], [1.0, 0.5], 64 * dt)
+    w0 = waits()
+    sim.step(64)
+    values.append([*sim.port_flows_m3_s().values(), *sim.port_pressures_pa().values()])
+    return np.array(values), coupled, waits() - w0
+
+
+def test_cuda_coupling_step_waits_for_the_gpu_once():
+    """On a GPU every copy to or from pageable host memory waits for all queued work. A coupling
+    step used to wait about six times (inlet velocities and port values up; the divergence flag, two
+    flux sums and the port pressures down: 59 for these 10 steps, and 70 for the 64 waveform steps,
+    one upload per step). Now the step's one read-back carries all of it, and uploads are queued."""
+    import hemotwin
+    if not hemotwin.build_info().get("cuda_emulated"):
+        pytest.skip("host waits are counted by the CUDA emulation only (HEMOTWIN_CUDA=EMULATE, "
+                    "benchmarks/cuda_emulation_check.sh); a GPU build runs this code uncounted")
+    from hemotwin import _core
+    got, coupled, waveform = _coupled_steps("cuda", _core.emulation_host_waits)
+    assert coupled == 10  # one per coupling step
+    # steps 12 to 76: the divergence checks at steps 32 and 64 and the call's one read-back at its end,
+    # not a wait per step for the inlet's new scale
+    assert waveform == 3
+    ref, _, _ = _coupled_steps("cpu")
+    assert np.all(np.isfinite(got)) and np.abs(got).max() > 0
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())
