@@ -75,6 +75,28 @@ def test_results_identical_for_any_thread_count():
     assert a.port_flows_m3_s() == b.port_flows_m3_s()
 
 
+def test_port_pressures_identical_for_any_thread_count_and_equal_to_the_populations():
+    # ports of ~2 800 cells each: the CPU spreads the port cells over its threads from 2 048 on
+    def run(threads):
+        d = tube_domain(radius_m=3e-3, length_m=1.2e-3, dx_m=1e-4, offset_cells=(0.37, 0.61))
+        sim = Simulation(d, u_max_m_s=0.05, numerics=Numerics(precision="float64"), threads=threads)
+        sim.set_inlet_flow("inlet", 2e-7)
+        sim.set_outlet_pressure("outlet", 0.0)
+        sim.step(31)  # odd: the populations sit in their neighbours' slots
+        return sim
+
+    a, b = run(1), run(2)
+    assert sum(len(a.lattice.port_cells(p)) for p in range(2)) >= 2 * 2048
+    p_lu = a._solver.port_mean_pressure()
+    assert list(p_lu) == list(b._solver.port_mean_pressure())
+    f = a.state()["populations"]  # (19, n), f_i before the next collision
+    cs2_rho_minus_1 = (f.sum(axis=0) - 1.0) / 3.0
+    for p in range(2):
+        expected = cs2_rho_minus_1[a.lattice.port_cells(p)].mean()
+        assert p_lu[p] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert abs(p_lu[0]) > 0  # the inlet's pressure rose above the outlet's
+
+
 def test_checkpoint_restore_continues_bit_for_bit(backend):
     a = small_tube_sim(device=backend)
     a.step(61)  # odd: the AA layout differs from the canonical one
