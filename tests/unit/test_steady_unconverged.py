@@ -93,3 +93,22 @@ def test_a_runner_on_a_simulation_already_past_its_end_says_so():
     r = FlowRunner(sim, setup, "steady", max_time_s=40 * sim.units.dt_s, progress=False)
     with pytest.raises(ValueError, match="already at step 50, at or past this run's end"):
         r.run()
+
+
+def test_steady_run_shorter_than_one_record_interval_reports_its_last_step():
+    # a window of 2 000 steps records port values every 100; a 10-step run records none and used to
+    # fail with an IndexError instead of reporting the values of its last step
+    dom = tube_domain(1.0e-3, 4e-3, 0.25e-3)
+    q = 0.02e-6
+    sim = Simulation(dom, u_max_m_s=2.5 * q / (math.pi * 1e-6), numerics=Numerics(
+        u_lu_max=0.08, precision="float64", tau=0.7), device="cpu", threads=1)
+    setup = FlowSetup("inlet", Waveform.constant(q), "parabolic",
+                      default_outlets({"outlet": 1.0e-3}, q, P_MEAN, "rcr"), pressure_offset_pa=P_MEAN,
+                      ramp_s=0.0)
+    dt = sim.units.dt_s
+    res = FlowRunner(sim, setup, "steady", tolerance=1e-12, max_time_s=10 * dt, window_s=2000 * dt,
+                     progress=False).run()
+    assert res.steps == 10 and not res.converged
+    flows = res.mean_flows_m3_s
+    assert set(flows) == {"inlet", "outlet"} and all(np.isfinite(v) for v in flows.values())
+    assert flows["inlet"] == pytest.approx(sim.port_flows_m3_s()["inlet"], rel=1e-12)

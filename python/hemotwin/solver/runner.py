@@ -174,6 +174,7 @@ class FlowRunner:
         if setup.inlet not in self.names:
             raise KeyError(f"unknown inlet port {setup.inlet!r}; the domain has ports {self.names}")
         self._state = self._fresh_state()
+        self._latest = (np.full(len(self.names), np.nan), np.full(len(self.names), np.nan))
         self._womersley = None
         self.coupling_gain = float(coupling_gain)
         self.relaxation = self._coupling_relaxation()
@@ -385,6 +386,7 @@ class FlowRunner:
                 s["chunk"] += 1
                 q = np.array([flows[n] for n in self.names])
                 pp = np.array([v for v in sim.port_pressures_pa().values()]) + self.setup.pressure_offset_pa
+                self._latest = (q, pp)
                 if s["chunk"] % record_every == 0:
                     s["series_t"].append(sim.time_s)
                     s["series_q"].append(q)
@@ -523,8 +525,10 @@ class FlowRunner:
         if self.mode == "steady":
             if "last_q" in s:
                 mq, mp = np.asarray(s["last_q"]), np.asarray(s["last_p"])
-            else:  # ran shorter than one window
+            elif len(Q):  # ran shorter than one window
                 mq, mp = Q[-1], P[-1]
+            else:  # shorter than one record interval (a twentieth of a window): the last step's
+                mq, mp = self._latest
             pmin = pmax = mp
             info["window_steps"] = self.window
             info["max_time_s"] = self.max_time_s
