@@ -61,6 +61,13 @@ def test_layers_import_downwards_only():
     assert not bad, "\n".join(bad)
 
 
+def test_only_viz_and_the_app_draw():
+    # DESIGN.md: viz/ is the only place that renders; the browser app (app/) draws its own widgets
+    bad = [f"{p.relative_to(PKG)}:{n.lineno}" for p in PKG.rglob("*.py") for m, n in imports_of(p)
+           if m.split(".")[0] == "matplotlib" and top(p) not in ("viz", "app")]
+    assert not bad, f"matplotlib imported outside viz/: {bad}"
+
+
 def test_solver_and_core_import_without_heavy_libraries():
     # `import hemotwin` and the solver must work with no display, SimpleITK, VTK or PyVista (GPU nodes)
     heavy = {"SimpleITK", "vtk", "pyvista", "matplotlib", "meshio"}

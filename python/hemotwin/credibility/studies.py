@@ -156,7 +156,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
            "table": table}
     (out_dir / "convergence.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     try:
-        from ..validation.plots import plot_gci
+        from ..viz.validation_plots import plot_gci
 
         qoi = {k: v for k, v in table.items() if v.get("qoi") and "h" in v}
         plot_gci(out_dir / "convergence.png", dict(list(qoi.items())[:8]), f"GCI study, r = {ratio:g}")

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.gci import gci, gci_two_grids
-from . import fda_data, metrics, plots
+from ..viz import validation_plots as plots
+from . import fda_data, metrics
 from .fda_nozzle import RHO_KG_M3, STATIONS_M, NozzleRunConfig, run_nozzle, throat_mean_velocity
 
 FRAME = {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Comparison figures of the nozzle validation (matplotlib, Agg; no display needed).
-
-Kept beside the validation code it draws; it computes nothing.
+"""Comparison figures of the nozzle validation and of grid-convergence studies (matplotlib, Agg;
+no display needed). Drawn from the numbers ``validation/`` and ``credibility/`` computed; computes
+nothing.
 """
 from __future__ import annotations
 
