@@ -41,14 +41,17 @@ cudaError_t fail(cudaError_t code, const std::string& detail) {
 std::mutex g_alloc_mutex;
 std::map<uintptr_t, size_t> g_allocs;  // start -> bytes
 
-bool in_allocation(const void* p, size_t bytes) {
+// Whether [p, p + bytes) lies in one block of `blocks` (start -> bytes).
+bool in_block(const std::map<uintptr_t, size_t>& blocks, const void* p, size_t bytes) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
-  auto it = g_allocs.upper_bound(a);
-  if (it == g_allocs.begin()) return false;
+  auto it = blocks.upper_bound(a);
+  if (it == blocks.begin()) return false;
   --it;
   return a >= it->first && a + bytes <= it->first + std::max<size_t>(it->second, 1);
 }
+
+bool in_allocation(const void* p, size_t bytes) { return in_block(g_allocs, p, bytes); }
 
 bool is_host(const void* p) { return !in_allocation(p, 1); }
 
@@ -56,14 +59,7 @@ bool is_host(const void* p) { return !in_allocation(p, 1); }
 std::map<uintptr_t, size_t> g_pinned;  // start -> bytes, under g_alloc_mutex
 std::atomic<long long> g_host_waits{0};
 
-bool in_pinned(const void* p, size_t bytes) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  std::lock_guard<std::mutex> lock(g_alloc_mutex);
-  auto it = g_pinned.upper_bound(a);
-  if (it == g_pinned.begin()) return false;
-  --it;
-  return a >= it->first && a + bytes <= it->first + std::max<size_t>(it->second, 1);
-}
+bool in_pinned(const void* p, size_t bytes) { return in_block(g_pinned, p, bytes); }
 
 void host_waits_for_gpu() { g_host_waits.fetch_add(1, std::memory_order_relaxed); }
 

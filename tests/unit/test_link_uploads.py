@@ -46,14 +46,20 @@ def test_outlet_coupling_does_not_resend_links_every_step(backend):
     assert np.isfinite(sim.fields()["pressure_pa"]).all()
 
 
-def _inlet_set_every_step(device, steps=60):
-    """A Womersley-like inlet: new velocities on the inlet's cells before every step."""
+def _tube_with_free_inlet(device, precision):
+    """A short tube, outlet at 0 Pa, and what setting inlet speeds takes: (sim, inward unit vector,
+    inlet cells)."""
     dom = tube_domain(1.0e-3, 4e-3, 0.25e-3)
-    sim = Simulation(dom, u_max_m_s=0.02, numerics=Numerics(precision="float64", tau=0.7), device=device,
+    sim = Simulation(dom, u_max_m_s=0.02, numerics=Numerics(precision=precision, tau=0.7), device=device,
                      threads=1)
     sim.set_outlet_pressure("outlet", 0.0)
     inward = -np.asarray(dom.port_normals[dom.port_names.index("inlet")], float)
-    n_cells = len(sim.port_cell_centers_m("inlet"))
+    return sim, inward, len(sim.port_cell_centers_m("inlet"))
+
+
+def _inlet_set_every_step(device, steps=60):
+    """A Womersley-like inlet: new velocities on the inlet's cells before every step."""
+    sim, inward, n_cells = _tube_with_free_inlet(device, "float64")
     for k in range(steps):
         speed = 0.01 * (1.0 + math.sin(2 * math.pi * k / 20))
         sim.set_inlet_velocity("inlet", np.outer(np.full(n_cells, speed), inward))
@@ -78,12 +84,7 @@ def _coupled_steps(device, waits=lambda: 0):
     """Ten coupling steps as the runner makes them (a new outlet pressure and inlet profile, one step,
     flows and pressures read back), then 64 steps under an inlet waveform that moves every step.
     Returns the port values read and the host waits (``waits()``) of each part."""
-    dom = tube_domain(1.0e-3, 4e-3, 0.25e-3)
-    sim = Simulation(dom, u_max_m_s=0.02, numerics=Numerics(precision="float32", tau=0.7), device=device,
-                     threads=1)
-    sim.set_outlet_pressure("outlet", 0.0)
-    inward = -np.asarray(dom.port_normals[dom.port_names.index("inlet")], float)
-    n_cells = len(sim.port_cell_centers_m("inlet"))
+    sim, inward, n_cells = _tube_with_free_inlet(device, "float32")
     sim.set_inlet_velocity("inlet", np.outer(np.full(n_cells, 0.01), inward))
     sim.step(2)  # the first upload of every link
     values, w0 = [], waits()

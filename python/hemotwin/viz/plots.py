@@ -33,6 +33,20 @@ def _get(obj, key, default=None):
     return getattr(obj, key, default)
 
 
+def finish_line_plot(fig, ax, path, *, xlabel, ylabel, title, dpi, legend=None):
+    """The common end of a one-axis plot: axis labels, title, grid and legend (``legend``: its
+    keyword arguments, default small type); writes ``path`` and frees the figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(**(legend or {"fontsize": 8}))
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    _plt().close(fig)
+    return path
+
+
 def diameter_profile(arclength_mm, diameter_mm, path, *, lesions=(), device=None, reference_mm=None,
                      post_diameter_mm=None, post_arclength_mm=None,
                      title="Lumen diameter along the centerline", dpi=150):
@@ -92,14 +106,8 @@ def diameter_profile(arclength_mm, diameter_mm, path, *, lesions=(), device=None
         ymax = max(ymax, dd * 1.6)
     ax.set_xlim(float(s.min()), float(s.max()))
     ax.set_ylim(0, ymax)
-    ax.set_xlabel("Arclength from the inlet (mm)")
-    ax.set_ylabel("Diameter (mm)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, xlabel="Arclength from the inlet (mm)", ylabel="Diameter (mm)", title=title,
+                     dpi=dpi, legend={"loc": "upper right", "fontsize": 8, "framealpha": 0.9, "ncol": 2})
     return path
 
 
@@ -126,14 +134,8 @@ def pressure_profile(arclength_mm, pressure_pa, path, *, post_arclength_mm=None,
         for x, lab in zip(stations_mm, ("proximal", "distal")):
             ax.axvline(float(x), color="grey", ls=":", lw=1)
             ax.text(float(x), ax.get_ylim()[1], f" {lab}", va="top", fontsize=8, color="grey")
-    ax.set_xlabel("Arclength from the inlet (mm)")
-    ax.set_ylabel("Pressure (mmHg)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, xlabel="Arclength from the inlet (mm)", ylabel="Pressure (mmHg)", title=title,
+                     dpi=dpi)
     return path
 
 

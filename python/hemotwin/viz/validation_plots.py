@@ -7,14 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from .plots import _plt, finish_line_plot  # pyplot on the Agg backend; the end of a one-axis plot
 
 
 def plot_centerline(path, sim_z, sim_u, exp=None, title="", extra_runs=None):
@@ -31,14 +24,8 @@ def plot_centerline(path, sim_z, sim_u, exp=None, title="", extra_runs=None):
         ax.plot(zz, uu, lw=1, alpha=0.7, label=lab)
     ax.plot(sim_z, sim_u, color="tab:blue", lw=1.6, label="hemotwin LBM")
     ax.axvline(0.0, color="k", lw=0.5, ls=":")
-    ax.set_xlabel("z (m), flow →, z = 0 at the sudden step")
-    ax.set_ylabel("centreline axial velocity (m/s)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, xlabel="z (m), flow →, z = 0 at the sudden step",
+                     ylabel="centreline axial velocity (m/s)", title=title, dpi=120)
 
 
 def plot_profiles(path, sim_profiles: dict, exp_profiles: dict, title=""):
@@ -86,14 +73,7 @@ def plot_pressure(path, sim_z, sim_p_norm, exp=None, title=""):
         ax.errorbar(z, m, yerr=sd, fmt="o", color="tab:orange", ms=4, capsize=2,
                     label="experiment wall taps, mean ± SD")
     ax.plot(sim_z, sim_p_norm, color="tab:blue", lw=1.5, label="hemotwin LBM (cross-section mean)")
-    ax.set_xlabel("z (m)")
-    ax.set_ylabel("(P − P(z=0)) / (½ ρ ū_throat²)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, xlabel="z (m)", ylabel="(P − P(z=0)) / (½ ρ ū_throat²)", title=title, dpi=120)
 
 
 def plot_gci(path, table: dict, title=""):
