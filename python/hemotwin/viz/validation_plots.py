@@ -10,14 +10,18 @@ import numpy as np
 from .plots import _plt, finish_line_plot  # pyplot on the Agg backend; the end of a one-axis plot
 
 
+def _mean_sd(data: dict, x_key: str):
+    """An experiment's positions, means and standard deviations (a missing SD drawn as 0)."""
+    return (np.array(data[x_key]), np.array(data["mean"], float),
+            np.nan_to_num(np.array(data["sd"], float)))
+
+
 def plot_centerline(path, sim_z, sim_u, exp=None, title="", extra_runs=None):
     """Centreline axial velocity: simulation line(s) and the experimental mean +/- SD band."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     if exp and exp.get("z_m"):
-        z = np.array(exp["z_m"])
-        m = np.array(exp["mean"], float)
-        sd = np.nan_to_num(np.array(exp["sd"], float))
+        z, m, sd = _mean_sd(exp, "z_m")
         ax.fill_between(z, m - sd, m + sd, color="tab:orange", alpha=0.3, label="experiment mean ± SD (5 data sets)")
         ax.plot(z, m, "o", color="tab:orange", ms=4)
     for lab, (zz, uu) in (extra_runs or {}).items():
@@ -43,9 +47,8 @@ def plot_profiles(path, sim_profiles: dict, exp_profiles: dict, title=""):
         o = np.argsort(r)
         ep = exp_profiles.get(k)
         if ep:
-            rr = np.array(ep["r_m"]) * 1e3
-            m = np.array(ep["mean"], float)
-            sd = np.nan_to_num(np.array(ep["sd"], float))
+            rr, m, sd = _mean_sd(ep, "r_m")
+            rr = rr * 1e3
             ax.fill_between(rr, m - sd, m + sd, color="tab:orange", alpha=0.3)
             ax.plot(rr, m, color="tab:orange", lw=1)
         ax.plot(r[o], u[o], color="tab:blue", lw=1.4)
@@ -67,9 +70,7 @@ def plot_pressure(path, sim_z, sim_p_norm, exp=None, title=""):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4))
     if exp and exp.get("z_m"):
-        z = np.array(exp["z_m"])
-        m = np.array(exp["mean"], float)
-        sd = np.nan_to_num(np.array(exp["sd"], float))
+        z, m, sd = _mean_sd(exp, "z_m")
         ax.errorbar(z, m, yerr=sd, fmt="o", color="tab:orange", ms=4, capsize=2,
                     label="experiment wall taps, mean ± SD")
     ax.plot(sim_z, sim_p_norm, color="tab:blue", lw=1.5, label="hemotwin LBM (cross-section mean)")
