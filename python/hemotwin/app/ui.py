@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import multiprocessing
 import shutil
 import sys
@@ -299,36 +298,17 @@ class Workstation:
         self.ctrl.view_update()
 
     def _profile_png(self):
-        import matplotlib
+        from ..viz.plots import diameter_profile_png
 
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-
-        run = self.pre
-        fig = Figure(figsize=(5.2, 2.6), dpi=100)
-        ax = fig.add_subplot(111)
+        run, st = self.pre, self.state
+        lesions = []
         if run is not None and run.diameter_mm is not None:
-            ax.plot(run.arclength_mm, run.diameter_mm, color="k", lw=1.5, label="lumen")
             shown = (run.results.get("centerline") or {}).get("port")
-            on_path = [L for L in run.lesions if L.get("path_port") in (None, shown)]
-            for i, L in enumerate(on_path):  # positions are along this path only
-                if L.get("start_mm") is not None:
-                    ax.axvspan(L["start_mm"], L["end_mm"], color="tab:red", alpha=0.15,
-                               label="lesion" if i == 0 else None)
-                if L.get("position_mm") is not None and L.get("mld_mm") is not None:
-                    ax.plot([L["position_mm"]], [L["mld_mm"]], "v", color="tab:red")
-        st = self.state
-        a, b = float(st.dev_pos), float(st.dev_pos) + float(st.dev_len)
-        ax.plot([a, b], [st.dev_diam, st.dev_diam], color="tab:blue", lw=3, label="device")
-        ax.set_xlabel("Distance along centerline [mm]")
-        ax.set_ylabel("Lumen diameter [mm]")
-        ax.set_title("Centerline diameter profile")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+            lesions = [L for L in run.lesions if L.get("path_port") in (None, shown)]  # on this path
+        png = diameter_profile_png(
+            run.arclength_mm if run is not None else None, run.diameter_mm if run is not None else None,
+            lesions, (float(st.dev_pos), float(st.dev_pos) + float(st.dev_len), st.dev_diam))
+        return "data:image/png;base64," + base64.b64encode(png).decode()
 
     # ------------------------------------------------------------------ callbacks
     def _on_scalar(self, scalar, **_):

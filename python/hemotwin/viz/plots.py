@@ -7,6 +7,7 @@ data and an output path and return the path.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,38 @@ def diameter_profile(arclength_mm, diameter_mm, path, *, lesions=(), device=None
     finish_line_plot(fig, ax, path, xlabel="Arclength from the inlet (mm)", ylabel="Diameter (mm)", title=title,
                      dpi=dpi, legend={"loc": "upper right", "fontsize": 8, "framealpha": 0.9, "ncol": 2})
     return path
+
+
+def diameter_profile_png(arclength_mm, diameter_mm, lesions, device_span) -> bytes:
+    """A compact diameter profile for the planning app, as PNG bytes: the lumen (when
+    ``diameter_mm`` is not None), each lesion's span and MLD, and the device as a bar
+    ``device_span = (start_mm, end_mm, diameter_mm)``. Uses no pyplot state (the app's server
+    threads draw concurrently)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2, 2.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(111)
+    if arclength_mm is not None and diameter_mm is not None:
+        ax.plot(arclength_mm, diameter_mm, color="k", lw=1.5, label="lumen")
+        for i, L in enumerate(lesions):
+            if _get(L, "start_mm") is not None:
+                ax.axvspan(_get(L, "start_mm"), _get(L, "end_mm"), color="tab:red", alpha=0.15,
+                           label="lesion" if i == 0 else None)
+            if _get(L, "position_mm") is not None and _get(L, "mld_mm") is not None:
+                ax.plot([_get(L, "position_mm")], [_get(L, "mld_mm")], "v", color="tab:red")
+    a, b, d = device_span
+    ax.plot([a, b], [d, d], color="tab:blue", lw=3, label="device")
+    ax.set_xlabel("Distance along centerline [mm]")
+    ax.set_ylabel("Lumen diameter [mm]")
+    ax.set_title("Centerline diameter profile")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 def pressure_profile(arclength_mm, pressure_pa, path, *, post_arclength_mm=None, post_pressure_pa=None,
