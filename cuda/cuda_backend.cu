@@ -309,7 +309,7 @@ class CudaBackend final : public Backend {
 
   void get_populations(double* out) override { canonical(out, true); }
   void set_populations(const double* in) override {
-    report_valid_ = false;
+    report_t_ = -1;  // the copy no longer describes the populations
     canonical(const_cast<double*>(in), false);
   }
 
@@ -345,7 +345,6 @@ class CudaBackend final : public Backend {
                                                     last + np, restart_flux_sum_);
       restart_flux_sum_ = false;
     }
-    report_valid_ = false;
   }
 
   // The only read-back of a step() call (and every 32 steps within it): flag, fluxes and port
@@ -413,7 +412,8 @@ class CudaBackend final : public Backend {
   // the flux summed since read_port_flux, and the mean port pressure; report_host_ its last copy
   static constexpr size_t kReportHead = 1;
   int* bad_flag() const { return reinterpret_cast<int*>(report_.ptr); }
-  bool report_is_current() const { return report_valid_ && report_t_ == t_; }
+  // every step advances t_, so a copy taken at this t_ (and no set_populations since) is current
+  bool report_is_current() const { return report_t_ == t_; }
   void read_report() {
     const size_t np = size_t(lat_.n_ports);
     if (np) {
@@ -423,7 +423,6 @@ class CudaBackend final : public Backend {
     }
     check(cudaMemcpy(report_host_.data(), report_.ptr, report_.bytes(), cudaMemcpyDeviceToHost), "step report");
     report_t_ = t_;
-    report_valid_ = true;
   }
 
   template <bool ODD>
@@ -473,8 +472,8 @@ class CudaBackend final : public Backend {
   DeviceArray<C> link_flux_, port_vals_;
   DeviceArray<double> report_;
   std::vector<double> report_host_;
-  int64_t report_t_ = -1;
-  bool report_valid_ = false, restart_flux_sum_ = true;
+  int64_t report_t_ = -1;  // t_ of report_host_'s copy; -1: none current
+  bool restart_flux_sum_ = true;
   std::unique_ptr<PinnedRing> staging_;
   std::vector<C> host_vals_;
 };
