@@ -654,6 +654,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
                 row["mld_mm"] = float(2.0 * r[sel].min())
                 ref = ld.get("rvd_mm") or float("nan")
                 row["percent_diameter_stenosis"] = float(100.0 * (1.0 - row["mld_mm"] / ref))
+                row["percent_area_stenosis"] = float(100.0 * (1.0 - (row["mld_mm"] / ref) ** 2))
         row.update({"id": i + 1, "path_port": port,
                     "gradient_mmhg": g["mean_mmhg"], "gradient_peak_to_peak_mmhg": g["peak_to_peak_mmhg"],
                     "gradient_peak_instantaneous_mmhg": g["peak_instantaneous_mmhg"],
@@ -719,6 +720,24 @@ def _resolution_warnings(lesions, dx_m, voxel_mm) -> list:
             out.append(f"{tag}: its MLD of {mld:.1f} mm is {mld / vox:.1f} image voxels "
                        f"({vox:.2f} mm) across; partial volume makes its %DS uncertain by several "
                        "points: check it on the images")
+    return out
+
+
+# a mean aortic pressure below this is no living patient's (a MAP under 60 mmHg is shock)
+MIN_AORTIC_PRESSURE_MMHG = 50.0
+
+
+def _pd_pa_warnings(lesions, label: str) -> list:
+    """Pd/Pa taken against a non-physiological Pa (zero-pressure or low distal-pressure outlets):
+    the ratio then says nothing about ischemia, whatever its value."""
+    out = []
+    for lz in lesions:
+        pa = lz.get("pa_mmhg")
+        if pa is not None and np.isfinite(pa) and pa < MIN_AORTIC_PRESSURE_MMHG:
+            out.append(f"{label} lesion {lz['id']} (path to {lz['path_port']}): Pd/Pa {lz['pd_pa']:.2f} "
+                       f"is taken against a proximal pressure of {pa:.1f} mmHg, not a physiological "
+                       f"aortic pressure (the outlets' pressure level sets it): it is not an FFR-like "
+                       f"ratio; use rcr or resistance outlets with physiology.target_mean_pressure")
     return out
 
 
@@ -967,7 +986,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         "segmentation": {"message": seg_msg, "n_voxels": int(np.count_nonzero(mask))},
         "warnings": (_resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm)
                      + _speed_warnings(pre["run"], "pre-treatment")
-                     + _convergence_warnings(pre["run"], "pre-treatment") + _unused_key_warnings(case)),
+                     + _convergence_warnings(pre["run"], "pre-treatment")
+                     + _pd_pa_warnings(pre["lesions"], "pre-treatment") + _unused_key_warnings(case)),
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
@@ -1016,7 +1036,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}
         results["warnings"] += (_speed_warnings(post["run"], "post-treatment")
-                                + _convergence_warnings(post["run"], "post-treatment"))
+                                + _convergence_warnings(post["run"], "post-treatment")
+                                + _pd_pa_warnings(post["lesions"], "post-treatment"))
         if not post["run"]["converged"] and results["status"] == "ok":
             results["status"] = "not_converged"
     files = {"pre_ports_csv": _write_series_csv(out, "pre", flow_pre["result"])}
@@ -1130,7 +1151,8 @@ def run_case_summary(case_path, out_dir, **kwargs) -> dict:
                percent_diameter_stenosis=les.get("percent_diameter_stenosis"),
                mld_mm=les.get("mld_mm"), lesion_path_port=les.get("path_port"),
                lattice_cells_across_mld=les.get("lattice_cells_across_mld"),
-               n_lesions=len(r["lesions"]), n_warnings=len(r.get("warnings") or []))
+               n_lesions=len(r["lesions"]), n_warnings=len(r.get("warnings") or []),
+               warnings=" | ".join(r.get("warnings") or []))
     for p in r["ports"]:
         row[f"flow_ml_s_{p['name']}"] = p["mean_flow_ml_s"]
         row[f"pressure_mmhg_{p['name']}"] = p["mean_pressure_mmhg"]

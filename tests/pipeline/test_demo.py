@@ -32,6 +32,10 @@ def test_demo_results_follow_schema(demo_run):
     assert on_disk["device"]["diameter_mm"] > 0 and on_disk["device"]["length_mm"] > 0
     # the stent opens the lumen: the post-treatment gradient is lower (issue 4 acceptance)
     assert on_disk["post"]["lesions"][0]["gradient_mmhg"] < les["gradient_mmhg"]
+    # the treated lumen is re-measured: its %AS follows its own MLD, not the pre-stent one
+    for row in (les, on_disk["post"]["lesions"][0]):
+        assert row["percent_area_stenosis"] == pytest.approx(
+            100 * (1 - (row["mld_mm"] / row["rvd_mm"]) ** 2), abs=1e-9)
     names = [p["name"] for p in on_disk["ports"]]
     assert names[0] == "inlet" and len(names) == 5
 

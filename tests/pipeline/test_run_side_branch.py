@@ -89,3 +89,14 @@ def test_speed_warning_names_the_place_and_the_fix():
     assert 'physiology.peak_velocity = "4.3 m/s"' in w
     assert _speed_warnings({**run, "peak_lattice_speed": 0.1}, "pre-treatment") == []
     assert _speed_warnings({}, "post-treatment") == []
+
+
+def test_pd_pa_against_a_non_physiological_aortic_pressure_is_flagged():
+    # zero-pressure outlets leave Pa near 0 mmHg gauge: a Pd/Pa of 0.40 there is no FFR-like figure
+    from hemotwin.pipeline import _pd_pa_warnings
+
+    lesion = {"id": 1, "path_port": "outlet", "pd_pa": 0.395, "pa_mmhg": 0.77}
+    (w,) = _pd_pa_warnings([lesion], "pre-treatment")
+    assert "0.8 mmHg" in w and "not an FFR-like ratio" in w and "rcr" in w
+    assert _pd_pa_warnings([{**lesion, "pa_mmhg": 93.0, "pd_pa": 0.97}], "pre-treatment") == []
+    assert _pd_pa_warnings([{**lesion, "pa_mmhg": None}], "post-treatment") == []
