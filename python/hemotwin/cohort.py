@@ -30,32 +30,47 @@ _COHORT_COLUMNS = ("pipeline_status", "run_time_s", "skipped", "omp_threads", "c
 
 
 # ----------------------------------------------------------------------------- case identity
-def _referenced_files(value, base: Path, seen: set[Path]):
-    """Existing files named by string values anywhere in a parsed case (relative to its folder)."""
+def _referenced_files(value, base: Path, seen: set[Path], key: str = ""):
+    """Existing files named by string values anywhere in a parsed case (relative to its folder,
+    or ``shared:SUB/PATH`` in the shared data folder), and the files of a DICOM series folder
+    named by an ``image.path``."""
     if isinstance(value, dict):
-        for v in value.values():
-            yield from _referenced_files(v, base, seen)
+        for k, v in value.items():
+            yield from _referenced_files(v, base, seen, f"{key}.{k}" if key else str(k))
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from _referenced_files(v, base, seen)
+            yield from _referenced_files(v, base, seen, key)
     elif isinstance(value, str) and value and len(value) < 4096 and "\n" not in value:
-        p = Path(value).expanduser()
-        p = p if p.is_absolute() else base / p
         try:
-            if p.is_file():
-                p = p.resolve()
-                if p not in seen:
-                    seen.add(p)
-                    yield p
+            if value.startswith("shared:"):
+                from .config.schema import find_shared_data
+
+                try:
+                    p = find_shared_data(value.split(":", 1)[1], start=base)
+                except FileNotFoundError:
+                    return  # the pipeline reports it, naming the places it looked
+            else:
+                p = Path(value).expanduser()
+                p = p if p.is_absolute() else base / p
+            # a series folder is the image; any other folder a case names is not an input
+            files = (sorted(x for x in p.rglob("*") if x.is_file()) if key == "image.path" and p.is_dir()
+                     else [p] if p.is_file() else [])
+            for f in files:
+                f = f.resolve()
+                if f not in seen:
+                    seen.add(f)
+                    yield f
         except OSError:
             return
 
 
 def case_hash(case_path) -> str:
-    """SHA-256 of a case file and of every existing file its values name (images, CSVs, catalogs).
+    """SHA-256 of a case file, of every existing file its values name (images, DICOM series,
+    ``shared:`` data, CSVs, catalogs) and of the hemotwin version.
 
-    A case whose TOML or inputs change gets a new hash and is run again; a missing input simply
-    contributes nothing (the case then fails in the pipeline with its own message).
+    A case whose TOML or inputs change, or a new hemotwin version, gets a new hash and is run
+    again; a missing input simply contributes nothing (the case then fails in the pipeline with
+    its own message).
 
     Parameters
     ----------
@@ -82,13 +97,21 @@ def case_hash(case_path) -> str:
     path = Path(case_path)
     raw = path.read_bytes()
     h = hashlib.sha256()
-    h.update(b"case\0" + raw)
+    from . import __version__
+
+    h.update(b"hemotwin\0" + __version__.encode() + b"\0case\0" + raw)
     try:
         parsed = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         parsed = {}
-    for f in sorted(_referenced_files(parsed, path.resolve().parent, set())):
-        h.update(b"\0file\0" + str(f.name).encode())
+    base = path.resolve().parent
+    for f in sorted(_referenced_files(parsed, base, set())):
+        # the name relative to the case (a series' slices share their stems across folders)
+        try:
+            name = str(f.relative_to(base))
+        except ValueError:
+            name = f.name
+        h.update(b"\0file\0" + name.encode())
         with open(f, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
@@ -250,6 +273,9 @@ def _completed_row(case_out: Path, chash: str):
         return None
     if data.get("case_hash") != chash or data.get("row", {}).get("status") != "ok":
         return None
+    # the results it points to must still be there (a user may have deleted them to force a re-run)
+    if any(data["row"].get(k) and not Path(data["row"][k]).exists() for k in ("results", "provenance")):
+        return None
     row = dict(data["row"])
     row["skipped"] = True
     return row
@@ -397,7 +423,10 @@ def run_cohort(case_paths, out_dir, client=None, workers=None, *, scheduler=None
                 extra = (f"gradient {row['gradient_mmhg']:.2f} mmHg"
                          if row["status"] == "ok" and row.get("gradient_mmhg") == row.get("gradient_mmhg")
                          else row.get("error", ""))
-                _progress(f"[{n_done}/{len(paths)}] {name}: {row['status']} "
+                status = row["status"]
+                if status == "ok" and row.get("pipeline_status", "ok") != "ok":
+                    status = f"ok but {row['pipeline_status']} (see its warnings column)"
+                _progress(f"[{n_done}/{len(paths)}] {name}: {status} "
                           f"({row.get('run_time_s') or 0:.1f} s) {extra}", progress)
     finally:
         if own_client is not None:
@@ -408,7 +437,12 @@ def run_cohort(case_paths, out_dir, client=None, workers=None, *, scheduler=None
     df = _frame([rows[i] for i in range(len(paths))])
     _write(df, out)
     n_ok = int((df["status"] == "ok").sum())
-    _progress(f"{n_ok}/{len(df)} ok in {time.perf_counter() - t_start:.1f} s; "
+    unsettled = ""
+    if "pipeline_status" in df:
+        n_unsettled = int(((df["status"] == "ok") & (df["pipeline_status"].fillna("ok") != "ok")).sum())
+        if n_unsettled:  # results exist, but a steady run missed its tolerance or a cycle its periodicity
+            unsettled = f" ({n_unsettled} of them not converged: pipeline_status, warnings)"
+    _progress(f"{n_ok}/{len(df)} ok{unsettled} in {time.perf_counter() - t_start:.1f} s; "
               f"summary: {out / 'summary.csv'}", progress)
     return df
 

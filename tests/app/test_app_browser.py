@@ -82,7 +82,7 @@ def test_choosing_another_device_changes_what_is_shown(browser, served_view):
 
 def test_simulate_round_trip_updates_gradient(browser, tmp_path):
     pytest.importorskip("hemotwin.pipeline")
-    case = REPO / "cases" / "cohort_stenosis" / "stenosis_45.toml"
+    case = REPO / "cases" / "cohort_stenosis" / "stenosis_50.toml"
     app = start_app(case, tmp_path, timeout=90)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
