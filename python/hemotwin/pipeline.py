@@ -46,12 +46,32 @@ class OutputDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self._manifest_path = self.path / MANIFEST
         self.created = set()
+        self.written = set()  # by this run: what is left of `created` is an earlier run's
+        self.case = None
         if self._manifest_path.exists():
             try:
-                self.created = set(json.loads(self._manifest_path.read_text(encoding="utf-8")).get("files", []))
-            except (ValueError, OSError):
+                manifest = json.loads(self._manifest_path.read_text(encoding="utf-8"))
+                self.created = set(manifest.get("files", []))
+                self.case = manifest.get("case")
+            except (ValueError, OSError, AttributeError):
                 raise PipelineError(f"{self._manifest_path}: unreadable manifest; use a new --out "
                                     "folder") from None
+
+    def claim_for(self, case_name: str) -> None:
+        """Refuse a folder holding another case's run: its results would be replaced while its
+        other files (fields, figures, the post-treatment run) stayed beside them, mixing two cases."""
+        if self.case is not None and self.case != case_name and self.created:
+            raise PipelineError(f"--out {self.path} holds the run of case {self.case!r}, not "
+                                f"{case_name!r}; choose another --out folder (or delete that one)")
+        if self.case != case_name:
+            self.case = case_name
+            self._save()
+
+    def left_from_earlier_run(self) -> list:
+        """Outputs of an earlier run of this case that this run did not write again (other
+        settings: a figure or the post-treatment run no longer asked for); caches excluded."""
+        return sorted(r for r in self.created - self.written
+                      if not r.startswith(("cache/", "checkpoints/")) and (self.path / r).exists())
 
     def file(self, rel) -> Path:
         rel = str(rel)
@@ -60,6 +80,7 @@ class OutputDir:
             raise PipelineError(f"{p} exists and was not written by hemotwin; refusing to overwrite "
                                 "it (choose another --out folder)")
         p.parent.mkdir(parents=True, exist_ok=True)
+        self.written.add(rel)
         if rel not in self.created:
             self.created.add(rel)
             self._save()
@@ -74,7 +95,7 @@ class OutputDir:
                                 "another --out folder)")
 
     def _save(self):
-        self._manifest_path.write_text(json.dumps({"files": sorted(self.created)}, indent=1))
+        self._manifest_path.write_text(json.dumps({"case": self.case, "files": sorted(self.created)}, indent=1))
 
 
 def _hash(obj) -> str:
@@ -938,7 +959,9 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
 
     # a device that cannot run here fails now, not after segmentation and meshing
     resolve_device(device if device != "auto" else case.numerics.device)
+    _refuse_out_inside_inputs(case, out_dir)
     out = OutputDir(out_dir)
+    out.claim_for(case.case.name)
     out.refuse_foreign(_planned_outputs())  # fail before the long stages, not after them
     cache = _Cache(out, use_cache)
     raw = case.raw
@@ -946,7 +969,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
               for key, rel in input_files(case)}
     if case.image.surface and not case.image.surface_faces and _faces_file(case):
         inputs["image.surface_faces"] = {"sha256": file_sha256(_faces_file(case)), "suffix": ".mdl"}
+    # each stage's key holds the hashes of the files it reads, not only the case text naming them
+    # (an edited waveform CSV or device catalog behind an unchanged name must not reuse a stage)
     image_inputs = {k: v for k, v in inputs.items() if k.startswith("image.")}
+    flow_inputs = {k: v for k, v in inputs.items() if k.startswith("physiology.")}
+    device_inputs = {k: v for k, v in inputs.items() if k.startswith("devices.")}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": image_inputs,
                    "clip": raw.get("segmentation") if case.image.surface else None})
     vol, truth = cache.get("image", k_img, lambda: _stage_image(case))
@@ -973,7 +1000,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     pts, s, r = _centerline_path(cl, main_port)
     jets = _lesion_jet_share_per_m2(case, cl, ports, found)
     k_flow = _hash({"up": k_lat, "phys": raw.get("physiology"), "run": raw.get("run"),
-                    "num": raw.get("numerics"), "device": device, "jets": jets})
+                    "num": raw.get("numerics"), "device": device, "jets": jets, "inputs": flow_inputs})
     flow_pre = cache.get("flow_pre", k_flow, lambda: _stage_flow(
         case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, surf,
         jet_share_per_m2=jets))
@@ -998,7 +1025,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
 
         target = lesion_objs[0]  # the most severe (_find_lesions' order)
         pts, s, _ = _centerline_path(cl, target.path_port or main_port)
-        dev = cache.get("sizing", _hash({"up": k_geo, "dev": raw.get("devices"),
+        dev = cache.get("sizing", _hash({"up": k_geo, "dev": raw.get("devices"), "inputs": device_inputs,
                                          "les": [vars(lz) for lz in lesion_objs]}),
                         lambda: _sizing(case, target, float(s[-1])))
         device_d = _jsonable(dev.to_dict())
@@ -1028,7 +1055,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         # whose relaxation time grows with dt^2)
         u_pre = flow_pre["describe"]["u_max_m_s"]
         k_flow2 = _hash({"up": k_lat2, "phys": raw.get("physiology"), "run": raw.get("run"),
-                         "num": raw.get("numerics"), "device": device, "u_max": u_pre})
+                         "num": raw.get("numerics"), "device": device, "u_max": u_pre,
+                         "inputs": flow_inputs})
         flow_post = cache.get("flow_post", k_flow2, lambda: _stage_flow(
             case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, surf2,
             u_max=u_pre))
@@ -1066,6 +1094,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         results["files"]["report"] = str(Path(report_path).relative_to(out.path))
     wall = round(time.perf_counter() - t_start, 2)
     results["run_time_s"] = wall
+    stale = [r for r in out.left_from_earlier_run() if r not in ("results.json", "provenance.json")]
+    if stale:  # said, not deleted: they are the user's now as much as ours
+        results["warnings"].append(f"{len(stale)} file(s) in {out.path.name}/ are from an earlier run "
+                                   f"with other settings, not this one: {', '.join(stale[:6])}"
+                                   + (", ..." if len(stale) > 6 else ""))
     out.file("results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     from .report.provenance import build_provenance
 
@@ -1082,6 +1115,17 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                "images are identified by content hash only; no image metadata is copied"])
     out.file("provenance.json").write_text(json.dumps(_jsonable(prov), indent=1))
     return results
+
+
+def _refuse_out_inside_inputs(case: Case, out_dir) -> None:
+    """An --out inside an input folder (a DICOM series) would put the outputs among the slices:
+    the input's hash, and so every cache key and the provenance, would change with each run."""
+    out = Path(out_dir).expanduser().resolve()
+    for field, rel in input_files(case):
+        p = case.resolve(rel).resolve()
+        if p.is_dir() and (out == p or p in out.parents):
+            raise PipelineError(f"--out {out_dir} lies inside the input folder of {field} ({rel}); "
+                                "choose an output folder outside the inputs")
 
 
 def _unused_key_warnings(case: Case) -> list:
