@@ -1018,6 +1018,9 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
+    if resume and not case.run.checkpoint_interval:
+        results["warnings"].append("--resume: this case writes no checkpoints (run.checkpoint_interval "
+                                   "= 0), so its flow ran from the start")
     post = device_d = None
     lesion_objs = pre["_lesion_objs"]
     if lesion_objs and (case.devices.deploy or case.devices.pinned):

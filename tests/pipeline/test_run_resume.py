@@ -45,3 +45,26 @@ def test_resume_matches_uninterrupted(tmp_path, monkeypatch):
     for a, b in zip(full["ports"], resumed["ports"]):
         assert a["mean_flow_ml_s"] == b["mean_flow_ml_s"] and a["mean_pressure_mmhg"] == b["mean_pressure_mmhg"]
     assert full["centerline"]["pressure_mmhg"] == resumed["centerline"]["pressure_mmhg"]
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, monkeypatch):
+    import copy
+
+    save = runner_mod.FlowRunner._save_checkpoint
+
+    def stop_after_first(self):
+        save(self)
+        raise _Stop
+
+    monkeypatch.setattr(runner_mod.FlowRunner, "_save_checkpoint", stop_after_first)
+    with pytest.raises(_Stop):
+        run_case(CASE, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(runner_mod.FlowRunner, "_save_checkpoint", save)
+    # another inflow: the time step and the outlet models differ; another lattice: the cell count
+    faster = copy.deepcopy(CASE)
+    faster["physiology"]["inflow"]["mean"] = "0.4 mL/s"
+    finer = copy.deepcopy(CASE)
+    finer["numerics"]["cells_across"] = 10
+    for changed, what in ((faster, "dt_s"), (finer, "n_fluid_cells")):
+        with pytest.raises(ValueError, match=f"from a run with other settings \\(.*{what}.*run without --resume"):
+            run_case(changed, tmp_path / "cut", resume=True, progress=False)

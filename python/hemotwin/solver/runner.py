@@ -59,6 +59,12 @@ class FlowSetup:
     viscosity_m2_s: float = 3.5e-3 / 1060.0
 
 
+def _short(v) -> str:
+    """A setting for a one-line message (a waveform or an outlet table cut short)."""
+    text = f"{v:.6g}" if isinstance(v, float) else json.dumps(v, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass
 class RunResult:
     """Outcome of a run; flows positive INTO the domain at the inlet and OUT at outlets (m^3/s)."""
@@ -233,6 +239,7 @@ class FlowRunner:
             "series_p": np.asarray(s["series_p"], float).reshape(-1, len(self.names)),
             "series_pm": np.asarray(s["series_pm"], float).reshape(-1, len(self.names)),
             "mode": self.mode, "time_s": self.sim.time_s,
+            "settings_json": json.dumps(self._settings(), sort_keys=True),
         }
         if s["field_sums"] is not None:
             for k, v in s["field_sums"].items():
@@ -247,6 +254,15 @@ class FlowRunner:
         d = np.load(self.checkpoint_path, allow_pickle=False)
         if str(d["mode"]) != self.mode:
             raise ValueError(f"checkpoint {self.checkpoint_path} is from a {d['mode']} run, not {self.mode}")
+        # populations of another lattice, time step or boundary setup would resume a different run
+        now = self._settings()
+        then = json.loads(str(d["settings_json"])) if "settings_json" in d.files else \
+            {"n_fluid_cells": int(d["populations"].shape[-1])}
+        changed = [k for k in sorted(set(then) | set(now)) if k in then and then.get(k) != now.get(k)]
+        if changed:
+            what = "; ".join(f"{k} {_short(then.get(k))} then, {_short(now.get(k))} now" for k in changed[:4])
+            raise ValueError(f"checkpoint {self.checkpoint_path} is from a run with other settings ({what}): "
+                             "it cannot be resumed; run without --resume to start afresh")
         self.sim.restore({"populations": d["populations"], "time_step": int(d["time_step"])})
         states = json.loads(str(d["outlet_states"]))
         for n, m in self.setup.outlets.items():
@@ -264,6 +280,21 @@ class FlowRunner:
         s["field_sums"] = fs or None
         self._state = s
         return True
+
+    def _settings(self) -> dict:
+        """What a checkpoint's populations are only valid for: the lattice, its units and
+        numerics, and the boundary setup (not the device: a CPU checkpoint resumes on a GPU)."""
+        d = self.sim.describe()
+        w, st = self.setup.waveform, self.setup
+        return {
+            **{k: d[k] for k in ("n_fluid_cells", "dx_m", "dt_s", "tau", "collision", "wall", "les",
+                                 "precision")},
+            "inlet": st.inlet, "profile": st.profile, "ramp_s": float(st.ramp_s),
+            "waveform": [np.asarray(w.times_s, float).tolist(), np.asarray(w.flow_m3_s, float).tolist(),
+                         float(w.period_s)],
+            "outlets": {n: m.describe() for n, m in sorted(st.outlets.items())},
+            "pressure_offset_pa": float(st.pressure_offset_pa),
+        }
 
     # ------------------------------------------------------------------ boundary conditions
     def _apply_inlet(self, t_s):
