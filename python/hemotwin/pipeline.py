@@ -25,6 +25,8 @@ from .report.provenance import file_sha256
 
 __all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
+# a dense voxel array past this (4 GB as float32) is a unit slip, not a case: refused up front
+MAX_DENSE_VOXELS = 1e9
 CACHE_VERSION = "3"  # 2: centerlines carry caliper diameters; 3: image ports as `segment` cuts them
 MANIFEST = ".hemotwin_outputs.json"
 CACHE_STAGES = ("image", "segment", "geometry", "lattice", "flow_pre", "sizing", "deploy", "lattice_post",
@@ -181,6 +183,12 @@ def _stage_image(case: Case):
     if im.resample:
         from .imaging.io import resample_isotropic
 
+        extent = np.asarray(vol.array.shape, float) * np.asarray(vol.spacing_mm, float)
+        voxels = float(np.prod(np.maximum(1.0, np.round(extent / (im.resample * 1e3)))))
+        if voxels > MAX_DENSE_VOXELS:  # a unit slip ("0.5 um") would fill the memory, then crash
+            raise PipelineError(f"image.resample = {im.resample * 1e3:g} mm would make a {voxels:.2g}-voxel "
+                                f"image of this {extent.round(1).tolist()} mm volume (at most "
+                                f"{MAX_DENSE_VOXELS:.0e}); give a coarser spacing (mm, e.g. \"0.5 mm\")")
         vol = resample_isotropic(vol, im.resample * 1e3)
     return vol, None
 
@@ -460,6 +468,7 @@ def _stage_lattice(case: Case, surf, ports, narrowest_lesion_mm=None):
     dx = num.spacing or choose_spacing([p.radius_mm * 1e-3 for p in ports], num.cells_across)
     if not num.spacing and num.lesion_cells_across and narrowest_lesion_mm:
         dx = min(dx, narrowest_lesion_mm * 1e-3 / num.lesion_cells_across)
+    _refuse_oversized_lattice(surf, dx, num.max_cells)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dom = voxelize_surface(surf, ports, dx_m=dx)
@@ -471,6 +480,19 @@ def _stage_lattice(case: Case, surf, ports, narrowest_lesion_mm=None):
                             f"{num.max_cells}; lower numerics.cells_across (or "
                             "numerics.lesion_cells_across) or raise max_cells")
     return dom
+
+
+def _refuse_oversized_lattice(surf, dx_m, max_cells) -> None:
+    """Before voxelizing (dense arrays over the bounding box): a lattice far past max_cells, from
+    a unit slip in numerics.spacing, would fill the memory and crash instead of being refused."""
+    lo, hi = np.asarray(surf.bounds[0::2], float), np.asarray(surf.bounds[1::2], float)
+    box = float(np.prod(np.ceil((hi - lo) * 1e-3 / dx_m) + 2))
+    volume = float(getattr(surf, "volume", 0.0) or 0.0)  # mm^3, where the surface is closed
+    fluid = volume * 1e-9 / dx_m**3 if np.isfinite(volume) and volume > 0 else 0.0
+    if box > MAX_DENSE_VOXELS or fluid > 1.5 * max_cells:
+        est = f"~{fluid:.2g} fluid cells" if fluid else f"a {box:.2g}-cell bounding box"
+        raise PipelineError(f"lattice: a spacing of {dx_m * 1e3:.3g} mm gives {est} (numerics.max_cells = "
+                            f"{max_cells}); give a coarser numerics.spacing or fewer numerics.cells_across")
 
 
 def _centerline_path(cl, port_name):
