@@ -887,16 +887,20 @@ def _jsonable(x):
     return x
 
 
-def _write_series_csv(out: OutputDir, name, res):
+def _write_series_csv(out: OutputDir, name, res, ports):
+    """Port flows and pressures over time; flows in each port's own direction (into the domain
+    at the inlet, out of it at outlets), as results.json gives them, not the solver's outward sign."""
     se = res.series
     p = out.file(f"{name}_ports.csv")
     names = se["names"]
+    roles = {pt.name: pt.role for pt in ports}
+    sign = [-1.0 if roles.get(n) == "inlet" else 1.0 for n in names]
     with open(p, "w", encoding="utf-8") as fh:
         fh.write("time_s," + ",".join(f"{n}_flow_ml_s,{n}_pressure_mmhg" for n in names) + "\n")
         for i, t in enumerate(se["time_s"]):
             vals = []
             for j in range(len(names)):
-                vals += [f"{se['flow_m3_s'][i, j] * 1e6:.6g}", f"{se['pressure_pa'][i, j] / MMHG_PA:.6g}"]
+                vals += [f"{sign[j] * se['flow_m3_s'][i, j] * 1e6:.6g}", f"{se['pressure_pa'][i, j] / MMHG_PA:.6g}"]
             fh.write(f"{t:.6g}," + ",".join(vals) + "\n")
     return p.name
 
@@ -1093,9 +1097,9 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                                 + _pd_pa_warnings(post["lesions"], "post-treatment"))
         if not post["run"]["converged"] and results["status"] == "ok":
             results["status"] = "not_converged"
-    files = {"pre_ports_csv": _write_series_csv(out, "pre", flow_pre["result"])}
+    files = {"pre_ports_csv": _write_series_csv(out, "pre", flow_pre["result"], ports)}
     if post is not None:
-        files["post_ports_csv"] = _write_series_csv(out, "post", flow_post["result"])
+        files["post_ports_csv"] = _write_series_csv(out, "post", flow_post["result"], ports2)
     if case.outputs.vtk:
         try:
             files.update({f"pre_{k}": v for k, v in _write_vtk(out, "pre", flow_pre, pre).items()})

@@ -38,6 +38,13 @@ def test_demo_results_follow_schema(demo_run):
             100 * (1 - (row["mld_mm"] / row["rvd_mm"]) ** 2), abs=1e-9)
     names = [p["name"] for p in on_disk["ports"]]
     assert names[0] == "inlet" and len(names) == 5
+    # the port CSV gives flows in each port's own direction, as results.json does
+    import csv
+
+    rows = list(csv.DictReader((out / "pre_ports.csv").open(encoding="utf-8")))
+    for port in on_disk["ports"]:
+        last = float(rows[-1][f"{port['name']}_flow_ml_s"])
+        assert last > 0 and last == pytest.approx(port["mean_flow_ml_s"], rel=0.05), port["name"]
 
 
 @pytest.mark.slow

@@ -67,7 +67,8 @@ def _short(v) -> str:
 
 @dataclass
 class RunResult:
-    """Outcome of a run; flows positive INTO the domain at the inlet and OUT at outlets (m^3/s)."""
+    """Outcome of a run. Flows (m^3/s) are the solver's: positive OUT of the domain at every port,
+    so the inlet's is negative; results.json and the port CSVs give each port's own direction."""
 
     mode: str
     converged: bool
