@@ -905,7 +905,29 @@ def _write_series_csv(out: OutputDir, name, res, ports):
     return p.name
 
 
-def _write_vtk(out: OutputDir, name, flow, analysis):
+def _stamped(mesh, stamp):
+    """A VTK dataset carrying its provenance stamp (field data, a JSON string)."""
+    mesh.field_data["provenance"] = np.array([json.dumps(stamp, sort_keys=True)])
+    return mesh
+
+
+def _stamp_pngs(out_dir: Path, figures: dict, stamp) -> None:
+    """Write the provenance stamp into each figure's PNG text chunks (the pixels are kept)."""
+    from PIL import Image, PngImagePlugin
+
+    for rel in figures.values():
+        p = Path(out_dir) / str(rel)
+        if p.suffix.lower() != ".png" or not p.is_file():
+            continue
+        with Image.open(p) as im:
+            im.load()
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Software", f"hemotwin {stamp.get('hemotwin')}")
+            info.add_text("hemotwin-provenance", json.dumps(stamp, sort_keys=True))
+            im.save(p, pnginfo=info)
+
+
+def _write_vtk(out: OutputDir, name, flow, analysis, stamp):
     import pyvista as pv
 
     files = {}
@@ -924,11 +946,11 @@ def _write_vtk(out: OutputDir, name, flow, analysis):
     img.field_data["units"] = np.array(["geometry mm", "pressure_mmhg mmHg (gauge)",
                                         "velocity_m_s m/s"])
     f = out.file(f"{name}_fields.vti")
-    img.save(str(f))
+    _stamped(img, stamp).save(str(f))
     files["fields"] = f.name
     if analysis.get("_wall") is not None:
         f = out.file(f"{name}_wall.vtp")
-        analysis["_wall"].save(str(f))
+        _stamped(analysis["_wall"].copy(deep=False), stamp).save(str(f))
         files["wall"] = f.name
     return files
 
@@ -995,6 +1017,12 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
               for key, rel in input_files(case)}
     if case.image.surface and not case.image.surface_faces and _faces_file(case):
         inputs["image.surface_faces"] = {"sha256": file_sha256(_faces_file(case)), "suffix": ".mdl"}
+    from .report.provenance import build_provenance, provenance_stamp, software_versions, utc_now
+
+    versions = software_versions()
+    # what every output carries inside itself; provenance.json beside them holds the whole record
+    stamp = provenance_stamp({"versions": versions, "created_utc": utc_now(), "case_sha256": case_hash,
+                              "inputs": inputs, "seed": case.run.seed})
     # each stage's key holds the hashes of the files it reads, not only the case text naming them
     # (an edited waveform CSV or device catalog behind an unchanged name must not reuse a stage)
     image_inputs = {k: v for k, v in inputs.items() if k.startswith("image.")}
@@ -1102,21 +1130,23 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         files["post_ports_csv"] = _write_series_csv(out, "post", flow_post["result"], ports2)
     if case.outputs.vtk:
         try:
-            files.update({f"pre_{k}": v for k, v in _write_vtk(out, "pre", flow_pre, pre).items()})
+            files.update({f"pre_{k}": v for k, v in _write_vtk(out, "pre", flow_pre, pre, stamp).items()})
             if post is not None:
-                files.update({f"post_{k}": v for k, v in _write_vtk(out, "post", flow_post, post).items()})
+                files.update({f"post_{k}": v for k, v in _write_vtk(out, "post", flow_post, post, stamp).items()})
         except Exception as e:
             files["vtk_error"] = f"{type(e).__name__}: {e}"
     if case.outputs.surface and surf is not None:
         f = out.file("lumen.vtp")
-        surf.save(str(f))
+        _stamped(surf.copy(deep=False), stamp).save(str(f))
         files["surface"] = f.name
     results["files"] = files
+    results["provenance"] = stamp
     results["centerline"] = _jsonable({k: v for k, v in pre["centerline"].items() if k != "points_mm"})
     results = _jsonable(results)
     figures = {}
     if case.outputs.figures:
         figures = _make_figures(out, pre, post, device_d, results)
+        _stamp_pngs(out.path, figures, stamp)
     report_path = None
     if case.outputs.report:
         report_path = _write_report(out, results, figures)
@@ -1129,10 +1159,10 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                                    f"with other settings, not this one: {', '.join(stale[:6])}"
                                    + (", ..." if len(stale) > 6 else ""))
     out.file("results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    from .report.provenance import build_provenance
-
     prov = build_provenance(
         case_sha256=case_hash, inputs=inputs, parameters=_jsonable(_without_input_paths(case)),
+        resolved_parameters=_jsonable(_resolved_parameters(case)), versions=versions,
+        created_utc=stamp["created_utc"],
         lattice={"pre": _jsonable(flow_pre["describe"]),
                  "post": _jsonable(flow_post["describe"]) if post is not None else None},
         outlets=_jsonable({"pre": flow_pre["outlets"],
@@ -1170,10 +1200,16 @@ def _unused_key_warnings(case: Case) -> list:
     return [f"{', '.join(unused)}: not used with a surface input (image.surface); the surface is the lumen"]
 
 
-def _without_input_paths(case: Case) -> dict:
+def _resolved_parameters(case: Case) -> dict:
+    """Every setting as the run used it, defaults filled in (SI units), input paths redacted."""
+    dumped = case.model_dump(mode="json", exclude={"source_path", "raw"})
+    return _without_input_paths(case, dumped)
+
+
+def _without_input_paths(case: Case, params: dict | None = None) -> dict:
     """The case's parameters with every input file path replaced by a pointer to its hash: folder
     names often carry patient names, IDs or dates, and the hashes already identify the inputs."""
-    out = json.loads(json.dumps(case.raw, default=str))
+    out = json.loads(json.dumps(case.raw if params is None else params, default=str))
     for field, _ in input_files(case):
         *sections, key = field.split("[")[0].split(".")
         node = out

@@ -57,6 +57,20 @@ def test_demo_report_and_provenance(demo_run):
     for k in ("dx_m", "dt_s", "tau", "n_fluid_cells"):
         assert lat[k] > 0
     assert prov["versions"]["hemotwin"] and prov["run_time_s"] > 0
+    # every setting as used, defaults included, not only those the case wrote
+    assert prov["resolved_parameters"]["numerics"]["max_cells"] > 0
+    assert "git_commit" in prov["versions"]
+    # each output carries its provenance stamp inside itself, the same one
+    stamp = json.loads((out / "results.json").read_text(encoding="utf-8"))["provenance"]
+    assert stamp["case_sha256"] == prov["case_sha256"] and stamp["created_utc"] == prov["created_utc"]
+    assert stamp["hemotwin"] == prov["versions"]["hemotwin"] and stamp["record"] == "provenance.json"
+    import pyvista as pv
+    from PIL import Image
+
+    for vtk_file in ("pre_fields.vti", "pre_wall.vtp", "lumen.vtp"):
+        assert json.loads(str(pv.read(out / vtk_file).field_data["provenance"][0])) == stamp, vtk_file
+    with Image.open(out / "figures" / "wss_pre.png") as im:
+        assert json.loads(im.text["hemotwin-provenance"]) == stamp
     for f in (out / "results.json", out / "provenance.json"):
         text = f.read_text(encoding="utf-8")
         for ident in ("PatientName", "PatientID", "PatientBirthDate"):
