@@ -32,3 +32,16 @@ def test_refuses_high_mach():
     u = choose_lattice_units(1e-4, 3.3e-6, 1060, u_max_m_s=1.0, tau=0.9)
     with pytest.raises(StabilityError, match="Mach"):
         check_stability(u, 3.3e-6, 1.0, les=False)
+
+
+def test_the_documented_maximum_lattice_speed_is_accepted():
+    # dt = u_lu dx / u, then u / (dx / dt) rounds a hair above 0.15: the limit itself must pass
+    from hemotwin.units import U_LU_LIMIT, LatticeUnits, StabilityError, check_stability
+
+    dx, u = 4.253864177577198e-4, 0.1  # one of the speeds that rounds up
+    units = LatticeUnits(dx_m=dx, dt_s=U_LU_LIMIT * dx / u, rho_kg_m3=1060.0)
+    check_stability(units, 3.3e-6, u, les=True)
+    import pytest
+
+    with pytest.raises(StabilityError, match="exceeds 0.15"):
+        check_stability(units, 3.3e-6, u * 1.001, les=True)
