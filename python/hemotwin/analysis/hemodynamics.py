@@ -7,6 +7,7 @@ say so. Definitions and sources: docs/metrics.md.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -451,11 +452,25 @@ class _Stations:
 
 
 def _stations(arclength_mm, lesion, start_mm, end_mm, margin_mm):
+    """Proximal/distal stations, the margins clipped to the centerline (a lesion near an end is
+    legitimate); input that cannot give a gradient is refused instead of returning 0 or < 0."""
     a, b = _span(lesion, start_mm, end_mm)
     s = np.asarray(arclength_mm, float)
+    if s.ndim != 1 or len(s) < 2 or not np.all(np.isfinite(s)) or np.any(np.diff(s) < 0) or s[-1] <= s[0]:
+        raise ValueError("arclength_mm must be a finite, increasing 1-D array of at least 2 points "
+                         "(inlet first)")
+    if not (math.isfinite(a) and math.isfinite(b) and a <= b):
+        raise ValueError(f"lesion span must have finite start_mm <= end_mm, got ({a:g}, {b:g})")
     if margin_mm is None:
         margin_mm = 0.25 * (b - a) + 1.0
-    return _Stations(float(max(s[0], a - margin_mm)), float(min(s[-1], b + margin_mm)))
+    if not (math.isfinite(margin_mm) and margin_mm >= 0):
+        raise ValueError(f"margin_mm must be a finite number >= 0, got {margin_mm!r}")
+    prox, dist = max(s[0], a - margin_mm), min(s[-1], b + margin_mm)
+    # clipping keeps both stations on the centerline unless the lesion lies beyond it
+    if prox > s[-1] or dist < s[0]:
+        raise ValueError(f"lesion span ({a:g}, {b:g}) mm lies outside the centerline's arclength "
+                         f"range [{s[0]:g}, {s[-1]:g}] mm: its stations would fall off the centerline")
+    return _Stations(float(prox), float(dist))
 
 
 def translesional_gradient(arclength_mm, pressure_pa, lesion=None, *, start_mm=None, end_mm=None,

@@ -2,10 +2,26 @@
 """`hemotwin verify`: code verification against exact solutions, as a table or JSON lines."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 CASES = ("poiseuille", "womersley", "order", "mass", "rotation", "all")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a cell count >= 1 (0 used to end in a ZeroDivisionError deep in a case)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of cells >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of cells >= 1, got {n}")
+    return n
+
+
+def _positive_ints(text: str) -> list:
+    return [_positive_int(x) for x in text.split(",")]
 
 
 def register(sub):
@@ -13,8 +29,9 @@ def register(sub):
                                       "mass conservation, rotation invariance)",
                        description="Compare the solver with exact solutions; errors are relative.")
     p.add_argument("case", nargs="?", default="all", choices=CASES)
-    p.add_argument("--resolution", type=int, default=20, help="cells per pipe diameter (default 20)")
-    p.add_argument("--resolutions", default="10,20,40",
+    p.add_argument("--resolution", type=_positive_int, default=20,
+                   help="cells per pipe diameter (default 20)")
+    p.add_argument("--resolutions", type=_positive_ints, default="10,20,40",
                    help="comma-separated cells per diameter for `order` (default 10,20,40)")
     p.add_argument("--wall", default="bouzidi", choices=("bouzidi", "halfway"))
     p.add_argument("--precision", default="float64", choices=("float32", "float64", "float16", "bfloat16"),
@@ -72,8 +89,7 @@ def run(args) -> int:
         elif case == "rotation":
             res = vx.rotation_invariance(min(args.resolution, 12), wall=args.wall, **kw)
         else:
-            ns = [int(x) for x in args.resolutions.split(",")]
-            res = {"case": "order", **v.observed_order(ns, **kw)}
+            res = {"case": "order", **v.observed_order(args.resolutions, **kw)}
         if args.json:
             print(json.dumps(res), flush=True)
         else:

@@ -8,6 +8,7 @@ closed, port-labelled triangle surface (q by exact ray/triangle intersection alo
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -362,6 +363,18 @@ def tube_domain(
     >>> dom.port_names, dom.shape[2]
     (['inlet', 'outlet'], 46)
     """
+    # bad input fails here, by name, instead of as an IndexError/ZeroDivisionError further down
+    for name, v in (("radius_m", radius_m), ("length_m", length_m), ("dx_m", dx_m)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"tube_domain: {name} must be a number (m), got {v!r}")
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"tube_domain: {name} must be a finite number > 0 (m), got {v!r}")
+    if axis not in ("x", "y", "z"):
+        raise ValueError(f"tube_domain: axis must be 'x', 'y' or 'z', got {axis!r}")
+    if len(offset_cells) != 2 or not all(math.isfinite(float(o)) for o in offset_cells):
+        raise ValueError(f"tube_domain: offset_cells must be 2 finite numbers, got {offset_cells!r}")
+    if isinstance(pad_cells, bool) or not isinstance(pad_cells, numbers.Integral) or pad_cells < 1:
+        raise ValueError(f"tube_domain: pad_cells must be an integer >= 1, got {pad_cells!r}")
     a = "xyz".index(axis)
     perp = [d for d in range(3) if d != a]
     dx_m = float(dx_m)

@@ -8,6 +8,8 @@ chosen here through hemotwin.units and never leak out. Port flows are positive O
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,40 @@ DivergenceError = _core.DivergenceError
 # Bytes of one stored population per numerics.precision (16-bit formats compute in float32).
 POPULATION_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 TRT_TAU_MIN = 0.55  # below, `auto` collision uses regularized BGK (see Numerics.collision)
+# Limits of float32 arithmetic (also behind the 16-bit formats), which the core uses for tau itself:
+# - float32 holds tau near 1/2 to 2^-24, so nu_lu = (tau - 1/2)/3 is rounded by up to 2^-25/(tau - 1/2);
+#   this margin keeps that under 1 % (clinical runs have tau - 1/2 >= ~5e-4).
+FLOAT32_TAU_MARGIN_MIN = 100 * 2.0**-25  # ~3e-6
+# - the density carries round-off of order 1e-7 (a few ulps at rho = 1). Measured on a steady tube
+#   (float32 vs float64): the pressure error is 0.1 % of the dynamic pressure u_lu^2/2 at u_lu = 1e-2,
+#   15 % at 1e-3 and 16x it at 1e-4; below this speed the pressures are round-off.
+FLOAT32_U_LU_MIN = 1e-3
+
+
+def _check_real(name: str, value, ok=lambda v: True, expected: str = "a finite number") -> None:
+    """A real number (not bool/str), finite and ``ok``; otherwise a message naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and ok(value)):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _finite(what: str, value) -> float:
+    """float(value), refusing NaN/inf: they would surface steps later as a misleading divergence."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{what} must be finite, got {v}")
+    return v
 
 
 class SimulationDiverged(RuntimeError):
@@ -54,7 +90,8 @@ class Numerics:
     precision : {"float32", "float64", "float16", "bfloat16"}
         Population storage. ``float16`` / ``bfloat16`` store 16-bit shifted populations (f - w)
         with float32 arithmetic (CPU and CUDA, the same encoding): half the memory traffic,
-        accuracy measured in docs/validation.md.
+        accuracy measured in docs/validation.md. All but float64 refuse tau - 1/2 < 3e-6 or a peak
+        lattice speed < 1e-3, which float32 round-off cannot resolve (FLOAT32_* in this module).
     u_lu_max : float
         Target peak lattice speed that sets the time step (Mach = u_lu/0.577).
     tau : float, optional
@@ -83,6 +120,21 @@ class Numerics:
         if self.precision not in POPULATION_BYTES:
             raise ValueError("numerics.precision must be one of " + ", ".join(map(repr, POPULATION_BYTES))
                              + f", got {self.precision!r}")
+        if not isinstance(self.les, (bool, np.bool_)):  # a string such as 'no' would be truthy
+            raise TypeError(f"numerics.les must be True or False, got {self.les!r}")
+        # Lambda > 0 keeps TRT's odd relaxation time tau- = 1/2 + Lambda/(tau+ - 1/2) above 1/2
+        _check_real("numerics.magic", self.magic, lambda v: v > 0, "a finite number > 0 (3/16 is standard)")
+        # with LES on, Cs <= 0 would silently mean no sub-grid model
+        if self.les:
+            _check_real("numerics.smagorinsky", self.smagorinsky, lambda v: v > 0,
+                        "a finite number > 0 when les is on (0.1-0.2 is usual)")
+        else:
+            _check_real("numerics.smagorinsky", self.smagorinsky, lambda v: v >= 0, "a finite number >= 0")
+        # (a speed above units.U_LU_LIMIT is refused by check_stability, naming the Mach number)
+        _check_real("numerics.u_lu_max", self.u_lu_max, lambda v: v > 0, "a finite lattice speed > 0")
+        if self.tau is not None:  # tau <= 1/2 is refused by choose_lattice_units (StabilityError)
+            _check_real("numerics.tau", self.tau, expected="None or a finite number > 0.5")
+        _check_int("numerics.check_interval", self.check_interval, 1)
 
 
 @dataclass
@@ -97,6 +149,18 @@ class CarreauYasuda:
     lambda_s: float = 3.313
     n: float = 0.3568
     a: float = 2.0
+
+    def __post_init__(self):
+        _check_real("carreau_yasuda.mu0_pa_s", self.mu0_pa_s, lambda v: v > 0,
+                    "a finite viscosity > 0 (Pa s)")
+        # mu_inf is the high-shear plateau: > 0 (tau -> 1/2 otherwise) and at most the zero-shear mu0
+        _check_real("carreau_yasuda.mu_inf_pa_s", self.mu_inf_pa_s, lambda v: 0 < v <= self.mu0_pa_s,
+                    f"a finite viscosity > 0 and <= mu0_pa_s = {self.mu0_pa_s} (Pa s)")
+        _check_real("carreau_yasuda.lambda_s", self.lambda_s, lambda v: v > 0, "a finite time > 0 (s)")
+        # 0 < n <= 1: shear thinning (n = 1 Newtonian); n > 1 would thicken without bound, away from
+        # mu_inf (physiology.blood.n has the same range)
+        _check_real("carreau_yasuda.n", self.n, lambda v: 0 < v <= 1, "a finite power-law index in (0, 1]")
+        _check_real("carreau_yasuda.a", self.a, lambda v: v > 0, "a finite number > 0 (Yasuda exponent)")
 
 
 class DeviceUnavailableError(ValueError):
@@ -138,7 +202,7 @@ class Simulation:
         Non-Newtonian blood; None for Newtonian.
     device : {"auto", "cpu", "cuda"}
     threads : int, optional
-        OpenMP threads (CPU); default all.
+        OpenMP threads (CPU); None or 0: all.
 
     Examples
     --------
@@ -161,6 +225,10 @@ class Simulation:
 
     def __post_init__(self):
         self.numerics.validate()
+        for name, unit in (("density_kg_m3", "kg/m^3"), ("viscosity_pa_s", "Pa s"), ("u_max_m_s", "m/s")):
+            _check_real(name, getattr(self, name), lambda v: v > 0, f"a finite number > 0 ({unit})")
+        if self.threads is not None:  # None or 0: all OpenMP threads
+            _check_int("threads", self.threads, 0)
         d = self.domain
         if not isinstance(d.cell_type, np.ndarray) or d.cell_type.dtype != np.uint8 or d.cell_type.ndim != 3:
             raise TypeError(
@@ -173,6 +241,7 @@ class Simulation:
         self.units: LatticeUnits = choose_lattice_units(
             d.spacing_m, nu, self.density_kg_m3, self.u_max_m_s, self.numerics.u_lu_max, self.numerics.tau)
         check_stability(self.units, nu, self.u_max_m_s, self.numerics.les)
+        self._check_float32_resolution(nu)
         # Natural (k-fastest) cell order: neighbours along k are consecutive, which made the CPU's
         # odd AA sweep 3x faster than Morton order (benchmarks/RESULTS.md).
         self.lattice = _core.Lattice(d.cell_type, np.asarray(d.wall_links), np.asarray(d.wall_q, float),
@@ -198,6 +267,24 @@ class Simulation:
             self.numerics.wall == "bouzidi", self.numerics.precision, carreau, self.numerics.check_interval,
             self.collision == "regularized")
         self._ijk = None
+
+    def _check_float32_resolution(self, nu):
+        """Refuse tau / lattice speeds that float32 arithmetic cannot resolve (see FLOAT32_* above)."""
+        prec = self.numerics.precision
+        if prec == "float64":
+            return
+        tau, u_lu = self.units.tau(nu), self.units.velocity_to_lu(self.u_max_m_s)
+        fix = ("raise numerics.tau" if self.numerics.tau is not None else "raise numerics.u_lu_max")
+        if tau - 0.5 < FLOAT32_TAU_MARGIN_MIN:
+            raise StabilityError(
+                f"tau - 1/2 = {tau - 0.5:.3g} is below {FLOAT32_TAU_MARGIN_MIN:.2g}: {prec} arithmetic "
+                f"rounds tau near 1/2 to ~6e-8, so the viscosity would be off by more than 1 %; "
+                f"{fix} or use precision 'float64'")
+        if u_lu < FLOAT32_U_LU_MIN:
+            raise StabilityError(
+                f"peak lattice speed {u_lu:.3g} (u_max_m_s = {self.u_max_m_s:g}, tau = {tau:.7g}) is below "
+                f"{FLOAT32_U_LU_MIN:g}: {prec} density round-off would swamp the pressures; "
+                f"{fix} or use precision 'float64'")
 
     # -- geometry -----------------------------------------------------------------------------
     def _check_ports(self):
@@ -226,12 +313,23 @@ class Simulation:
         return self.domain.cell_centers_m(self.cell_ijk)
 
     def _port(self, name) -> int:
-        return name if isinstance(name, int) else self.domain.port_index(name)
+        """A port name, or its index as any integer (numpy ints too); bools are refused."""
+        if isinstance(name, str):
+            return self.domain.port_index(name)
+        if isinstance(name, bool) or not isinstance(name, numbers.Integral):
+            raise TypeError(f"port must be a name (str) or an index (int), got {name!r} "
+                            f"({type(name).__name__})")
+        p = operator.index(name)
+        n = int(self.lattice.n_ports)
+        if not 0 <= p < n:
+            raise ValueError(f"port index {p} is out of range: this domain has {n} ports (0..{n - 1})")
+        return p
 
     # -- boundary conditions --------------------------------------------------------------------
     def set_outlet_pressure(self, name, pressure_pa: float) -> None:
         """Impose a (gauge) pressure in Pa on a port; may change between steps (0D models)."""
         p = self._port(name)
+        pressure_pa = _finite(f"pressure for port {name!r}", pressure_pa)
         self._solver.set_port_kind(p, "pressure")
         self._solver.set_port_pressure(p, float(self.units.pressure_to_lu(pressure_pa)))
 
@@ -239,6 +337,10 @@ class Simulation:
         """Per-cell velocity vectors (m/s) on the fluid cells touching a port (see port_cell_centers_m)."""
         p = self._port(name)
         u = np.asarray(velocities_m_s, float)
+        bad = ~np.isfinite(u)
+        if bad.any():
+            raise ValueError(f"velocities for port {name!r} must be finite: {int(bad.sum())} of {u.size} "
+                             f"components are not (first {u[bad][0]})")
         self._solver.set_port_kind(p, "velocity")
         self._solver.set_port_velocity(p, self.units.velocity_to_lu(u).astype(np.float32))
 
@@ -252,11 +354,18 @@ class Simulation:
         The profile is scaled so the flow the lattice actually delivers equals ``flow_m3_s``.
         """
         p = self._port(name)
+        flow_m3_s = _finite(f"flow for port {name!r}", flow_m3_s)
         d = self.domain
         if p >= len(d.port_normals):
             raise KeyError(f"port {name!r} has no normal/centre in the domain; give velocities instead")
         n_out = np.asarray(d.port_normals[p], float)
+        if not np.linalg.norm(n_out) > 0:
+            raise ValueError(f"port {name!r}: domain.port_normals[{p}] = {n_out.tolist()} is not a direction")
         n_out = n_out / np.linalg.norm(n_out)
+        # a zero radius would zero the profile and surface as a misleading "normal" error below
+        if len(d.port_radii_m) > p and not float(d.port_radii_m[p]) > 0:
+            raise ValueError(f"port {name!r}: its radius domain.port_radii_m[{p}] = {d.port_radii_m[p]} "
+                             "is not > 0 (a zero port radius)")
         x = self.port_cell_centers_m(p) - np.asarray(d.port_centers_m[p], float)
         r = np.linalg.norm(x - np.outer(x @ n_out, n_out), axis=1)
         radius = float(d.port_radii_m[p]) if len(d.port_radii_m) > p else r.max() + 0.5 * d.spacing_m
@@ -279,8 +388,11 @@ class Simulation:
     def set_port_waveform(self, name, times_s, factors, period_s: float) -> None:
         """Multiply a port's velocity (or pressure) by a periodic, piecewise-linear time factor."""
         p = self._port(name)
-        t = np.asarray(times_s, float) / self.units.dt_s
-        self._solver.set_port_waveform(p, list(t), list(np.asarray(factors, float)), period_s / self.units.dt_s)
+        t, f = np.asarray(times_s, float), np.asarray(factors, float)
+        if not (np.isfinite(t).all() and np.isfinite(f).all()):
+            raise ValueError(f"waveform for port {name!r}: times_s and factors must be finite")
+        _check_real("period_s", period_s, lambda v: v > 0, "a finite period > 0 (s)")
+        self._solver.set_port_waveform(p, list(t / self.units.dt_s), list(f), period_s / self.units.dt_s)
 
     # -- running ------------------------------------------------------------------------------
     @property
