@@ -19,15 +19,30 @@ def _run(args) -> int:
     from ..credibility.studies import convergence_study, parse_sets
 
     r = convergence_study(args.case, args.out, ratio=args.ratio, base_cells=args.cells,
-                           overrides=parse_sets(args.set), reuse=args.reuse)
-    print(f"{'quantity':50s} {'p':>6s} {'f_ext':>12s} {'GCI_fine':>9s} {'ratio':>6s}  type")
-    for name, row in r["table"].items():
-        if row.get("qoi") and "p" in row:
-            p = row["p"]
-            print(f"{name[:50]:50s} {p if p is not None else float('nan'):6.2f} "
-                  f"{row['f_ext'] if row['f_ext'] is not None else float('nan'):12.5g} "
-                  f"{100 * (row['gci_fine'] or 0):8.2f}% "
-                  f"{row['asymptotic_ratio'] if row['asymptotic_ratio'] is not None else float('nan'):6.3f}  "
-                  f"{row['convergence']}")
+                          overrides=parse_sets(args.set), reuse=args.reuse)
+    print(table_text(r))
     print(f"wrote {args.out}/convergence.json")
     return 0
+
+
+def table_text(r: dict) -> str:
+    """The quantities of interest of a convergence study: observed p beside the p and safety factor
+    Fs the extrapolation f_ext and GCI used (and why), then the unconverged-runs warning if any."""
+    from ..credibility.studies import p_choice
+
+    def num(v, fmt):
+        return format(v if v is not None else float("nan"), fmt)
+
+    lines = [f"{'quantity':44s} {'p_obs':>6s} {'p_used':>6s} {'Fs':>5s} {'f_ext':>12s} {'GCI_fine':>9s} "
+             f"{'ratio':>6s}  type; order used for f_ext and GCI"]
+    for name, row in r["table"].items():
+        if row.get("qoi") and "p" in row:
+            gci = row.get("gci_fine")
+            lines.append(f"{name[:44]:44s} {num(row.get('p'), '6.2f')} {num(row.get('p_used'), '6.2f')} "
+                         f"{num(row.get('safety_factor'), '5.2f')} {num(row.get('f_ext'), '12.5g')} "
+                         f"{'nan' if gci is None else format(100 * gci, '.2f'):>8s}% "
+                         f"{num(row.get('asymptotic_ratio'), '6.3f')}  {row.get('convergence')}; "
+                         f"{row.get('p_choice') or p_choice(row, r.get('p_theory', 2.0))}")
+    if r.get("all_runs_converged") is False:
+        lines.append(f"WARNING: {r.get('warning') or 'not every run converged'}")
+    return "\n".join(lines)

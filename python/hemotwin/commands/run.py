@@ -30,27 +30,13 @@ def register(sub):
     p.set_defaults(func=_run)
 
 
-def _parse_set(items):
-    import tomllib
-
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise ValueError(f"--set {it!r}: expected KEY=VALUE")
-        k, v = it.split("=", 1)
-        try:
-            out[k.strip()] = tomllib.loads(f"x = {v}")["x"]
-        except tomllib.TOMLDecodeError:
-            out[k.strip()] = v
-    return out
-
-
 def _run(args):
     from pathlib import Path
 
+    from ..config.overrides import parse_set_items  # shared with convergence and sensitivity
     from ..pipeline import run_case
 
-    overrides = _parse_set(args.set)
+    overrides = parse_set_items(args.set)
     if args.image:
         from ..geometry.surface_input import SURFACE_SUFFIXES
         from ..imaging.io import is_image_file

@@ -78,7 +78,8 @@ class ImageSection(_Section):
     surface_faces: str | None = None  # SimVascular .mdl naming its faces (default: <stem>.mdl)
     # a built-in phantom instead of a file (its truth mask and seeds come with it)
     phantom: Literal["aortic_arch", "coronary_stenosis", "straight_tube", "curved_tube"] | None = None
-    # keyword arguments of the phantom (e.g. spacing_mm, stenosis_ds)
+    # keyword arguments of the phantom function, numbers (e.g. spacing_mm, stenosis_ds; spacing_mm
+    # may be [x, y, z]); keys the phantom does not take are refused
     phantom_options: dict[str, Any] = Field(default_factory=dict)
     # DICOM: which series (default the largest)
     series_uid: str | None = None
@@ -100,7 +101,62 @@ class ImageSection(_Section):
             v = getattr(self, k)
             if v is not None and len(v) != 3:
                 raise ValueError(f"image.{k} = {v}: need 3 numbers (x, y, z) in mm")
+        if self.phantom:
+            _check_phantom_options(self.phantom, self.phantom_options)
         return self
+
+
+# the keyword arguments of each built-in phantom (hemotwin.geometry.phantoms.PHANTOMS; config sits
+# below geometry and may not import it, so they are listed here, and
+# tests/unit/test_config_outlets_studies.py checks this table against inspect.signature)
+PHANTOM_OPTIONS = {
+    "aortic_arch": ("spacing_mm", "noise_hu", "blur_vox", "coarctation", "seed", "subclavian_stenosis",
+                    "subclavian_stenosis_offset_mm"),
+    "coronary_stenosis": ("spacing_mm", "radius_mm", "stenosis_ds", "stenosis_length_mm", "noise_hu",
+                          "blur_vox", "seed"),
+    "straight_tube": ("spacing_mm", "radius_mm", "length_mm", "noise_hu", "blur_vox", "seed", "tilt_deg"),
+    "curved_tube": ("spacing_mm", "radius_mm", "bend_radius_mm", "noise_hu", "blur_vox", "seed"),
+}
+# phantom keyword arguments with a range beyond "a finite number"
+_PHANTOM_POSITIVE = ("spacing_mm", "radius_mm", "length_mm", "bend_radius_mm", "stenosis_length_mm")
+_PHANTOM_FRACTION = ("coarctation", "stenosis_ds", "subclavian_stenosis")  # diameter reductions, [0, 1)
+_PHANTOM_NONNEGATIVE = ("noise_hu", "blur_vox", "subclavian_stenosis_offset_mm")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_phantom_options(phantom: str, options: dict):
+    """``image.phantom_options`` against the phantom's keyword arguments (``PHANTOM_OPTIONS``):
+    known keys, finite numbers, spacings and sizes > 0; one line naming the key."""
+    import math
+
+    allowed = PHANTOM_OPTIONS[phantom]
+    for key, v in options.items():
+        f = f"image.phantom_options.{key} = {v!r}"
+        if key not in allowed:
+            raise ValueError(f"image.phantom_options.{key}: not an option of the {phantom} phantom; "
+                             f"allowed: {', '.join(allowed)}")
+        if key == "spacing_mm" and isinstance(v, list):
+            if len(v) != 3 or not all(_is_number(x) and math.isfinite(x) and x > 0 for x in v):
+                raise ValueError(f"{f}: expected a voxel size in mm > 0, one number or [x, y, z]")
+            continue
+        if not _is_number(v):
+            unit = " in mm (a plain number, no unit)" if key.endswith("_mm") else ""
+            raise ValueError(f"{f}: expected a number{unit}")
+        if not math.isfinite(v):
+            raise ValueError(f"{f}: expected a finite number")
+        if key in _PHANTOM_POSITIVE and v <= 0:
+            raise ValueError(f"{f}: expected a number > 0 (mm)")
+        if key in _PHANTOM_FRACTION and not 0 <= v < 1:
+            raise ValueError(f"{f}: expected a fractional diameter reduction, 0 <= value < 1")
+        if key in _PHANTOM_NONNEGATIVE and v < 0:
+            raise ValueError(f"{f}: expected a number >= 0")
+        if key == "seed" and (not isinstance(v, int) or v < 0):
+            raise ValueError(f"{f}: expected a whole number >= 0")
+        if key == "tilt_deg" and not abs(v) < 90:
+            raise ValueError(f"{f}: expected an angle between -90 and 90 degrees")
 
 
 class SegmentationSection(_Section):
@@ -182,13 +238,26 @@ class InflowSection(_Section):
 
 
 class OutletOverride(_Section):
+    # this port's model (default: physiology.outlets.model); a value the model does not use is refused
     model: Literal["zero_pressure", "pressure", "resistance", "rcr"] | None = None
+    # model "pressure" (required there): the fixed pressure of the port
     pressure: Pressure | None = None
+    # models "resistance" and "rcr" (rcr: Rp + Rd, split by proximal_fraction); default sized
+    # from target_mean_pressure and the port's share of the flow
     resistance: Resistance | None = None
+    # model "rcr": proximal resistance (default proximal_fraction * resistance)
     rp: Resistance | None = None
+    # model "rcr": distal resistance (default resistance - rp)
     rd: Resistance | None = None
+    # model "rcr": compliance (default the port's flow share of total_compliance)
     c: Compliance | None = None
+    # this port's share of the inflow, replacing its Murray share (the other outlets share the rest)
     flow_fraction: float | None = Field(None, gt=0.0, le=1.0)
+
+
+# the per-port values each outlet model uses (flow_fraction: every model, it sets the target split)
+OUTLET_MODEL_VALUES = {"zero_pressure": (), "pressure": ("pressure",), "resistance": ("resistance",),
+                       "rcr": ("resistance", "rp", "rd", "c")}
 
 
 class OutletsSection(_Section):
@@ -213,6 +282,45 @@ class OutletsSection(_Section):
     coupling_interval: int = Field(1, ge=1, le=1000)
     # per-port overrides, [physiology.outlets.ports.NAME]
     ports: dict[str, OutletOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _port_values(self):
+        """Each port's values against the model it ends up with (its own, else ``model``): a value
+        that model does not use would be silently ignored, so it is refused."""
+        for name, ov in self.ports.items():
+            kind = ov.model or self.model
+            whose = f'model = "{kind}"' + ("" if ov.model else " (physiology.outlets.model, the default)")
+            uses = OUTLET_MODEL_VALUES[kind]
+            for key in ("pressure", "resistance", "rp", "rd", "c"):
+                if getattr(ov, key) is not None and key not in uses:
+                    users = [m for m, v in OUTLET_MODEL_VALUES.items() if key in v]
+                    raise ValueError(
+                        f"physiology.outlets.ports.{name}.{key}: not used by this port's {whose}, "
+                        f"which takes {', '.join(uses) or 'no values'}; remove it or set "
+                        f"physiology.outlets.ports.{name}.model to {' or '.join(repr(m) for m in users)}")
+            if kind == "pressure" and ov.pressure is None:
+                raise ValueError(f'physiology.outlets.ports.{name}: model = "pressure" needs '
+                                 f'physiology.outlets.ports.{name}.pressure (e.g. "10 mmHg")')
+            if kind == "rcr" and ov.resistance is not None:
+                if ov.rp is not None and ov.rd is not None:
+                    raise ValueError(
+                        f"physiology.outlets.ports.{name}.resistance: not used when rp and rd are both "
+                        f"given (resistance = rp + rd); give resistance, or rp and rd")
+                if ov.rp is not None and ov.rd is None and ov.rp > ov.resistance:
+                    raise ValueError(
+                        f"physiology.outlets.ports.{name}.rp = {_mmhg_s_ml(ov.rp)} exceeds resistance = "
+                        f"{_mmhg_s_ml(ov.resistance)}: rd = resistance - rp would be negative; expected "
+                        "rp <= resistance")
+        fixed = {n: ov.flow_fraction for n, ov in self.ports.items() if ov.flow_fraction is not None}
+        if sum(fixed.values()) > 1.0 + 1e-9:
+            shown = ", ".join(f"physiology.outlets.ports.{n}.flow_fraction = {v:g}" for n, v in fixed.items())
+            raise ValueError(f"{shown}: the prescribed flow fractions sum to {sum(fixed.values()):.6g}; "
+                             "expected a total of at most 1 (shares of the inflow)")
+        return self
+
+
+def _mmhg_s_ml(v: float) -> str:
+    return f"{v * 1e-6 / 133.322387415:.6g} mmHg*s/mL"
 
 
 class BloodSection(_Section):
@@ -489,9 +597,16 @@ def _format_error(err: ValidationError, where: str) -> str:
 
 
 def _set_dotted(d: dict, dotted: str, value):
+    """Set ``d["a"]["b"]["c"] = value`` for ``"a.b.c"``, creating sections; a key that passes
+    through a value (``run.max_time.x``) is a CaseError naming both, not a TypeError."""
     keys = dotted.split(".")
-    for k in keys[:-1]:
+    if not all(k.strip() for k in keys):
+        raise CaseError(f"--set {dotted}: an empty part in the key; expected a dotted case-file key "
+                        "such as run.max_time")
+    for i, k in enumerate(keys[:-1]):
         d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise CaseError(f"--set {dotted}: {'.'.join(keys[:i + 1])} is a value, not a section")
     d[keys[-1]] = value
 
 

@@ -101,6 +101,46 @@ def _load_json(path):
     return None
 
 
+def study_case(study: dict, case_path: Path, sha256: str, name: str) -> dict:
+    """Whether a study JSON (convergence, sensitivity) is of this case.
+
+    By the case file's sha256 where the study recorded it (``hemotwin convergence`` and
+    ``hemotwin sensitivity`` do), else by the resolved path, else by the case name. Returns
+    ``{"match": True | False | None, "name", "path", "sha256", "note"}``; None: the study records
+    no case, so nothing could be checked.
+    """
+    rec_sha = study.get("case_sha256")
+    rec_path = study.get("case_path_resolved") or study.get("case")
+    rec_name = study.get("case_name")
+    if rec_name is None and rec_path and Path(rec_path).is_file():
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            rec_name = tomllib.loads(Path(rec_path).read_text(encoding="utf-8")).get("case", {}).get("name")
+        except (OSError, ValueError, AttributeError):
+            rec_name = None
+    shown = rec_name or (Path(rec_path).stem if rec_path else "an unrecorded case")
+    out = {"name": shown, "path": rec_path, "sha256": rec_sha, "match": None, "note": ""}
+    if rec_sha:
+        out["match"] = rec_sha == sha256
+        if not out["match"]:
+            out["note"] = (f"another version of {name} (case file sha256 {rec_sha[:12]}... at the study, "
+                           f"{sha256[:12]}... now)" if rec_name == name else
+                           f"{shown}{f' ({rec_path})' if rec_path else ''}")
+    elif rec_path:
+        same_path = Path(rec_path).resolve() == case_path.resolve()
+        out["match"] = same_path or (rec_name == name if rec_name else None)
+        if out["match"] is False:
+            out["note"] = f"{shown} ({rec_path})"
+        elif out["match"] is None:
+            out["note"] = f"the study names {rec_path}, not found here: could not check which case it is of"
+    else:
+        out["note"] = "the study records no case: could not check which case it is of"
+    return out
+
+
 def _git(*args, cwd=None):
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20,
@@ -188,11 +228,20 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
     ver = find(verification_json, "verification.json")
     if ver is None and run_verification:
         ver = code_verification_quick(threads)
+    sha = hashlib.sha256(raw).hexdigest()
+    # evidence of another case (or of another version of this case file) is not this case's
+    calc_sec = _study_section(conv, "GCI study present", case_path, sha, name,
+                              "not available: run `hemotwin convergence CASE.toml --out OUT/convergence`")[0]
+    if conv and calc_sec["study_case"]["match"] is not False and conv.get("all_runs_converged") is False:
+        calc_sec["status"] = ("GCI study present, WARNING: not every run converged; "
+                              + (conv.get("warning") or "the GCI includes iteration error"))
+    sens_sec = _study_section(sens, "sensitivity study present", case_path, sha, name,
+                              "not available: run `hemotwin sensitivity CASE.toml --out OUT/sensitivity`")[0]
     repo_root = Path(__file__).resolve().parents[3]
     report = {
         "schema_version": SCHEMA_VERSION,
         "generated_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "case": {"path": str(case_path), "name": name, "sha256": hashlib.sha256(raw).hexdigest(),
+        "case": {"path": str(case_path), "name": name, "sha256": sha,
                  "description": data.get("case", {}).get("description", "")},
         "context_of_use": {"question_of_interest": qoi, "context": ctx,
                            "status": "declared in the case file" if (qoi and ctx) else
@@ -204,8 +253,7 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
         "credibility_factors": [],
         "fda_evidence_categories": [],
         "code_verification": ver or {"status": "not run", "cases": []},
-        "calculation_verification": {"status": "GCI study present", **conv} if conv else
-        {"status": "not available: run `hemotwin convergence CASE.toml --out OUT/convergence`"},
+        "calculation_verification": calc_sec,
         "validation": ({"status": "FDA nozzle benchmark (bench test, laminar/transitional jet)",
                         "applicability": "generic code validation of jet/recirculation flow through a "
                                          "stenosis-like nozzle; not patient-specific",
@@ -214,8 +262,7 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
                                                             "uncertainty_model")},
                         "stations": val.get("stations")} if val else
                        {"status": "not available: run `hemotwin validate fda-nozzle --out OUT/validation`"}),
-        "sensitivity": {"status": "sensitivity study present", **sens} if sens else
-        {"status": "not available: run `hemotwin sensitivity CASE.toml --out OUT/sensitivity`"},
+        "sensitivity": sens_sec,
         "provenance": {"hemotwin_version": __version__, "git_commit": _git("rev-parse", "HEAD", cwd=repo_root),
                        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo_root)),
                        "python": sys.version.split()[0], "platform": platform.platform(),
@@ -228,17 +275,57 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
         s = report.get(sec, {})
         status = s.get("status", "") if isinstance(s, dict) else ""
         have = bool(status) and not status.startswith(("not", "INCOMPLETE"))
+        other = (s.get("study_case") or {}) if isinstance(s, dict) else {}
+        if other.get("match") is False:
+            fstatus = f"not applicable: the study is of {other.get('note') or other.get('name')}"
+        elif have and "WARNING" in status:
+            fstatus = "evidence present, with a warning (see the section)"
+        else:
+            fstatus = "evidence present" if have else "no evidence yet"
         report["credibility_factors"].append({
             "id": fid, "factor": fname, "category": cat, "evidence": sec,
-            "status": "evidence present" if have else "no evidence yet", "unverified": not read})
+            "status": fstatus, "unverified": not read})
     for cat, sec in FDA_CATEGORIES:
         s = report.get(sec, {}) if sec else {}
         have = bool(sec) and not str(s.get("status", "not")).startswith(("not", "INCOMPLETE"))
-        report["fda_evidence_categories"].append({"category": cat, "section": sec,
-                                                  "status": "provided" if have else "not provided"})
+        other = s.get("study_case") or {}
+        report["fda_evidence_categories"].append({
+            "category": cat, "section": sec,
+            "status": "provided" if have else
+            (f"not provided (the study is of {other.get('note') or other.get('name')})"
+             if other.get("match") is False else "not provided")})
     (out_dir / "credibility.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out_dir / "credibility.html").write_text(render_html(report, out_dir), encoding="utf-8")
     return report
+
+
+def _study_section(study, present: str, case_path: Path, sha: str, name: str, missing: str):
+    """The report section of a study JSON: its content with ``study_case`` (which case it is of);
+    a study of another case is marked "not applicable", never "present"."""
+    if not study:
+        return {"status": missing}, None
+    who = study_case(study, case_path, sha, name)
+    if who["match"] is False:
+        status = f"not applicable: the study is of {who['note']}, not of this case ({name})"
+    elif who["match"] is None:
+        status = f"{present} ({who['note']})"
+    else:
+        status = present
+    return {**study, "status": status, "study_case": who}, who
+
+
+def _study_of(sec: dict) -> str:
+    """One HTML paragraph naming the case a study came from."""
+    e = html.escape
+    who = sec.get("study_case")
+    if not who:
+        return ""
+    sha = f", sha256 {e(who['sha256'][:16])}…" if who.get("sha256") else ""
+    path = f" (<code>{e(str(who['path']))}</code>{sha})" if who.get("path") else ""
+    cls = " class='warn'" if who.get("match") is not True else ""
+    over = sec.get("overrides")
+    over = f"; overrides {e(json.dumps(over, default=str))}" if over else ""
+    return f"<p{cls}>Study of case <b>{e(str(who.get('name')))}</b>{path}{over}.</p>"
 
 
 def _table(rows, cols):
@@ -286,11 +373,16 @@ def render_html(rep: dict, out_dir: Path) -> str:
               _table(cv.get("cases", []), ["case", "resolution", "pass", "errors", "mass_imbalance",
                                            "max_rel_spread"])]
     calc = rep["calculation_verification"]
-    parts += ["<h2>5. Calculation verification (GCI)</h2>", f"<p>{e(str(calc.get('status')))}</p>"]
+    warn = " class='warn'" if "WARNING" in str(calc.get("status")) or str(calc.get("status")).startswith(
+        "not applicable") else ""
+    parts += ["<h2>5. Calculation verification (GCI)</h2>", f"<p{warn}>{e(str(calc.get('status')))}</p>",
+              _study_of(calc)]
+    if calc.get("runs"):
+        parts.append(_table(calc["runs"], ["cells_across", "status", "converged"]))
     if "table" in calc:
         rows = [{"quantity": k, **v} for k, v in calc["table"].items() if v.get("qoi")]
-        parts.append(_table(rows, ["quantity", "f", "p", "f_ext", "gci_fine", "asymptotic_ratio",
-                                   "convergence", "safety_factor"]))
+        parts.append(_table(rows, ["quantity", "f", "p", "p_used", "safety_factor", "f_ext", "gci_fine",
+                                   "asymptotic_ratio", "convergence", "p_choice"]))
         if (out_dir / "convergence" / "convergence.png").is_file():
             parts.append("<img src='convergence/convergence.png' width='900'>")
     v = rep["validation"]
@@ -304,7 +396,8 @@ def render_html(rep: dict, out_dir: Path) -> str:
             if (out_dir / "validation" / fig).is_file():
                 parts.append(f"<img src='validation/{fig}' width='900'>")
     s = rep["sensitivity"]
-    parts += ["<h2>7. Sensitivity</h2>", f"<p>{e(str(s.get('status')))}</p>"]
+    warn = " class='warn'" if str(s.get("status")).startswith("not applicable") else ""
+    parts += ["<h2>7. Sensitivity</h2>", f"<p{warn}>{e(str(s.get('status')))}</p>", _study_of(s)]
     if "inputs" in s:
         rows = []
         for label, row in s["inputs"].items():

@@ -7,6 +7,7 @@ the ones whose flattened name matches ``QOI_PATTERNS``.
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
@@ -17,8 +18,9 @@ from pathlib import Path
 from ..analysis.gci import gci
 
 QOI_PATTERNS = (r"gradient", r"pd_?pa", r"flow", r"wss", r"pressure_drop", r"ffr")
-# inputs that match a pattern but are prescribed, not computed: the inflow and the target split
-NOT_QOI_PATTERNS = (r"inflow", r"^ports\.inlet\.", r"target_")
+# inputs that match a pattern but are prescribed, not computed: the inflow, the target split, and
+# settings echoed into the results (run.convergence.flow_tolerance_ml_s, wss.low_threshold_pa)
+NOT_QOI_PATTERNS = (r"inflow", r"^ports\.inlet\.", r"target_", r"tolerance", r"threshold")
 
 # Declared inputs: case-file key (config.schema) and how to write a value (SI float) back with its
 # unit. The RCR outlets take R_total = MAP / CO (REFERENCE.md 5), so the outlet resistance is
@@ -76,6 +78,54 @@ def _run_case():
     return runner
 
 
+def case_identity(case_path, case=None) -> dict:
+    """What a study JSON records of the case it is of: the path (resolved), the case name and the
+    file's sha256, so a report can tell another case's evidence from this case's."""
+    p = Path(case_path)
+    out = {"case": str(case_path), "case_path_resolved": str(p.resolve()),
+           "case_name": case.case.name if case is not None else p.stem}
+    try:
+        out["case_sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    except OSError:
+        out["case_sha256"] = None
+    return out
+
+
+def run_convergence(res: dict) -> dict:
+    """``{"status", "converged"}`` of one pipeline run: the results' ``status`` ("ok" /
+    "not_converged") where given, else ``run.converged`` (and ``post.run.converged``); ``converged``
+    is None when the results say neither."""
+    status = res.get("status")
+    if status in ("ok", "not_converged", "error"):
+        return {"status": status, "converged": status == "ok"}
+    flags = [(r or {}).get("converged") for r in (res.get("run"), (res.get("post") or {}).get("run"))
+             if isinstance(r, dict) and "converged" in r]
+    return {"status": status, "converged": all(bool(f) for f in flags) if flags else None}
+
+
+def _p_range():
+    return inspect.signature(gci).parameters["p_range"].default
+
+
+def p_choice(row: dict, p_theory: float = 2.0) -> str:
+    """Which order the extrapolation (``f_ext``) and GCI of a table row use, and why."""
+    p, p_used, fs, kind = row.get("p"), row.get("p_used"), row.get("safety_factor"), row.get("convergence")
+    lo, hi = _p_range()
+    fs_txt = f"Fs = {fs:g}" if fs is not None else "Fs n/a"
+    if not row.get("fallback"):
+        return f"observed p used ({kind}, within {lo:g}-{hi:g}), {fs_txt}"
+    if kind == "converged":
+        why = "the grids agree, no observed order"
+    elif kind != "monotone":
+        why = f"{kind} convergence"
+    elif p is None:
+        why = "observed p undefined"
+    else:
+        why = f"observed p {p:.3g} outside {lo:g}-{hi:g}"
+    used = f"p_theory = {p_used:g} used" if p_used is not None else "no usable order"
+    return f"{used} ({why}), {fs_txt}"
+
+
 def _cached_or_run(runner, case_path, run_dir: Path, overrides, reuse):
     cached = run_dir / "results.json"
     if reuse and cached.is_file():
@@ -113,7 +163,8 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
     out_dir.mkdir(parents=True, exist_ok=True)
     from ..config import load_case
 
-    num = load_case(case_path, overrides, check_files=False).numerics
+    case = load_case(case_path, overrides, check_files=False)
+    num = case.numerics
     if base_cells is None:
         base_cells = float(num.cells_across)
     cells = [base_cells / ratio**2, base_cells / ratio, base_cells]
@@ -129,7 +180,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
     cached = reuse and all((out_dir / f"run_{n:.3g}" / "results.json").is_file() for n in cells)
     if runner is None and not cached:
         runner = _run_case()
-    results, times = [], []
+    results, times, runs = [], [], []
     for n in cells:
         t0 = time.perf_counter()
         if progress:
@@ -138,6 +189,16 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
                              {**(overrides or {}), **grid(n)}, reuse)
         times.append(time.perf_counter() - t0)
         results.append(flatten_numbers(res))
+        runs.append({"cells_across": n, **run_convergence(res)})
+    # a GCI from runs stopped before their steadiness test passed mixes iteration error into the
+    # discretization error: said in the JSON and by the CLI, not left to be noticed
+    all_converged = all(r["converged"] is True for r in runs)
+    warning = None
+    if not all_converged:
+        bad = [f"{r['cells_across']:.3g} cells across ({r['status'] or 'status not recorded'})"
+               for r in runs if r["converged"] is not True]
+        warning = (f"not every run converged: {'; '.join(bad)}; the GCI then includes iteration error "
+                   "and may be wrong (raise run.max_time and rerun)")
     h = [1.0 / n for n in cells]  # spacing relative to the port diameter
     common = sorted(set(results[0]) & set(results[1]) & set(results[2]))
     table = {}
@@ -150,9 +211,13 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
         except (ValueError, ZeroDivisionError) as exc:
             table[name] = {"error": str(exc), "f": f}
         table[name]["qoi"] = is_qoi(name)
-    out = {"case": str(case_path), "ratio": ratio, "cells_across": cells, "overrides": overrides or {}, "h_relative": h,
+        if "p_used" in table[name]:
+            table[name]["p_choice"] = p_choice(table[name], 2.0)
+    out = {**case_identity(case_path, case), "ratio": ratio, "cells_across": cells,
+           "overrides": overrides or {}, "h_relative": h,
            "seconds": times, "p_theory": 2.0,
            "method": "Celik et al. 2008 / Roache GCI, Fs = 1.25 (3.0 on fallback), REFERENCE.md 1.5",
+           "runs": runs, "all_runs_converged": all_converged, "warning": warning,
            "table": table}
     (out_dir / "convergence.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     try:
@@ -179,8 +244,8 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     inputs = inputs or SENSITIVITY_INPUTS
     from ..config import load_case
 
-    case = load_case(case_path)
     extra = dict(overrides or {})
+    case = load_case(case_path, extra or None)  # x0 of each input as the runs see it (with --set)
     base = flatten_numbers(_cached_or_run(runner, case_path, out_dir / "base", extra, reuse))
     rows, skipped = {}, {}
     frac = percent / 100.0
@@ -205,7 +270,8 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
             if name in res[1] and name in res[-1] and y0 != 0.0:
                 sens[name] = (res[1][name] - res[-1][name]) / (2 * y0 * frac)
         rows[label] = {"key": key, "x0": x0, "percent": percent, "sensitivity": sens}
-    out = {"case": str(case_path), "percent": percent, "overrides": extra, "base": base, "inputs": rows, "skipped": skipped,
+    out = {**case_identity(case_path, case), "percent": percent, "overrides": extra, "base": base,
+           "inputs": rows, "skipped": skipped,
            "definition": "S = (dY/Y0)/(dX/X0), central difference over +/- percent",
            "qoi": sorted(n for n in base if is_qoi(n))}
     (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
@@ -222,18 +288,8 @@ def _get(case, dotted):
 
 
 def parse_sets(items) -> dict:
-    """CLI ``--set key=value`` pairs to an overrides dict (true/false and numbers converted)."""
-    out = {}
-    for item in items or []:
-        key, sep, val = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set needs KEY=VALUE, got {item!r}")
-        low = val.strip().lower()
-        if low in ("true", "false"):
-            out[key.strip()] = low == "true"
-        else:
-            try:
-                out[key.strip()] = float(val) if any(c in val for c in ".eE") else int(val)
-            except ValueError:
-                out[key.strip()] = val
-    return out
+    """CLI ``--set key=value`` pairs to an overrides dict: the parser of ``hemotwin run``
+    (``hemotwin.config.overrides.parse_set_items``; values read as TOML)."""
+    from ..config.overrides import parse_set_items
+
+    return parse_set_items(items)

@@ -186,10 +186,29 @@ def target_flow_split(outlet_radii_m: dict, murray_exponent: float = 3.0,
     frac = dict(zip(names, murray_split([outlet_radii_m[n] for n in names], murray_exponent)))
     if flow_fractions:
         fixed = {k: float(v) for k, v in flow_fractions.items() if k in frac}
+
+        def field(k):
+            return f"physiology.outlets.ports.{k}.flow_fraction"
+
+        bad = {k: v for k, v in fixed.items() if not (math.isfinite(v) and v > 0.0)}
+        if bad:
+            k, v = next(iter(bad.items()))
+            raise ValueError(f"{field(k)} = {v:g}: expected a fraction of the inflow > 0")
         rest = [n for n in names if n not in fixed]
-        left = 1.0 - sum(fixed.values())
-        if left < -1e-9 or (not rest and abs(left) > 1e-6):
-            raise ValueError(f"prescribed flow fractions {fixed} do not sum to 1 over the outlets")
+        total = sum(fixed.values())
+        left = 1.0 - total
+        shown = ", ".join(f"{field(k)} = {v:g}" for k, v in fixed.items())
+        if left < -1e-9:
+            raise ValueError(f"{shown}: the prescribed flow fractions sum to {total:.6g}; expected a "
+                             "total of at most 1")
+        if rest and left <= 1e-9:
+            # the other outlets would get no flow: R = dp / 0 = inf and a NaN pressure offset
+            raise ValueError(f"{shown}: the prescribed flow fractions sum to {total:.6g}, leaving no flow "
+                             f"for {', '.join(rest)}; expected a total below 1, or a fraction for every "
+                             "outlet summing to 1")
+        if not rest and abs(left) > 1e-6:
+            raise ValueError(f"{shown}: every outlet has a prescribed flow fraction but they sum to "
+                             f"{total:.6g}; expected 1")
         s = sum(frac[n] for n in rest) or 1.0
         frac = {**{n: frac[n] * left / s for n in rest}, **fixed}
     return frac
