@@ -134,6 +134,7 @@ def run(args):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out} is a file, not a folder; give a folder path")
+    _refuse_overwriting_input(Path(args.image), out)
     existing = [str(out / f) for f in OUTPUTS if (out / f).exists()]
     if existing and not args.overwrite:
         raise CliError(
@@ -154,6 +155,7 @@ def run(args):
     if args.series and not Path(args.image).is_dir():
         raise CliError(f"--series: for a DICOM folder only; {args.image} is a single file")
     vol = read_image(args.image, series_uid=args.series)
+    provenance = _provenance(args, {"image": _input_record(Path(args.image))})
     if args.crop:
         vol = crop(vol, args.crop[:3], args.crop[3:])
     name = "image"  # not the file name: it goes into segmentation.json, and names can identify patients
@@ -182,8 +184,10 @@ def run(args):
         )
     if res.status in ("empty", "leak"):
         raise CliError(res.message)
+    warnings = []
     if res.status == "pieces":
         print(f"warning: {res.message}")
+        warnings.append(res.message)
     model = build_vessel_model(
         res.mask.array,
         res.mask,
@@ -199,8 +203,83 @@ def run(args):
         "seeds_mm": [[float(v) for v in s] for s in res.seeds_mm],
         "clip_planes": [[float(v) for v in c] for c in args.clip],
         "stats": {k: float(v) for k, v in res.stats.items()},
+        "warnings": warnings,
+        "provenance": provenance,
     }
     return _write_outputs(args, out, res.mask, model, report, res.message)
+
+
+def _refuse_overwriting_input(src, out):
+    """Refuse an --out whose outputs would replace the input (a label map or surface written by
+    an earlier run, segmented again into the same folder), or that lies in the DICOM folder
+    being read."""
+    from ..cli import CliError
+
+    if not src.exists():
+        return  # read_image / surface_anatomy say so, naming it
+    out_r, src_r = out.resolve(), src.resolve()
+    if src.is_dir():
+        if out_r == src_r or src_r in out_r.parents:
+            raise CliError(
+                f"--out {out} is inside the input folder {src}; the outputs would mix with the "
+                "DICOM files read: give an --out outside it"
+            )
+        return
+    for f in OUTPUTS:
+        dst = out / f
+        if dst.exists() and dst.samefile(src):  # also through a link
+            raise CliError(
+                f"{src} is an output of this command ({f} in --out {out}); segmenting it into "
+                "that folder would overwrite the input: give another --out (or copy the input "
+                "elsewhere first)"
+            )
+
+
+# the options each kind of input uses (the others are refused for it, or ignored: --refine)
+_IMAGE_OPTIONS = ("seed", "clip", "label", "series", "lower", "upper", "refine",
+                  "split_touching_mm", "crop", "port_name", "no_figure", "overwrite")
+_SURFACE_OPTIONS = ("unit", "faces", "clip", "port_name", "no_figure", "overwrite")
+
+
+def _provenance(args, inputs, surface=False):
+    """What made these outputs: software versions, the inputs by content hash and format suffix
+    (never their paths or names, which may carry a patient's name), and the value of every
+    option the input's kind uses, defaults included."""
+    import hashlib
+    import time
+
+    from ..report.provenance import software_versions
+
+    opts = {}
+    for k in _SURFACE_OPTIONS if surface else _IMAGE_OPTIONS:
+        v = getattr(args, k, None)
+        opts[k.replace("_", "-")] = [list(x) for x in v] if k in ("seed", "clip") else v
+    opts["port-name"] = _port_names(args.port_name)
+    if opts.get("series"):  # a DICOM UID: recorded by hash, like the files
+        opts["series"] = {"sha256": hashlib.sha256(args.series.encode()).hexdigest()}
+    if opts.get("faces"):
+        opts["faces"] = "<input file: its sha256 is under provenance inputs>"
+    return {
+        "command": "hemotwin segment",
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": software_versions(),
+        "inputs": inputs,
+        "options": opts,
+    }
+
+
+def _input_record(path, kind=None):
+    """``{"sha256", "suffix", "kind"}`` of an input file or DICOM folder (its files hashed)."""
+    from ..geometry.surface_input import SURFACE_SUFFIXES
+    from ..imaging.io import _image_suffix
+    from ..report.provenance import file_sha256
+
+    if path.is_dir():
+        return {"sha256": file_sha256(path), "suffix": "", "kind": kind or "DICOM folder"}
+    low = path.name.lower()
+    suffix = next((x for x in SURFACE_SUFFIXES + (".mdl",) if low.endswith(x)), None)
+    return {"sha256": file_sha256(path), "suffix": suffix or _image_suffix(path),
+            "kind": kind or "image file"}
 
 
 def _port_names(items):
@@ -229,7 +308,11 @@ def _run_surface(args, out, overrides):
     from ..geometry.centerlines import centerline_topology, compute_centerlines
     from ..geometry.model import VesselModel
     from ..geometry.surface import check_surface
-    from ..geometry.surface_input import SurfaceInputError, surface_anatomy
+    from ..geometry.surface_input import (
+        SurfaceInputError,
+        simvascular_unit_warning,
+        surface_anatomy,
+    )
     from ..imaging.io import ImageVolume
 
     image_only = [f for f, v in (("--seed", args.seed), ("--label", args.label is not None),
@@ -240,12 +323,24 @@ def _run_surface(args, out, overrides):
         raise CliError(f"{', '.join(image_only)}: for images only; {args.image} is a surface")
     src = Path(args.image)
     faces = Path(args.faces) if args.faces else src.with_suffix(".mdl")
+    faces_used = faces if (args.faces or faces.is_file()) else None
     try:
-        anat = surface_anatomy(src, args.unit, faces if (args.faces or faces.is_file()) else None,
-                               overrides=overrides or None,
+        anat = surface_anatomy(src, args.unit, faces_used, overrides=overrides or None,
                                clip_planes=[(c[:3], c[3:]) for c in args.clip])
     except SurfaceInputError as e:
         raise CliError(str(e)) from None
+    inputs = {"surface": _input_record(src, "surface file")}
+    if faces_used is not None:
+        inputs["faces"] = _input_record(faces_used, "SimVascular .mdl" + (
+            "" if args.faces else " found beside the surface"))
+    provenance = _provenance(args, inputs, surface=True)
+    warnings_out = []
+    unit_warning = simvascular_unit_warning(anat, faces_used)
+    if unit_warning:
+        import sys
+
+        print(f"hemotwin segment: warning: {src}: {unit_warning}", file=sys.stderr)
+        warnings_out.append(unit_warning)
     mask = ImageVolume(anat.mask, anat.spacing_mm, anat.origin_mm, np.eye(3), anat.description, "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -254,9 +349,12 @@ def _run_surface(args, out, overrides):
                         centerline_topology(cl))
     msg = (f"surface: {anat.description}; rasterised at {anat.spacing_mm[0]:.3g} mm "
            f"(ends carried 4 voxels past the caps)")
-    report = {"input": anat.description, "status": "ok", "message": msg, "unit": args.unit or "as the file states, else mm",
+    report = {"input": anat.description, "status": "ok", "message": msg,
+              "unit": args.unit or "as the file states, else mm",
+              "unit_used": anat.unit, "unit_source": anat.unit_source,
               "clip_planes": [[float(v) for v in c] for c in args.clip],
-              "port_sources": {p.name: p.source for p in anat.ports}}
+              "port_sources": {p.name: p.source for p in anat.ports},
+              "warnings": warnings_out, "provenance": provenance}
     return _write_outputs(args, out, mask, model, report, msg)
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "lumen_mask",
     "read_face_names",
     "read_surface",
+    "simvascular_unit_warning",
     "surface_anatomy",
     "surface_ports",
 ]
@@ -89,6 +90,11 @@ class SurfaceAnatomy:
     origin_mm: np.ndarray
     kind: str
     description: str
+    unit: str = "mm"
+    # where the unit came from: "given" (--unit / image.surface_unit), "file" (the file states
+    # it) or "default" (neither: mm)
+    unit_source: str = "default"
+    volume_mm3: float = float("nan")
 
 
 def _pv():
@@ -177,14 +183,20 @@ def _read_surface(path, unit=None):
     import warnings
 
     try:
-        with warnings.catch_warnings():
-            # pyvista turns a VTK reader failure into a warning and returns an empty mesh
+        with _vtk_quiet() as said, warnings.catch_warnings():
             warnings.simplefilter("error")
-            mesh = pv.read(str(path))
+            # pv.read, with an observer of our own that keeps every error of the reader
+            # (pv.read's keeps the last, the pipeline's generic "returned failure")
+            reader = pv.get_reader(str(path))
+            obs = pv.Observer(log=False, store_history=True)
+            obs.observe(reader.reader)
+            mesh = reader.read()
+            said.extend(e.alert for e in obs.event_history if e.alert)
+            if said:
+                raise OSError(said[0])  # a failing VTK reader returns an empty mesh
     except Exception as e:  # VTK readers raise many kinds; the user needs the file name
-        first = (str(e).strip().splitlines() or [""])[0][:200]  # VTK appends a page of state
         raise SurfaceInputError(f"image.surface {path}: cannot be read as a surface "
-                                f"({type(e).__name__}: {first})") from None
+                                f"({_vtk_reason(e, said)})") from None
     if not isinstance(mesh, pv.PolyData):
         try:
             mesh = mesh.extract_surface(algorithm="dataset_surface")
@@ -214,6 +226,69 @@ def _read_surface(path, unit=None):
                                 "(lines or points only?)")
     mesh.points = np.asarray(mesh.points, float) * UNIT_TO_MM[unit]
     return mesh, unit, note
+
+
+class _vtk_quiet:
+    """Keep VTK's messages off stderr while a file is read; collect its errors instead.
+
+    A reader failing on a damaged file prints a page: the colour log lines of ``vtkLogger``,
+    the pipeline's information dump, and ``ERROR:root:`` lines that pyvista sends through the
+    root logger. The read's caller reports the failure in one line of its own, so for the
+    duration: VTK's output window collects (``pyvista.VtkErrorCatcher``), ``vtkLogger`` prints
+    nothing, and logging is disabled (a root handler ``logging.error`` installs is removed).
+    Each is restored afterwards. ``as`` gives the list of the error texts collected.
+    """
+
+    def __enter__(self):
+        import logging
+
+        import vtk
+
+        pv = _pv()
+        self._logging = (logging.root.manager.disable, list(logging.root.handlers))
+        logging.disable(logging.CRITICAL)
+        # vtkLogger has no getter for its stderr verbosity: the cutoff is that or higher
+        self._verbosity = vtk.vtkLogger.GetCurrentVerbosityCutoff()
+        vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
+        self._catcher = pv.VtkErrorCatcher(raise_errors=False, send_to_logging=False)
+        self._catcher.__enter__()
+        self.errors = []
+        return self.errors
+
+    def __exit__(self, *exc):
+        import logging
+
+        import vtk
+
+        try:
+            self._catcher.__exit__(None, None, None)  # collects only: raises nothing
+            events = getattr(self._catcher, "error_events", None)  # pyvista >= 0.47
+            if events is None:  # older pyvista: one observer of errors, history kept
+                events = getattr(getattr(self._catcher, "_observer", None), "event_history", [])
+            self.errors[:0] = [e.alert for e in events if getattr(e, "alert", "")]
+        finally:
+            vtk.vtkLogger.SetStderrVerbosity(self._verbosity)
+            disable, handlers = self._logging
+            logging.disable(disable)
+            for h in logging.root.handlers[:]:
+                if h not in handlers:
+                    logging.root.removeHandler(h)
+        return False
+
+
+_VTK_GENERIC = re.compile(r"^Algorithm \w+ \(0x[0-9a-f]+\) returned failure|^No update piece",
+                          re.IGNORECASE)
+
+
+def _vtk_reason(exc, errors):
+    """One short line saying why VTK could not read a file: the reader's own first error (the
+    one pyvista quotes from it, or the first collected), before the pipeline's generic "returned
+    failure", else the exception's first line."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    quoted = [ln.strip('"') for ln in lines[1:] if ln.startswith('"')]
+    specific = [e for e in errors if not _VTK_GENERIC.search(e.strip())]
+    why = next(iter(specific + quoted + list(errors) + lines[:1]), type(exc).__name__)
+    return " ".join(why.split())[:200]  # VTK appends a page of pipeline state
 
 
 def _merge_tolerance(mesh):
@@ -661,6 +736,7 @@ def surface_anatomy(path, unit=None, faces_file=None, overrides=None, spacing_mm
     from .surface import check_surface
 
     path = Path(path)
+    unit_arg = unit
     surf, unit, unit_note = _read_surface(path, unit)
     names = read_face_names(faces_file) if faces_file else None
     inlet_plane = None
@@ -688,4 +764,36 @@ def surface_anatomy(path, unit=None, faces_file=None, overrides=None, spacing_mm
                     if t)
     desc = (f"surface ({kind}, {len(ports)} ports, {chk['n_triangles']} triangles, "
             f"{chk['volume_mm3'] / 1e3:.2f} mL{extra})")
-    return SurfaceAnatomy(capped, ports, mask, h, origin, kind, desc)
+    given = unit_arg is not None
+    return SurfaceAnatomy(capped, ports, mask, h, origin, kind, desc, unit,
+                          "given" if given else "file" if unit_note else "default",
+                          float(chk["volume_mm3"]))
+
+
+# SimVascular's demo projects model in cm; read in mm (the default) such a model is 10 times too
+# small, yet its largest cap can still be within VESSEL_RADIUS_MM (the Demo Project aorta: inlet
+# 12.1 mm in cm, 1.21 mm read as mm). A SimVascular model (a .mdl names its faces) read in mm by
+# default whose largest port is narrower than this gets a warning that names --unit cm. Narrow on
+# purpose: no vessel model starting at the aorta, a carotid or a coronary ostium (r ~2 mm) is this
+# small; a cerebral model without a .mdl (Aneurisk C0015, inlet r 1.56 mm) is never warned about
+SIMVASCULAR_SMALL_RADIUS_MM = 1.5
+
+
+def simvascular_unit_warning(anat, faces_file):
+    """A warning when a SimVascular model read in mm by default looks like one given in cm.
+
+    Returns None, or one line without file names (it goes into segmentation.json): the largest
+    port radius and the volume in mm, what they would be in cm, and the options that settle it.
+    """
+    if faces_file is None or anat.unit_source != "default" or anat.unit != "mm":
+        return None
+    r = max(p.radius_mm for p in anat.ports)
+    if r >= SIMVASCULAR_SMALL_RADIUS_MM:
+        return None
+    vol = anat.volume_mm3 / 1e3
+    return (f"read in mm (the default: neither --unit nor the file gives a unit), this "
+            f"SimVascular model (a .mdl names its faces) is tiny for a vessel: largest port "
+            f"radius {r:.2f} mm, volume {vol:.3g} mL. SimVascular models are often in cm; in cm "
+            f"they would be {10 * r:.1f} mm and {1e3 * vol:.3g} mL: if so, rerun with --unit cm "
+            "(case files: image.surface_unit = \"cm\"); --unit mm confirms mm and drops this "
+            "warning")

@@ -8,6 +8,7 @@ whitelist (modality, size, spacing), never names, IDs or dates.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,13 +140,57 @@ def list_dicom_series(folder) -> dict:
     sitk = _sitk()
     folder = str(folder)
     out = {}
-    for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder) or ():
-        out[uid] = len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, uid))
+    # ITK warns "No Series were found" over several lines for a folder without DICOM files; the
+    # callers say that in one line of their own
+    with _itk_warnings_off():
+        for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder) or ():
+            out[uid] = len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, uid))
     return out
 
 
-def _check_volume(img, name, modality):
+@contextmanager
+def _itk_warnings_off():
+    """ITK's global warning display off for the duration, restored afterwards."""
     sitk = _sitk()
+    warn = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warn)
+
+
+@contextmanager
+def _native_stderr_captured():
+    """Collect what native code (ITK's MetaIO, GDCM, ...) writes to file descriptor 2.
+
+    Yields a list that holds the text once the block ends. Those libraries print straight to
+    the process's stderr, which no Python setting reaches; the caller decides whether the text is
+    noise (a read that failed, which it reports in its own words) or passes it on.
+    """
+    import os
+    import sys
+    import tempfile
+
+    got = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2 (embedded interpreters): no capture
+        yield got
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield got
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            got.append(tmp.read().decode("utf-8", "replace"))
+
+
+def _check_volume(img, name, modality):
     if img.GetDimension() == 4:
         raise ImageReadError(
             f"{name}: 4-D image (size {img.GetSize()}), not a 3-D volume; "
@@ -153,23 +198,35 @@ def _check_volume(img, name, modality):
         )
     if img.GetDimension() < 3 or min(img.GetSize()) < 2:
         raise ImageReadError(f"{name}: 2-D image (size {img.GetSize()}), need a 3-D volume")
-    if img.GetNumberOfComponentsPerPixel() != 1:
-        img = (
-            sitk.VectorIndexSelectionCast(img, 0)
-            if img.GetNumberOfComponentsPerPixel() == 3
-            else img
-        )
-        if img.GetNumberOfComponentsPerPixel() != 1:
-            raise ImageReadError(
-                f"{name}: {img.GetNumberOfComponentsPerPixel()}-component pixels, "
-                "need a scalar volume"
-            )
+    n_comp = img.GetNumberOfComponentsPerPixel()
+    if n_comp != 1:
+        img = _grey_of_vector(img, name, n_comp)
     d = np.array(img.GetDirection(), float).reshape(3, 3)
     if not np.all(np.isfinite(d)) or abs(np.linalg.det(d)) < 1e-6:
         raise ImageReadError(f"{name}: direction matrix is not invertible ({d.round(4).tolist()})")
     if not np.all(np.array(img.GetSpacing()) > 0):
         raise ImageReadError(f"{name}: non-positive voxel spacing {img.GetSpacing()}")
     return img
+
+
+def _grey_of_vector(img, name, n_comp):
+    """The one scalar volume a multi-component image holds, or refuse it.
+
+    Only a grey image stored with equal R, G and B channels (some DICOM and PACS exports) is
+    one: its first channel is exactly its intensity. A velocity field, a colour rendering or any
+    other vector image has no single intensity to segment, and its first component is not one.
+    """
+    sitk = _sitk()
+    if n_comp == 3:
+        a = sitk.GetArrayViewFromImage(img)
+        if np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]):
+            return sitk.VectorIndexSelectionCast(img, 0)
+    what = {2: "a complex or 2-D vector image?", 3: "a velocity or RGB image?",
+            4: "an RGBA image?"}.get(n_comp, "a vector or multi-channel image?")
+    raise ImageReadError(
+        f"{name}: {n_comp}-component pixels ({what}); a scalar intensity volume is needed "
+        "(one value per voxel: export the intensity, or one component, as its own volume)"
+    )
 
 
 def _describe(img, kind, modality):
@@ -233,6 +290,17 @@ def _read_dicom_folder(folder: Path, name: str, series_uid):
     series = list_dicom_series(folder)
     if not series:
         files = [p for p in folder.iterdir() if p.is_file()]
+        nested = _series_subfolders(folder)
+        if nested:
+            where = "no DICOM files" if not files else "no DICOM series"
+            shown = [f"{sub.relative_to(folder).as_posix()}/ ({n} files)" for sub, n in nested[:3]]
+            if len(nested) == 1:
+                found = f"a series is in {shown[0]}; give that folder"
+            else:
+                more = " and more" if len(nested) > 3 else ""
+                found = (f"series are in {', '.join(shown)}{more}; give one of those folders "
+                         "(the one of the vessel's scan)")
+            raise ImageReadError(f"{name}: {where} at its top level; {found}")
         if not files:
             raise ImageReadError(f"{name}: empty folder, no DICOM series")
         raise ImageReadError(
@@ -253,14 +321,11 @@ def _read_dicom_folder(folder: Path, name: str, series_uid):
     reader.MetaDataDictionaryArrayUpdateOn()
     # ITK only prints a raw warning for missing slices and spaces them evenly; we check the
     # positions ourselves below and say it in our words, so its warning is silenced here
-    warn = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        img = reader.Execute()
+        with _itk_warnings_off():
+            img = reader.Execute()
     except RuntimeError as exc:
         raise ImageReadError(f"{name}: unreadable DICOM series ({_first_line(exc)})") from None
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(warn)
     _check_slice_positions(reader, len(files), name)
     modality = ""
     try:
@@ -269,6 +334,33 @@ def _read_dicom_folder(folder: Path, name: str, series_uid):
     except RuntimeError:
         pass
     return img, modality
+
+
+def _series_subfolders(folder: Path, max_depth=4, max_folders=200, max_found=4):
+    """Subfolders of ``folder`` (depth-first, sorted) that hold a DICOM series themselves:
+    ``[(subfolder, files_in_its_largest_series), ...]``, at most ``max_found``.
+
+    Only for the message of a folder with no series at its top level (a PACS or CD export nests
+    each series a level or more down): the folder to give is named, never entered silently.
+    """
+    found, seen = [], 0
+    stack = [(folder, 0)]
+    while stack and len(found) < max_found and seen < max_folders:
+        d, depth = stack.pop()
+        try:
+            subs = sorted((x for x in d.iterdir() if x.is_dir()), reverse=True)
+        except OSError:
+            continue
+        if d != folder:
+            seen += 1
+            if any(x.is_file() for x in d.iterdir()):
+                series = list_dicom_series(d)
+                if series:
+                    found.append((d, max(series.values())))
+                    continue  # a series folder: its own subfolders are not searched
+        if depth < max_depth:
+            stack.extend((x, depth + 1) for x in subs)
+    return found
 
 
 def _dicom_floats(reader, i, tag, n):
@@ -466,15 +558,21 @@ def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
         kind = "DICOM file"
     else:
         try:
-            img = sitk.ReadImage(str(p))
+            with _native_stderr_captured() as said:
+                img = sitk.ReadImage(str(p))
         except RuntimeError as exc:
+            # what the reader printed on its way to failing is said in the one line below
             why = _first_line(exc)
             if "direction" in str(exc).lower():
                 raise ImageReadError(
                     f"{name}: direction matrix is not invertible ({why})"
                 ) from None
             raise ImageReadError(f"{name}: unreadable image file ({why})") from None
-        kind = "".join(s for s in p.suffixes[-2:]).lstrip(".") + " file"
+        if said and said[0].strip():
+            import sys
+
+            sys.stderr.write(said[0])  # a read that worked: its warnings are passed on
+        kind = _image_suffix(p).lstrip(".") + " file"
     img = _check_volume(img, name, modality)
     _nonfinite_check(img, name)
     desc = _describe(img, kind, modality)
@@ -484,6 +582,17 @@ def read_image(path, series_uid=None, pixel_type="float32") -> ImageVolume:
         else img
     )
     return from_sitk(img, desc, modality)
+
+
+def _image_suffix(path) -> str:
+    """The format suffix of an image file (``.nii.gz``, ``.mha``, ...), never more of its name
+    (``Doe.Jane.mha`` is ``.mha``: the name before the format may identify the patient)."""
+    low = Path(path).name.lower()
+    known = [x for x in _SUFFIXES if low.endswith(x)]
+    if known:
+        return max(known, key=len)
+    suf = Path(path).suffix.lower()
+    return suf if 1 < len(suf) <= 6 and suf[1:].isalnum() else ""
 
 
 def write_image(vol: ImageVolume, path, overwrite=False, compress=True) -> Path:
