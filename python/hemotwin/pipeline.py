@@ -100,6 +100,11 @@ class OutputDir:
         self._manifest_path.write_text(json.dumps({"case": self.case, "files": sorted(self.created)}, indent=1))
 
 
+def _sha256_of(obj) -> str:
+    """Full SHA-256 of a case given as a dict (its canonical JSON), as a case file's would be."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -996,10 +1001,10 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     """
     t_start = time.perf_counter()
     if isinstance(case_path, Case):
-        case, case_hash = case_path, _hash(case_path.raw)
+        case, case_hash = case_path, _sha256_of(case_path.raw)
     elif isinstance(case_path, dict):
         case = case_from_dict(case_path, None, overrides)
-        case_hash = _hash(case.raw)
+        case_hash = _sha256_of(case.raw)
     else:
         case = load_case(case_path, overrides)
         case_hash = file_sha256(case_path)

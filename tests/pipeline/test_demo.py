@@ -62,7 +62,8 @@ def test_demo_report_and_provenance(demo_run):
     assert "git_commit" in prov["versions"]
     # each output carries its provenance stamp inside itself, the same one
     stamp = json.loads((out / "results.json").read_text(encoding="utf-8"))["provenance"]
-    assert stamp["case_sha256"] == prov["case_sha256"] and stamp["created_utc"] == prov["created_utc"]
+    assert stamp["case_sha256"] == prov["case_sha256"] and len(stamp["case_sha256"]) == 64
+    assert stamp["created_utc"] == prov["created_utc"]
     assert stamp["hemotwin"] == prov["versions"]["hemotwin"] and stamp["record"] == "provenance.json"
     import pyvista as pv
     from PIL import Image
