@@ -10,6 +10,8 @@ CSV contract holds. The accuracy check (10 %, intact jet) belongs to `hemotwin v
 production resolution.
 """
 import csv
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,6 +64,8 @@ def test_nozzle_runs_in_its_frame(tmp_path, orientation, z_in, z_out, throat):
     assert abs(res["checks"]["mass_error"]["value"]) < 0.5
     for name in ("validation.json", "centerline_velocity.png", "radial_profiles.png", "pressure.png"):
         assert (tmp_path / name).is_file()
+    prov = json.loads((tmp_path / "validation.json").read_text(encoding="utf-8"))["provenance"]
+    assert prov["versions"]["hemotwin"] and set(prov["data_sha256"]) == {Path(f).name for f in res["data"]["files"]}
     if orientation == "sudden-expansion" and fda_data.find_files(500):
         assert res["n_compared"] > 0 and res["stations"][0]["D"] is not None
     if orientation == "conical-diffuser":

@@ -49,6 +49,7 @@ def test_convergence_study_recovers_order(case_file, tmp_path):
     assert row["f_ext"] == pytest.approx(20.0, rel=1e-9)
     saved = json.loads((tmp_path / "conv" / "convergence.json").read_text(encoding="utf-8"))
     assert "gradient_mmhg" in saved["table"]
+    assert saved["provenance"]["versions"]["hemotwin"] and saved["provenance"]["created_utc"]
     with pytest.raises(ValueError):
         studies.convergence_study(case_file, tmp_path / "x", ratio=1.1, runner=_fake_runner([]))
 

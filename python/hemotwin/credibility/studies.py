@@ -91,6 +91,13 @@ def case_identity(case_path, case=None) -> dict:
     return out
 
 
+def study_provenance() -> dict:
+    """What made a study's JSON: software versions (with the git commit) and when."""
+    from ..report.provenance import software_versions, utc_now
+
+    return {"versions": software_versions(), "created_utc": utc_now()}
+
+
 def run_convergence(res: dict) -> dict:
     """``{"status", "converged"}`` of one pipeline run: the results' ``status`` ("ok" /
     "not_converged") where given, else ``run.converged`` (and ``post.run.converged``); ``converged``
@@ -218,7 +225,7 @@ def convergence_study(case_path, out_dir, ratio: float = 1.5, base_cells: float 
            "seconds": times, "p_theory": 2.0,
            "method": "Celik et al. 2008 / Roache GCI, Fs = 1.25 (3.0 on fallback), REFERENCE.md 1.5",
            "runs": runs, "all_runs_converged": all_converged, "warning": warning,
-           "table": table}
+           "table": table, "provenance": study_provenance()}
     (out_dir / "convergence.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     try:
         from ..viz.validation_plots import plot_gci
@@ -273,7 +280,7 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     out = {**case_identity(case_path, case), "percent": percent, "overrides": extra, "base": base,
            "inputs": rows, "skipped": skipped,
            "definition": "S = (dY/Y0)/(dX/X0), central difference over +/- percent",
-           "qoi": sorted(n for n in base if is_qoi(n))}
+           "qoi": sorted(n for n in base if is_qoi(n)), "provenance": study_provenance()}
     (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     return out
 

@@ -188,6 +188,10 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         "pressure_normalised": {"z_m": pz.tolist(), "dp_norm": p_norm.tolist(),
                                 "reference": "(P - P(z=0)) / (1/2 rho u_throat^2), cross-section mean"},
     }
+    from ..report.provenance import file_sha256, software_versions, utc_now
+
+    result["provenance"] = {"versions": software_versions(), "created_utc": utc_now(),
+                            "data_sha256": {Path(d.path).name: file_sha256(d.path) for d in datasets}}
     (out_dir / "validation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     title = f"FDA nozzle, {orientation}, Re {re}, {fine['cells_across_throat']:g} cells across throat"
     extra = {f"N = {r['cells_across_throat']:g}": (r["centerline"]["z_m"], r["centerline"]["u_m_s"])
