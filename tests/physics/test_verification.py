@@ -34,3 +34,26 @@ def test_verify_cli_json_contract():
                           "--json"], capture_output=True, text=True, check=True).stdout
     rec = json.loads(out.strip().splitlines()[-1])
     assert rec["case"] == "womersley" and rec["resolution"] == 10 and "velocity_l2" in rec["errors"]
+    assert rec["pass"] is None and rec["limits"]["at_resolution"] == 20  # levels are for 20 cells
+
+
+def test_verify_judges_each_case_and_fails_the_exit_status(monkeypatch, capsys):
+    from hemotwin import verification
+    from hemotwin.cli import main
+    from hemotwin.commands.verify import judge
+
+    ok = {"case": "poiseuille", "resolution": 20,
+          "errors": {"velocity_l2": 0.012, "wss": 0.006, "pressure_drop": 0.003, "mass_imbalance": 4e-7}}
+    assert judge(dict(ok))["pass"] is True
+    assert judge({**ok, "errors": {**ok["errors"], "wss": 0.08}})["pass"] is False
+    assert judge({**ok, "resolution": 10})["pass"] is None
+    assert judge({"case": "order", "order": {"bouzidi": 1.5, "halfway": 1.2}})["pass"] is False
+
+    class Failing:
+        def as_json(self):
+            return {**ok, "errors": {**ok["errors"], "pressure_drop": 0.2}}
+
+    monkeypatch.setattr(verification, "poiseuille", lambda *a, **k: Failing())
+    assert main(["verify", "poiseuille", "--json"]) == 1
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rec["pass"] is False
