@@ -40,9 +40,9 @@ def _interp(run, z):
     return float(np.interp(z, run["centerline"]["z_m"], run["centerline"]["u_m_s"]))
 
 
-def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expansion", resolutions=(12,),
+def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expansion", resolutions=(16,),
                         device: str = "auto", threads=None, t_end_s=None, z_outlet_m: float = 0.11,
-                        z_inlet_m=None, les=None, u_lu_max: float = 0.15, data_root=None,
+                        z_inlet_m=None, les=None, u_lu_max: float = 0.1, data_root=None,
                         reuse: bool = True, progress=None) -> dict:
     """Run the nozzle at one or three resolutions and write the comparison artifacts.
 
@@ -53,16 +53,18 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         Throat Reynolds number (flow rate from the data-file headers).
     orientation : {"sudden-expansion", "conical-diffuser"}
     resolutions : sequence of float
-        Cells across the throat; three values give per-station GCI and u_num.
+        Cells across the throat (default 16, as `hemotwin validate`); three values give
+        per-station GCI and u_num.
     device, threads : solver device and CPU threads.
     t_end_s : float, optional
         Simulated time (s); defaults in NozzleRunConfig.
     z_outlet_m, z_inlet_m : float
         Port planes (m, data frame).
     les : bool, optional
-        Smagorinsky LES (default: on above Re 500).
+        Smagorinsky LES (default None: on at every Re; at the resolutions 2 cores allow even the
+        laminar Re 500 case has tau - 1/2 ~ 0.005, below the laminar limit, docs/validation.md 3).
     u_lu_max : float
-        Lattice speed of the expected peak velocity.
+        Lattice speed of the expected peak velocity (default 0.1, as `hemotwin validate`).
     data_root : path, optional
         Folder with ``fda_nozzle_sudden_expansion`` (default: fda_data.data_root()).
     reuse : bool
