@@ -57,3 +57,23 @@ def test_verify_judges_each_case_and_fails_the_exit_status(monkeypatch, capsys):
     assert main(["verify", "poiseuille", "--json"]) == 1
     rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rec["pass"] is False
+
+
+def test_verify_passes_a_clinical_tau_and_collision_through(monkeypatch, capsys):
+    from hemotwin import verification
+    from hemotwin.cli import main
+
+    seen = {}
+
+    class Result:
+        def as_json(self):
+            return {"case": "poiseuille", "resolution": 10, "errors": {"velocity_l2": 0.01}}
+
+    def fake(resolution, **kw):
+        seen.update(kw)
+        return Result()
+
+    monkeypatch.setattr(verification, "poiseuille", fake)
+    assert main(["verify", "poiseuille", "--resolution", "10", "--tau", "0.51", "--collision",
+                 "regularized", "--precision", "float32", "--json"]) == 0
+    assert seen["tau"] == 0.51 and seen["collision"] == "regularized" and seen["precision"] == "float32"

@@ -37,6 +37,12 @@ def register(sub):
     p.add_argument("--resolutions", type=_positive_ints, default="10,20,40",
                    help="comma-separated cells per diameter for `order` (default 10,20,40)")
     p.add_argument("--wall", default="bouzidi", choices=("bouzidi", "halfway"))
+    p.add_argument("--tau", type=float, default=None,
+                   help="relaxation time for poiseuille/womersley (default 0.7 / 0.55); a clinical "
+                        "0.505-0.51 checks the settings clinical runs use (many more steps)")
+    p.add_argument("--collision", default="auto", choices=("auto", "trt", "bgk", "regularized"),
+                   help="collision for poiseuille/womersley (auto: TRT from tau 0.55, regularized "
+                        "BGK below, as clinical runs)")
     p.add_argument("--precision", default="float64", choices=("float32", "float64", "float16", "bfloat16"),
                    help="population storage (float16/bfloat16: 16-bit storage, float32 arithmetic)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -104,10 +110,11 @@ def run(args) -> int:
     for case in todo:
         if not args.json:
             print(f"running {case} ...", file=sys.stderr, flush=True)
+        flow_kw = {"collision": args.collision, **({"tau": args.tau} if args.tau is not None else {})}
         if case == "poiseuille":
-            res = v.poiseuille(args.resolution, wall=args.wall, **kw).as_json()
+            res = v.poiseuille(args.resolution, wall=args.wall, **flow_kw, **kw).as_json()
         elif case == "womersley":
-            res = v.womersley(args.resolution, wall=args.wall, **kw).as_json()
+            res = v.womersley(args.resolution, wall=args.wall, **flow_kw, **kw).as_json()
         elif case == "mass":
             res = vx.mass_conservation(args.resolution, wall=args.wall, **kw)
         elif case == "rotation":
