@@ -5,6 +5,11 @@ Sections: question of interest and context of use, model risk, credibility facto
 verification, calculation verification (GCI), validation, sensitivity, provenance, test record,
 and the [UNVERIFIED] reference items relied on. Writes ``credibility.json`` (checked against
 ``SCHEMA``) and ``credibility.html``.
+
+Each evidence section's ``status`` (and ``outcome``: present / warning / failed / empty / partial /
+unknown / missing) comes from the evidence's own result: a failed verification, a validation with
+fewer than half of its stations within 2 u_val or with nothing compared, or a test record that was
+only collected is never reported as plain "evidence present" / "provided".
 """
 from __future__ import annotations
 
@@ -53,7 +58,77 @@ UNVERIFIED_RELIED_ON = [
     "u_num = GCI |S| / 2 (GCI read as a ~95 % expanded uncertainty): project convention, not checked against V&V 20",
     "Conical-diffuser data frame of the FDA CD files (files not at hand; REFERENCE.md 3.1)",
     "Lattice Mach bound u_lu <= 0.15 used by the solver (REFERENCE.md 2.3 / 5: a convention)",
+    ("Nozzle validation u_input = 3 % of S at Re 500 and 55 % at Re 2000 (validation.metrics."
+     "INPUT_UNCERTAINTY_FRAC): Hariharan 2011's centreline change for a 10 % Re change, read as the "
+     "effect of an assumed ~10 % flow uncertainty; that flow uncertainty is not sourced "
+     "(REFERENCE.md sec. 3.4) [UNVERIFIED]"),
+    ("Validation pass rule of this report (at least half of the compared nozzle stations within "
+     "2 u_val, every acceptance check passing): this project's convention, not from V&V 20 / V&V 40 "
+     "[UNVERIFIED]"),
 ]
+# Items relied on only when the case uses the feature (see ``unverified_relied_on``).
+UNVERIFIED_TRT_MAGIC = ("TRT magic parameter Lambda = 3/16 (numerics.magic default) puts bounce-back walls "
+                        "half-way whatever the viscosity: only the Lambda definition was read, not the 3/16 "
+                        "result (REFERENCE.md sec. 2.3) [UNVERIFIED]; relied on when the solver runs TRT "
+                        "(numerics.collision auto/trt)")
+UNVERIFIED_SIZING_RULE = {
+    "coarctation": ("Coarctation stent-sizing rule (largest catalog diameter not above the smaller adjacent "
+                    "reference aorta, analysis.sizing.RULES['coarctation']): not found as a quoted rule "
+                    "(REFERENCE.md sec. 4) [UNVERIFIED rule]; relied on when a device is sized "
+                    "(devices.deploy, no devices.pinned)"),
+    "coronary": ("Coronary stent-sizing rule (1:1 stent : distal reference diameter and the landing margin, "
+                 "analysis.sizing.RULES['coronary']): not found in a source read (REFERENCE.md sec. 4) "
+                 "[UNVERIFIED]; relied on when a device is sized (devices.deploy, no devices.pinned)"),
+}
+UNVERIFIED_CATALOG = ("Generic device catalog cases/devices/generic_balloon_expandable.toml (the default "
+                      "devices.catalog): round values that match no real product, no instructions for use "
+                      "read (the file's header; REFERENCE.md sec. 4 has no such catalog) [UNVERIFIED as a "
+                      "match to any device]; relied on when a device is sized or pinned")
+UNVERIFIED_RP_FRACTION = ("Outlet proximal fraction Rp / R = 0.09 (physiology.outlets.proximal_fraction "
+                          "default, RCR outlets): 'usually 5-10 %' (REFERENCE.md sec. 5) [UNVERIFIED number]")
+UNVERIFIED_HEART_RATE = ("Heart rate default 70 bpm (physiology.heart_rate, sets the period of pulsatile runs): "
+                         "typical resting 60-75 bpm, not sourced (REFERENCE.md sec. 5) [UNVERIFIED]")
+UNVERIFIED_WAVEFORM = ("Built-in inflow waveform shapes (physiology.inflow.waveform = builtin:*): synthetic "
+                       "typical shapes, not measured data (solver/waveforms.py; not in REFERENCE.md) "
+                       "[UNVERIFIED]")
+UNVERIFIED_RRT = ("RRT = 1 / ((1 - 2 OSI) TAWSS) reported by pulsatile runs: formula not confirmed "
+                  "(REFERENCE.md sec. 4, WSS metric definitions) [UNVERIFIED]")
+
+
+def unverified_relied_on(data: dict) -> list:
+    """The [UNVERIFIED] reference items this report relies on, for the case TOML ``data`` (a dict).
+
+    Always the general ones (``UNVERIFIED_RELIED_ON``); the device, outlet, waveform and solver items
+    only where the case uses the feature (with the pipeline's defaults where the case is silent).
+    """
+    out = list(UNVERIFIED_RELIED_ON)
+    num = data.get("numerics") or {}
+    if str(num.get("collision", "auto")) in ("auto", "trt"):
+        out.append(UNVERIFIED_TRT_MAGIC)
+    dev = data.get("devices") or {}
+    pinned = bool(dev.get("pinned"))
+    deploy = bool(dev.get("deploy", True))
+    if deploy and not pinned:
+        ind = str(dev.get("indication", "generic"))
+        out.append(UNVERIFIED_SIZING_RULE["coarctation" if ind == "coarctation" else "coronary"])
+    if (deploy or pinned) and not dev.get("catalog"):
+        out.append(UNVERIFIED_CATALOG)
+    phys = data.get("physiology") or {}
+    outl = phys.get("outlets") or {}
+    ports = outl.get("ports") or {}
+    rcr = str(outl.get("model", "rcr")) == "rcr" or any(
+        isinstance(v, dict) and v.get("model") == "rcr" for v in ports.values())
+    if rcr and "proximal_fraction" not in outl:
+        out.append(UNVERIFIED_RP_FRACTION)
+    if str((data.get("run") or {}).get("mode", "steady")) == "pulsatile":
+        if "heart_rate" not in phys:
+            out.append(UNVERIFIED_HEART_RATE)
+        if str((phys.get("inflow") or {}).get("waveform", "constant")).startswith("builtin:"):
+            out.append(UNVERIFIED_WAVEFORM)
+        out.append(UNVERIFIED_RRT)
+    return out
+
+
 RISK_MATRIX = {  # V&V 40 style: influence x consequence -> model risk
     ("low", "low"): "low", ("low", "medium"): "low", ("low", "high"): "medium",
     ("medium", "low"): "low", ("medium", "medium"): "medium", ("medium", "high"): "high",
@@ -165,33 +240,221 @@ def code_verification_quick(threads=None) -> dict:
 
 
 def test_record(repo_root=None, junit=None) -> dict:
-    """The software's own tests: a JUnit XML if given/found, else ``pytest --collect-only -q`` counts."""
+    """The software's own tests: a JUnit XML if given, else ``pytest --collect-only -q`` counts.
+
+    Only a JUnit XML of a test run (pass/fail counts) is evidence for factor 1; collected counts
+    are "partial" (``outcome``: present / failed / empty / partial / missing).
+    """
     root = Path(repo_root) if repo_root else None
     junit = Path(junit) if junit else None
     if junit and junit.is_file():
         import xml.etree.ElementTree as ET
 
         t = ET.parse(junit).getroot()
-        suite = t if t.tag == "testsuite" else t.find("testsuite")
-        a = suite.attrib if suite is not None else {}
-        return {"status": "junit", "source": str(junit), "collected": int(a.get("tests", 0)),
-                "failures": int(a.get("failures", 0)), "errors": int(a.get("errors", 0)),
-                "skipped": int(a.get("skipped", 0))}
+        suites = [t] if t.tag == "testsuite" else list(t.iter("testsuite"))
+        if not suites:
+            suites = [t]  # a bare <testsuites> carrying the totals
+        n = {k: sum(int(float(x.attrib.get(k, 0) or 0)) for x in suites)
+             for k in ("tests", "failures", "errors", "skipped")}
+        rec = {"status": "junit", "source": str(junit), "collected": n["tests"], "failures": n["failures"],
+               "errors": n["errors"], "skipped": n["skipped"]}
+        return assess_test_record(rec)
+    note = f" (the JUnit file {junit} was not found)" if junit else ""
     if root is None or not (root / "tests").is_dir():
-        return {"status": "not available (no tests folder beside the package)", "collected": None}
+        return {"status": "not available (no tests folder beside the package)" + note, "collected": None,
+                "outcome": "missing"}
     try:
         out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "tests"], cwd=root,
                              capture_output=True, text=True, timeout=300, check=False).stdout
     except (OSError, subprocess.SubprocessError) as exc:
-        return {"status": f"collection failed: {exc}", "collected": None}
+        return {"status": f"not available: collection failed: {exc}" + note, "collected": None,
+                "outcome": "missing"}
     ids = [ln for ln in out.splitlines() if "::" in ln]
     per_tier = {}
     for ln in ids:
         parts = ln.split("/")
         tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
         per_tier[tier] = per_tier.get(tier, 0) + 1
-    return {"status": "collected (not run by this report)", "source": "pytest --collect-only -q",
-            "collected": len(ids), "per_tier": per_tier}
+    rec = assess_test_record({"status": "collected (not run by this report)", "source": "pytest --collect-only -q",
+                              "collected": len(ids), "per_tier": per_tier})
+    rec["status"] += note
+    return rec
+
+
+def assess_test_record(rec: dict) -> dict:
+    """Set ``status``/``outcome``/``outcome_detail`` of a test record from its content (in place).
+
+    With JUnit counts (``failures``/``errors`` present): "present, all N pass" or "present, N failed".
+    With collected counts only: "partial" (the report did not run them). Else "missing".
+    """
+    if rec.get("outcome"):
+        return rec
+    if "failures" in rec or "errors" in rec:
+        n = int(rec.get("collected") or 0)
+        bad = int(rec.get("failures") or 0) + int(rec.get("errors") or 0)
+        skipped = int(rec.get("skipped") or 0)
+        src = f"JUnit {rec['source']}" if rec.get("source") else "JUnit"
+        if bad:
+            rec["outcome"], rec["outcome_detail"] = "failed", f"{bad} of {n} tests failed"
+            rec["status"] = (f"present, {bad} failed ({rec.get('failures') or 0} failures, "
+                             f"{rec.get('errors') or 0} errors of {n} tests, {skipped} skipped; {src})")
+        elif n - skipped <= 0:
+            rec["outcome"], rec["outcome_detail"] = "empty", "no test run in the JUnit file"
+            rec["status"] = f"present, nothing run ({n} tests, {skipped} skipped; {src})"
+        else:
+            rec["outcome"], rec["outcome_detail"] = "present", f"all {n - skipped} run tests pass"
+            rec["status"] = f"present, all {n - skipped} run tests pass ({skipped} skipped; {src})"
+    elif isinstance(rec.get("collected"), int) and rec["collected"] > 0:
+        detail = (f"{rec['collected']} tests collected, not run by this report; give a JUnit XML of a test "
+                  "run (`pytest --junitxml FILE`, then `hemotwin credibility ... --junit FILE`)")
+        rec["outcome"], rec["outcome_detail"], rec["status"] = "partial", detail, "partial: " + detail
+    else:
+        rec.setdefault("outcome", "missing")
+    return rec
+
+
+# Flow regime of the FDA nozzle by throat Reynolds number (Hariharan 2011, REFERENCE.md sec. 3.4).
+def flow_regime(re_throat) -> str:
+    """The nozzle's flow regime at ``re_throat`` in the words of REFERENCE.md sec. 3.4."""
+    try:
+        re = float(re_throat)
+    except (TypeError, ValueError):
+        return "flow regime not recorded (no re_throat)"
+    if re <= 500:
+        return "laminar throughout, including the jet"
+    if re < 3500:
+        return "transitional"
+    if re >= 6500:
+        return "turbulent downstream of the expansion, transitional inlet"
+    return "turbulent downstream of the expansion"
+
+
+VALIDATION_CRITERION = ("station within if |E| <= 2 u_val (ASME V&V 20, k = 2); the evidence counts as "
+                        "passed when at least half of the compared stations are within and every acceptance "
+                        "check in 'checks' passes (this report's convention)")
+
+
+def validation_section(val) -> dict:
+    """The validation section from a nozzle ``validation.json`` (a dict, or None: not available).
+
+    ``outcome``: "present" (N of M stations within, at least half, checks pass), "failed" (fewer than
+    half within, or an acceptance check failed), "empty" (nothing compared: no experimental data for
+    the orientation, ``n_compared = 0``), "missing".
+    """
+    if not val:
+        return {"status": "not available: run `hemotwin validate fda-nozzle --out OUT/validation`",
+                "outcome": "missing"}
+    stations = val.get("stations") or []
+    n_cmp = val.get("n_compared")
+    if n_cmp is None:
+        n_cmp = sum(1 for st in stations if isinstance(st, dict) and st.get("within") is not None)
+    n_in = val.get("n_within")
+    if n_in is None:
+        n_in = sum(1 for st in stations if isinstance(st, dict) and st.get("within"))
+    re, orient = val.get("re_throat"), val.get("orientation")
+    regime = flow_regime(re)
+    what = (f"FDA nozzle benchmark (bench test, Re {re if re is not None else '?'} "
+            f"{orient or 'orientation not recorded'}, {regime})")
+    failed_checks = sorted(k for k, c in (val.get("checks") or {}).items()
+                           if isinstance(c, dict) and c.get("pass") is False)
+    no_unum = any("u_num" in (st.get("not_estimated") or []) for st in stations if isinstance(st, dict))
+    caveat = "; u_val without u_num (one resolution run)" if no_unum else ""
+    if not n_cmp:
+        why = (val.get("data") or {}).get("note") if isinstance(val.get("data"), dict) else None
+        outcome, detail = "empty", "nothing compared (no experimental data for this orientation)"
+        status = f"present, {detail}: {what} claims nothing" + (f"; {why}" if why else "")
+    else:
+        counts = f"{n_in} of {n_cmp} stations within 2 u_val"
+        bad = []
+        if 2 * n_in < n_cmp:
+            bad.append(f"{counts} (fewer than half)")
+        if failed_checks:
+            bad.append("failed checks: " + ", ".join(failed_checks))
+        if bad:
+            outcome, detail = "failed", "; ".join(bad)
+            status = f"present, FAILED: {detail}{caveat}: {what}"
+        else:
+            outcome, detail = "present", counts
+            status = f"present: {counts}{caveat}: {what}"
+    return {"status": status, "outcome": outcome, "outcome_detail": detail, "flow_regime": regime,
+            "criterion": VALIDATION_CRITERION,
+            "applicability": "generic code validation of jet/recirculation flow through a "
+                             "stenosis-like nozzle; not patient-specific",
+            "summary": {k: val.get(k) for k in ("re_throat", "orientation", "n_within", "n_compared",
+                                                "global_error_Eg", "checks", "uncertainty_model")},
+            "stations": val.get("stations")}
+
+
+def verification_section(ver) -> dict:
+    """The code-verification section from its result (a dict, or None: not run), status from its content.
+
+    ``outcome``: "present" (every case passes), "failed" (a case or the overall result fails),
+    "unknown" (no pass/fail recorded), "missing".
+    """
+    if not ver:
+        return {"status": "not run", "cases": [], "outcome": "missing"}
+    sec = dict(ver)
+    cases = [c for c in (sec.get("cases") or []) if isinstance(c, dict)]
+    sec.setdefault("cases", [])
+    run = str(sec.get("status") or "")
+    sec["run_status"] = run
+    how = f"; {run}" if run else ""
+    failing = [str(c.get("case", f"case {i + 1}")) for i, c in enumerate(cases) if c.get("pass") is False]
+    if failing or sec.get("pass") is False:
+        detail = ", ".join(failing) if failing else "overall pass is false"
+        sec.update(outcome="failed", outcome_detail=detail, status=f"present, FAILED: {detail}{how}")
+    elif (cases and all(c.get("pass") is True for c in cases)) or (not cases and sec.get("pass") is True):
+        names = ", ".join(str(c.get("case")) for c in cases)
+        detail = f"all {len(cases)} cases pass" + (f" ({names})" if names else "")
+        sec.update(outcome="present", outcome_detail=detail, status=f"present, all pass ({names or 'overall'}{how})")
+    else:
+        sec.update(outcome="unknown", outcome_detail="no pass/fail recorded",
+                   status=f"present, outcome not recorded (no pass/fail in the verification result{how})")
+    return sec
+
+
+def _outcome(s) -> str:
+    """present / warning / failed / empty / partial / unknown / missing / other_case of a report section."""
+    if not isinstance(s, dict):
+        return "missing"
+    if (s.get("study_case") or {}).get("match") is False:
+        return "other_case"
+    if s.get("outcome"):
+        return str(s["outcome"])
+    status = str(s.get("status") or "")
+    if not status or status.startswith(("not", "INCOMPLETE")):
+        return "missing"
+    return "warning" if "WARNING" in status else "present"
+
+
+def factor_status(s) -> str:
+    """The credibility-factor status of a section (never plain "evidence present" unless it is)."""
+    o = _outcome(s)
+    detail = s.get("outcome_detail") if isinstance(s, dict) else None
+    if o == "other_case":
+        other = s.get("study_case") or {}
+        return f"not applicable: the study is of {other.get('note') or other.get('name')}"
+    return {"present": "evidence present",
+            "warning": "evidence present, with a warning (see the section)",
+            "failed": f"present, FAILED: {detail or 'see the section'}",
+            "empty": f"no evidence: {detail or 'nothing compared'}",
+            "partial": f"partial: {detail or 'see the section'}",
+            "unknown": "present, outcome not recorded (see the section)"}.get(o, "no evidence yet")
+
+
+def fda_status(s) -> str:
+    """The FDA evidence-category status of a section ("provided" only for evidence that holds)."""
+    o = _outcome(s)
+    detail = s.get("outcome_detail") if isinstance(s, dict) else None
+    if o == "other_case":
+        other = s.get("study_case") or {}
+        return f"not provided (the study is of {other.get('note') or other.get('name')})"
+    return {"present": "provided",
+            "warning": "provided, with a warning (see the section)",
+            "failed": f"present, failed: {detail or 'see the section'}",
+            "empty": "not provided (nothing compared)",
+            "partial": f"partial: {detail or 'see the section'}",
+            "unknown": "present, outcome not recorded"}.get(o, "not provided")
 
 
 def build_report(case_path, out_dir, convergence_json=None, validation_json=None, sensitivity_json=None,
@@ -252,48 +515,25 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
                                  "the matrix entries are this project's choice"},
         "credibility_factors": [],
         "fda_evidence_categories": [],
-        "code_verification": ver or {"status": "not run", "cases": []},
+        "code_verification": verification_section(ver),
         "calculation_verification": calc_sec,
-        "validation": ({"status": "FDA nozzle benchmark (bench test, laminar/transitional jet)",
-                        "applicability": "generic code validation of jet/recirculation flow through a "
-                                         "stenosis-like nozzle; not patient-specific",
-                        "summary": {k: val.get(k) for k in ("re_throat", "orientation", "n_within",
-                                                            "n_compared", "global_error_Eg", "checks",
-                                                            "uncertainty_model")},
-                        "stations": val.get("stations")} if val else
-                       {"status": "not available: run `hemotwin validate fda-nozzle --out OUT/validation`"}),
+        "validation": validation_section(val),
         "sensitivity": sens_sec,
         "provenance": {"hemotwin_version": __version__, "git_commit": _git("rev-parse", "HEAD", cwd=repo_root),
                        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo_root)),
                        "python": sys.version.split()[0], "platform": platform.platform(),
                        "numpy": __import__("numpy").__version__,
                        "command": " ".join(sys.argv)},
-        "test_record": test_record(repo_root, junit),
-        "unverified_references": UNVERIFIED_RELIED_ON,
+        "test_record": assess_test_record(dict(test_record(repo_root, junit))),
+        "unverified_references": unverified_relied_on(data),
     }
     for fid, fname, cat, sec, read in FACTORS:
-        s = report.get(sec, {})
-        status = s.get("status", "") if isinstance(s, dict) else ""
-        have = bool(status) and not status.startswith(("not", "INCOMPLETE"))
-        other = (s.get("study_case") or {}) if isinstance(s, dict) else {}
-        if other.get("match") is False:
-            fstatus = f"not applicable: the study is of {other.get('note') or other.get('name')}"
-        elif have and "WARNING" in status:
-            fstatus = "evidence present, with a warning (see the section)"
-        else:
-            fstatus = "evidence present" if have else "no evidence yet"
         report["credibility_factors"].append({
             "id": fid, "factor": fname, "category": cat, "evidence": sec,
-            "status": fstatus, "unverified": not read})
+            "status": factor_status(report.get(sec, {})), "unverified": not read})
     for cat, sec in FDA_CATEGORIES:
-        s = report.get(sec, {}) if sec else {}
-        have = bool(sec) and not str(s.get("status", "not")).startswith(("not", "INCOMPLETE"))
-        other = s.get("study_case") or {}
         report["fda_evidence_categories"].append({
-            "category": cat, "section": sec,
-            "status": "provided" if have else
-            (f"not provided (the study is of {other.get('note') or other.get('name')})"
-             if other.get("match") is False else "not provided")})
+            "category": cat, "section": sec, "status": fda_status(report.get(sec, {})) if sec else "not provided"})
     (out_dir / "credibility.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     (out_dir / "credibility.html").write_text(render_html(report, out_dir), encoding="utf-8")
     return report
@@ -343,6 +583,11 @@ def _fmt(v):
     return "" if v is None else str(v)
 
 
+def _warn(sec) -> str:
+    """`` class='warn'`` for a section whose evidence is not plainly present."""
+    return "" if _outcome(sec) == "present" else " class='warn'"
+
+
 def render_html(rep: dict, out_dir: Path) -> str:
     """Static HTML (no scripts) of the report; figures linked when present in ``out_dir``."""
     e = html.escape
@@ -369,7 +614,7 @@ def render_html(rep: dict, out_dir: Path) -> str:
               "<h3>FDA 2023 categories of credibility evidence</h3>",
               _table(rep["fda_evidence_categories"], ["category", "section", "status"])]
     cv = rep["code_verification"]
-    parts += ["<h2>4. Code verification</h2>", f"<p>{e(str(cv.get('status')))}</p>",
+    parts += ["<h2>4. Code verification</h2>", f"<p{_warn(cv)}>{e(str(cv.get('status')))}</p>",
               _table(cv.get("cases", []), ["case", "resolution", "pass", "errors", "mass_imbalance",
                                            "max_rel_spread"])]
     calc = rep["calculation_verification"]
@@ -386,9 +631,10 @@ def render_html(rep: dict, out_dir: Path) -> str:
         if (out_dir / "convergence" / "convergence.png").is_file():
             parts.append("<img src='convergence/convergence.png' width='900'>")
     v = rep["validation"]
-    parts += ["<h2>6. Validation evidence</h2>", f"<p>{e(str(v.get('status')))}</p>"]
+    parts += ["<h2>6. Validation evidence</h2>", f"<p{_warn(v)}>{e(str(v.get('status')))}</p>"]
     if "summary" in v:
         parts.append(f"<p>Applicability: {e(v['applicability'])}</p>")
+        parts.append(f"<p>Flow regime: {e(str(v.get('flow_regime')))}. Criterion: {e(str(v.get('criterion')))}</p>")
         parts.append(f"<pre>{e(json.dumps(v['summary'], indent=1, default=str))}</pre>")
         parts.append(_table(v.get("stations") or [], ["z_m", "S", "D", "E", "u_D", "u_num", "u_input",
                                                       "u_val", "within"]))
@@ -410,7 +656,8 @@ def render_html(rep: dict, out_dir: Path) -> str:
     p = rep["provenance"]
     parts += ["<h2>8. Provenance</h2>", _table([p], list(p.keys()))]
     t = rep["test_record"]
-    parts += ["<h2>9. Software test record</h2>", _table([t], list(t.keys()))]
+    parts += ["<h2>9. Software test record</h2>", f"<p{_warn(t)}>{e(str(t.get('status')))}</p>",
+              _table([t], list(t.keys()))]
     parts += ["<h2>10. Reference items marked [UNVERIFIED] that this report relies on</h2><ul>"]
     parts += [f"<li class='warn'>{e(u)}</li>" for u in rep["unverified_references"]]
     parts += ["</ul></body></html>"]
