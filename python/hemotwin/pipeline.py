@@ -160,7 +160,11 @@ def demo_case_dict() -> dict:
                 "min_time": "0.2 s", "window": "0.05 s"},
         "devices": {"indication": "coarctation"},
         "context_of_use": {"question_of_interest": "Does a stent sized to the adjacent aorta "
-                           "lower the translesional pressure gradient of this coarctation?"},
+                           "lower the translesional pressure gradient of this coarctation?",
+                           "context": "Research demonstration on a synthetic aortic-arch phantom with a "
+                                      "50 % coarctation: the computed mean gradient before and after a "
+                                      "virtual stent is one input among imaging and catheter "
+                                      "measurements; not for clinical decisions"},
     }
 
 
