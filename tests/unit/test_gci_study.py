@@ -73,3 +73,27 @@ def test_convergence_study_scales_a_given_spacing_and_lesion_cells(tmp_path):
     studies.convergence_study(p, tmp_path / "conv", ratio=1.5, runner=_fake_runner(log), progress=None)
     assert [o["numerics.spacing"] for o in log] == ["1.35 mm", "0.9 mm", "0.6 mm"]
     assert [o["numerics.lesion_cells_across"] for o in log] == pytest.approx([6 / 2.25, 4.0, 6.0])
+
+
+def test_sensitivity_runs_keep_the_base_time_step_les_and_resistances(case_file, tmp_path):
+    log = []
+    inner = _fake_runner(log)
+
+    def run(case_path, out_dir, overrides):
+        res = inner(case_path, out_dir, overrides)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not overrides:  # the base run: what the pipeline records of its discretisation
+            (out_dir / "provenance.json").write_text(json.dumps({"lattice": {"pre": {"les": True}}}))
+        return {**res, "run": {"expected_peak_speed_m_s": 1.25}}
+
+    r = studies.sensitivity_study(case_file, tmp_path / "sens", percent=10, runner=run, progress=None,
+                                  inputs={k: studies.SENSITIVITY_INPUTS[k] for k in ("viscosity", "inlet_flow")})
+    perturbed = log[1:]
+    assert len(perturbed) == 4
+    for o in perturbed:  # the same dt (peak speed) and LES switch as the base run, whatever moves
+        assert o["physiology.peak_velocity"] == "1.25 m/s" and o["numerics.les"] == "on"
+    flow_runs = [o for o in perturbed if "physiology.inflow.mean" in o]
+    # R = (MAP - 0) / Q kept: the target mean pressure moves with the inflow (93 mmHg default)
+    assert [o["physiology.target_mean_pressure"] for o in flow_runs] == ["102.3 mmHg", "83.7 mmHg"]
+    assert not any("physiology.target_mean_pressure" in o for o in perturbed if o not in flow_runs)
+    assert r["held_fixed"]["physiology.peak_velocity"] == "1.25 m/s"

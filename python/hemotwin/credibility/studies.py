@@ -253,7 +253,9 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
 
     extra = dict(overrides or {})
     case = load_case(case_path, extra or None)  # x0 of each input as the runs see it (with --set)
-    base = flatten_numbers(_cached_or_run(runner, case_path, out_dir / "base", extra, reuse))
+    base_results = _cached_or_run(runner, case_path, out_dir / "base", extra, reuse)
+    base = flatten_numbers(base_results)
+    held = _held_numerics(base_results, out_dir / "base", extra)
     rows, skipped = {}, {}
     frac = percent / 100.0
     for label, (key, fmt) in inputs.items():
@@ -267,8 +269,9 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
                 if progress:
                     progress(f"sensitivity: {label} {sign * percent:+g} %")
                 run_dir = out_dir / f"{label}_{'p' if sign > 0 else 'm'}"
-                res[sign] = flatten_numbers(_cached_or_run(runner, case_path, run_dir,
-                                                           {**extra, key: fmt(x0 * (1 + sign * frac))}, reuse))
+                perturbed = {**extra, **held, key: fmt(x0 * (1 + sign * frac))}
+                perturbed.update(_resistance_kept(case, key, sign * frac, extra))
+                res[sign] = flatten_numbers(_cached_or_run(runner, case_path, run_dir, perturbed, reuse))
         except Exception as exc:  # noqa: BLE001 - report, keep the other inputs
             skipped[label] = f"run failed: {exc}"
             continue
@@ -280,9 +283,40 @@ def sensitivity_study(case_path, out_dir, percent: float = 10.0, inputs=None, ru
     out = {**case_identity(case_path, case), "percent": percent, "overrides": extra, "base": base,
            "inputs": rows, "skipped": skipped,
            "definition": "S = (dY/Y0)/(dX/X0), central difference over +/- percent",
+           "held_fixed": {**held, "outlet resistances": "kept when the inflow is perturbed (the target "
+                                                       "mean pressure scaled with it)"},
            "qoi": sorted(n for n in base if is_qoi(n)), "provenance": study_provenance()}
     (out_dir / "sensitivity.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     return out
+
+
+def _held_numerics(base_results: dict, base_dir: Path, extra: dict) -> dict:
+    """Overrides that give every perturbed run the base run's time step and LES switch: the
+    time step follows the expected peak speed (from the inflow) and LES ``auto`` follows tau, so
+    without them a +/-10 % inflow or viscosity also changed the discretisation (audit 2026-12-07)."""
+    held = {}
+    u_max = (base_results.get("run") or {}).get("expected_peak_speed_m_s")
+    if u_max and "physiology.peak_velocity" not in extra:
+        held["physiology.peak_velocity"] = f"{float(u_max):.10g} m/s"
+    try:
+        prov = json.loads((base_dir / "provenance.json").read_text(encoding="utf-8"))
+        les = prov["lattice"]["pre"]["les"]
+    except (OSError, ValueError, KeyError, TypeError):
+        les = None  # a runner without provenance (tests): the switch stays as the case says
+    if isinstance(les, bool) and "numerics.les" not in extra:
+        held["numerics.les"] = "on" if les else "off"
+    return held
+
+
+def _resistance_kept(case, key: str, delta: float, extra: dict) -> dict:
+    """The outlet resistances are set as (MAP - P_distal) / Q: perturbing the inflow alone would
+    move them too. Scaling the target mean pressure's excess over P_distal with Q keeps them."""
+    if key != "physiology.inflow.mean" or "physiology.target_mean_pressure" in extra:
+        return {}
+    ph = case.physiology
+    p_d = float(ph.outlets.distal_pressure or 0.0)
+    target = p_d + (float(ph.target_mean_pressure) - p_d) * (1.0 + delta)
+    return {"physiology.target_mean_pressure": f"{target / 133.322387415:.10g} mmHg"}
 
 
 def _get(case, dotted):
