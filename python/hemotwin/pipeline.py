@@ -931,9 +931,13 @@ def _stamp_pngs(out_dir: Path, figures: dict, stamp) -> None:
         with Image.open(p) as im:
             im.load()
             info = PngImagePlugin.PngInfo()
+            for k, v in (getattr(im, "text", None) or {}).items():  # keep what the renderer wrote
+                if k not in ("Software", "hemotwin-provenance"):
+                    info.add_text(k, str(v))
             info.add_text("Software", f"hemotwin {stamp.get('hemotwin')}")
             info.add_text("hemotwin-provenance", json.dumps(stamp, sort_keys=True))
-            im.save(p, pnginfo=info)
+            extra = {"dpi": im.info["dpi"]} if "dpi" in im.info else {}
+            im.save(p, pnginfo=info, **extra)
 
 
 def _write_vtk(out: OutputDir, name, flow, analysis, stamp):
@@ -1018,8 +1022,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     resolve_device(device if device != "auto" else case.numerics.device)
     _refuse_out_inside_inputs(case, out_dir)
     out = OutputDir(out_dir)
-    out.claim_for(case.case.name)
     out.refuse_foreign(_planned_outputs())  # fail before the long stages, not after them
+    out.claim_for(case.case.name)
     cache = _Cache(out, use_cache)
     raw = case.raw
     inputs = {key: {"sha256": file_sha256(case.resolve(rel)), "suffix": "".join(Path(rel).suffixes[-2:])}
@@ -1081,9 +1085,6 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
-    if resume and not case.run.checkpoint_interval:
-        results["warnings"].append("--resume: this case writes no checkpoints (run.checkpoint_interval "
-                                   "= 0), so its flow ran from the start")
     post = device_d = None
     lesion_objs = pre["_lesion_objs"]
     if lesion_objs and (case.devices.deploy or case.devices.pinned):
@@ -1156,17 +1157,20 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     if case.outputs.figures:
         figures = _make_figures(out, pre, post, device_d, results)
         _stamp_pngs(out.path, figures, stamp)
+    # said, not deleted (they are the user's now as much as ours), and before the report so it
+    # says it too; the folder is not named: folder names can carry a patient's name
+    coming = {"results.json", "provenance.json"} | ({"report.html"} if case.outputs.report else set())
+    stale = [r for r in out.left_from_earlier_run() if r not in coming]
+    if stale:
+        results["warnings"].append(f"{len(stale)} file(s) in the output folder are from an earlier run "
+                                   f"with other settings, not this one: {', '.join(stale[:6])}"
+                                   + (", ..." if len(stale) > 6 else ""))
     report_path = None
     if case.outputs.report:
         report_path = _write_report(out, results, figures)
         results["files"]["report"] = str(Path(report_path).relative_to(out.path))
     wall = round(time.perf_counter() - t_start, 2)
     results["run_time_s"] = wall
-    stale = [r for r in out.left_from_earlier_run() if r not in ("results.json", "provenance.json")]
-    if stale:  # said, not deleted: they are the user's now as much as ours
-        results["warnings"].append(f"{len(stale)} file(s) in {out.path.name}/ are from an earlier run "
-                                   f"with other settings, not this one: {', '.join(stale[:6])}"
-                                   + (", ..." if len(stale) > 6 else ""))
     out.file("results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     prov = build_provenance(
         case_sha256=case_hash, inputs=inputs, parameters=_jsonable(_without_input_paths(case)),
@@ -1211,7 +1215,8 @@ def _unused_key_warnings(case: Case) -> list:
 
 def _resolved_parameters(case: Case) -> dict:
     """Every setting as the run used it, defaults filled in (SI units), input paths redacted."""
-    dumped = case.model_dump(mode="json", exclude={"source_path", "raw"})
+    # python mode, then the pipeline's own encoder: a case built in Python may hold numpy scalars
+    dumped = _jsonable(case.model_dump(exclude={"source_path", "raw"}))
     return _without_input_paths(case, dumped)
 
 
@@ -1226,6 +1231,9 @@ def _without_input_paths(case: Case, params: dict | None = None) -> dict:
             node = node.get(sec) if isinstance(node, dict) else None
         if isinstance(node, dict) and key in node:
             node[key] = "<input file: its sha256 is under provenance inputs>"
+    image = out.get("image")
+    if isinstance(image, dict) and image.get("series_uid"):  # a DICOM UID links to the study: by hash
+        image["series_uid"] = {"sha256": hashlib.sha256(str(image["series_uid"]).encode()).hexdigest()}
     return out
 
 

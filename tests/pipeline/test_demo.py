@@ -104,6 +104,7 @@ def test_user_files_refused_before_any_stage(tmp_path, rel):
     with pytest.raises(PipelineError, match=f"not written by hemotwin: {rel}"):
         run_case(demo_case_dict(), tmp_path, progress=False)
     assert mine.read_text(encoding="utf-8") == "mine"
+    assert not (tmp_path / ".hemotwin_outputs.json").exists()  # a refused folder is left as it was
     assert not (tmp_path / "results.json").exists()
 
 

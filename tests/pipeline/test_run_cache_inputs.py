@@ -41,7 +41,7 @@ def _quick_case(tmp_path, name="stenosis_30"):
 def test_another_case_is_refused_in_a_run_folder_and_stale_files_are_named(tmp_path):
     from hemotwin.pipeline import PipelineError
 
-    out = tmp_path / "run"
+    out = tmp_path / "Doe_Jane_1970"
     (tmp_path / "a.toml").write_text(_quick_case(tmp_path), encoding="utf-8")
     run_case(tmp_path / "a.toml", out, progress=False)
     assert (out / "lumen.vtp").exists()
@@ -54,6 +54,7 @@ def test_another_case_is_refused_in_a_run_folder_and_stale_files_are_named(tmp_p
     # the same case with other settings: what it no longer writes is named as an earlier run's
     again = run_case(tmp_path / "a.toml", out, progress=False, overrides={"outputs.surface": False})
     assert any("earlier run" in w and "lumen.vtp" in w for w in again["warnings"]), again["warnings"]
+    assert not any(out.name in w for w in again["warnings"])  # folder names can carry a patient's
 
 
 def test_an_output_folder_inside_an_input_series_folder_is_refused(tmp_path):
@@ -71,3 +72,17 @@ def test_an_output_folder_inside_an_input_series_folder_is_refused(tmp_path):
         with pytest.raises(PipelineError, match="inside the input folder of image.path"):
             run_case(tmp_path / "c.toml", out, progress=False)
     assert sorted(p.name for p in series.iterdir()) == ["IM0001"]  # nothing written among the slices
+
+
+def test_series_uid_and_numpy_values_reach_the_provenance_safely():
+    import numpy as np
+    from hemotwin.config.schema import case_from_dict
+    from hemotwin.pipeline import _resolved_parameters, _without_input_paths, demo_case_dict
+
+    d = demo_case_dict()
+    d["image"]["phantom_options"] = {"spacing_mm": np.float32(1.2), "seed": np.int64(1)}
+    case = case_from_dict(d)
+    case.raw.setdefault("image", {})["series_uid"] = "1.2.840.113619.2.55.3.1234"
+    json.dumps(_resolved_parameters(case))  # numpy scalars from a Python-built case serialise
+    recorded = json.dumps(_without_input_paths(case))
+    assert "1.2.840.113619" not in recorded and "sha256" in recorded

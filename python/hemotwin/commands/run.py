@@ -2,6 +2,8 @@
 """`hemotwin run CASE.toml --out DIR [--resume] [--device auto|cpu|cuda] [--set key=value ...] [--strict]`."""
 from __future__ import annotations
 
+import sys
+
 
 # `--strict` only: results written, but a flow run ended before its convergence test passed
 EXIT_NOT_CONVERGED = 3
@@ -58,7 +60,21 @@ def _run(args):
     except (PipelineError, SimulationDiverged) as e:
         raise CliError(str(e)) from None
     print(summary_text(res, args.out))
+    if args.resume and not _checkpoints_written(args.out):
+        print("note: --resume had nothing to resume from: this case writes no checkpoints "
+              "(run.checkpoint_interval = 0), so its flow ran from the start", file=sys.stderr)
     return EXIT_NOT_CONVERGED if args.strict and res.get("status") == "not_converged" else 0
+
+
+def _checkpoints_written(out_dir) -> bool:
+    import json
+    from pathlib import Path
+
+    try:
+        prov = json.loads((Path(out_dir) / "provenance.json").read_text(encoding="utf-8"))
+        return bool(prov["resolved_parameters"]["run"]["checkpoint_interval"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return True  # unknown: say nothing
 
 
 def summary_text(res, out_dir) -> str:

@@ -124,13 +124,21 @@ _PHANTOM_NONNEGATIVE = ("noise_hu", "blur_vox", "subclavian_stenosis_offset_mm")
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    import numbers
+
+    import numpy as np
+
+    # numpy scalars too: a case built in Python may hold them (make_phantom takes them)
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
 def _check_phantom_options(phantom: str, options: dict):
     """``image.phantom_options`` against the phantom's keyword arguments (``PHANTOM_OPTIONS``):
     known keys, finite numbers, spacings and sizes > 0; one line naming the key."""
     import math
+    import numbers
+
+    import numpy as np
 
     allowed = PHANTOM_OPTIONS[phantom]
     for key, v in options.items():
@@ -138,7 +146,8 @@ def _check_phantom_options(phantom: str, options: dict):
         if key not in allowed:
             raise ValueError(f"image.phantom_options.{key}: not an option of the {phantom} phantom; "
                              f"allowed: {', '.join(allowed)}")
-        if key == "spacing_mm" and isinstance(v, list):
+        if key == "spacing_mm" and isinstance(v, (list, tuple, np.ndarray)):
+            v = list(np.asarray(v).ravel().tolist()) if isinstance(v, np.ndarray) else list(v)
             if len(v) != 3 or not all(_is_number(x) and math.isfinite(x) and x > 0 for x in v):
                 raise ValueError(f"{f}: expected a voxel size in mm > 0, one number or [x, y, z]")
             continue
@@ -153,7 +162,7 @@ def _check_phantom_options(phantom: str, options: dict):
             raise ValueError(f"{f}: expected a fractional diameter reduction, 0 <= value < 1")
         if key in _PHANTOM_NONNEGATIVE and v < 0:
             raise ValueError(f"{f}: expected a number >= 0")
-        if key == "seed" and (not isinstance(v, int) or v < 0):
+        if key == "seed" and (not isinstance(v, numbers.Integral) or v < 0):
             raise ValueError(f"{f}: expected a whole number >= 0")
         if key == "tilt_deg" and not abs(v) < 90:
             raise ValueError(f"{f}: expected an angle between -90 and 90 degrees")
@@ -256,7 +265,8 @@ class OutletOverride(_Section):
 
 
 # the per-port values each outlet model uses (flow_fraction: every model, it sets the target split)
-OUTLET_MODEL_VALUES = {"zero_pressure": (), "pressure": ("pressure",), "resistance": ("resistance",),
+# zero_pressure takes a pressure too: default_outlets treats it as "pressure" (0 Pa unless given)
+OUTLET_MODEL_VALUES = {"zero_pressure": ("pressure",), "pressure": ("pressure",), "resistance": ("resistance",),
                        "rcr": ("resistance", "rp", "rd", "c")}
 
 

@@ -79,11 +79,12 @@ def _run_case():
 
 
 def case_identity(case_path, case=None) -> dict:
-    """What a study JSON records of the case it is of: the path (resolved), the case name and the
+    """What a study JSON records of the case it is of: the path as given, the case name and the
     file's sha256, so a report can tell another case's evidence from this case's."""
     p = Path(case_path)
-    out = {"case": str(case_path), "case_path_resolved": str(p.resolve()),
-           "case_name": case.case.name if case is not None else p.stem}
+    # the path as given, not resolved: a resolved path can bring in folder names (a patient's);
+    # the sha256 identifies the case
+    out = {"case": str(case_path), "case_name": case.case.name if case is not None else p.stem}
     try:
         out["case_sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
     except OSError:

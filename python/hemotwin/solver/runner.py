@@ -288,8 +288,8 @@ class FlowRunner:
         d = self.sim.describe()
         w, st = self.setup.waveform, self.setup
         return {
-            **{k: d[k] for k in ("n_fluid_cells", "dx_m", "dt_s", "tau", "collision", "wall", "les",
-                                 "precision")},
+            **{k: d[k] for k in ("n_fluid_cells", "dx_m", "dt_s", "tau", "collision", "wall", "precision")},
+            "les": bool(d["les"]),  # a numpy bool is accepted by Numerics, not by json
             "inlet": st.inlet, "profile": st.profile, "ramp_s": float(st.ramp_s),
             "waveform": [np.asarray(w.times_s, float).tolist(), np.asarray(w.flow_m3_s, float).tolist(),
                          float(w.period_s)],
