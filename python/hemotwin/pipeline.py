@@ -914,6 +914,21 @@ def _write_series_csv(out: OutputDir, name, res, ports):
     return p.name
 
 
+def _centerline_polyline(cl: dict):
+    """The analysis' centerline path as a VTK polyline (mm) with its diameter and pressure."""
+    import pyvista as pv
+
+    pts = np.asarray(cl.get("points_mm") if cl.get("points_mm") is not None else [], float)
+    if pts.ndim != 2 or len(pts) < 2:
+        return None
+    line = pv.lines_from_points(pts)
+    for key in ("arclength_mm", "diameter_mm", "pressure_mmhg"):
+        v = np.asarray(cl.get(key) if cl.get(key) is not None else [], float)
+        if len(v) == len(pts):
+            line.point_data[key] = v
+    return line
+
+
 def _stamped(mesh, stamp):
     """A VTK dataset carrying its provenance stamp (field data, a JSON string)."""
     mesh.field_data["provenance"] = np.array([json.dumps(stamp, sort_keys=True)])
@@ -972,7 +987,7 @@ def _planned_outputs() -> list:
     """Every path (relative to --out) a run may write."""
     from .viz.case import FIGURE_NAMES
 
-    rel = ["results.json", "provenance.json", "report.html", "lumen.vtp"]
+    rel = ["results.json", "provenance.json", "report.html", "lumen.vtp", "centerline.vtp"]
     for tag in ("pre", "post"):
         rel += [f"{tag}_ports.csv", f"{tag}_fields.vti", f"{tag}_wall.vtp", f"checkpoints/{tag}.npz"]
     rel += [f"figures/{n}.png" for n in FIGURE_NAMES]
@@ -1149,6 +1164,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         f = out.file("lumen.vtp")
         _stamped(surf.copy(deep=False), stamp).save(str(f))
         files["surface"] = f.name
+        line = _centerline_polyline(pre["centerline"])
+        if line is not None:  # the displayed path (lesion 1's), for the app and ParaView
+            f = out.file("centerline.vtp")
+            _stamped(line, stamp).save(str(f))
+            files["centerline"] = f.name
     results["files"] = files
     results["provenance"] = stamp
     results["centerline"] = _jsonable({k: v for k, v in pre["centerline"].items() if k != "points_mm"})

@@ -68,7 +68,9 @@ def test_demo_report_and_provenance(demo_run):
     import pyvista as pv
     from PIL import Image
 
-    for vtk_file in ("pre_fields.vti", "pre_wall.vtp", "lumen.vtp"):
+    line = pv.read(out / "centerline.vtp")  # the displayed path, with its diameter and pressure
+    assert line.n_points > 10 and {"diameter_mm", "pressure_mmhg"} <= set(line.point_data.keys())
+    for vtk_file in ("pre_fields.vti", "pre_wall.vtp", "lumen.vtp", "centerline.vtp"):
         assert json.loads(str(pv.read(out / vtk_file).field_data["provenance"][0])) == stamp, vtk_file
     with Image.open(out / "figures" / "wss_pre.png") as im:
         assert json.loads(im.text["hemotwin-provenance"]) == stamp
