@@ -69,9 +69,7 @@ def test_fractions_over_one_refused_when_the_case_is_loaded():
     ({"physiology.outlets.model": "resistance", f"{PORT}.pressure": "20 mmHg"},
      [f"{PORT}.pressure", 'model = "resistance"']),
     ({"physiology.outlets.model": "zero_pressure", f"{PORT}.resistance": "1 mmHg*s/mL"},
-     [f"{PORT}.resistance", 'model = "zero_pressure"', "no values"]),
-    ({f"{PORT}.model": "zero_pressure", f"{PORT}.pressure": "5 mmHg"},
-     [f"{PORT}.pressure", 'model = "zero_pressure"']),
+     [f"{PORT}.resistance", 'model = "zero_pressure"', "which takes pressure"]),
     ({f"{PORT}.model": "resistance", f"{PORT}.rp": "1 mmHg*s/mL"}, [f"{PORT}.rp", "'rcr'"]),
     ({f"{PORT}.model": "resistance", f"{PORT}.c": "1 mL/mmHg"}, [f"{PORT}.c"]),
     ({f"{PORT}.model": "pressure", f"{PORT}.rd": "1 mmHg*s/mL", f"{PORT}.pressure": "5 mmHg"}, [f"{PORT}.rd"]),
@@ -84,6 +82,12 @@ def test_unused_or_missing_port_values_are_refused(overrides, needles):
     msg = _one_line_case_error(overrides)
     for n in needles:
         assert n in msg, msg
+
+
+def test_a_zero_pressure_outlet_takes_a_pressure():
+    # default_outlets treats zero_pressure as "pressure" (0 Pa unless given): as before the check
+    case = case_from_dict(BASE, None, {f"{PORT}.model": "zero_pressure", f"{PORT}.pressure": "5 mmHg"})
+    assert case.physiology.outlets.ports["outlet_1"].pressure == pytest.approx(5 * 133.322387415)
 
 
 def test_port_values_the_model_uses_stay_valid():
