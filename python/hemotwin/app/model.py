@@ -35,6 +35,8 @@ class RunData:
     arclength_mm: np.ndarray | None = None    # (n,)
     diameter_mm: np.ndarray | None = None     # (n,)
     scalar_arrays: dict = field(default_factory=dict)  # label -> array name on the surface
+    surface_kind: str | None = None   # "pre" or "post": which geometry ``surface`` is
+    surface_file: Path | None = None
 
     @property
     def lesions(self) -> list:
@@ -65,12 +67,33 @@ class RunData:
         return w if isinstance(w, dict) else {}
 
 
-def _first(folder: Path, patterns) -> Path | None:
+def _first(folder: Path, patterns, exclude=()) -> Path | None:
+    """First file in ``folder`` itself (never its subfolders) matching one of ``patterns``."""
     for pat in patterns:
-        hits = sorted(folder.glob(pat))
+        hits = [h for h in sorted(folder.glob(pat)) if h.is_file()
+                and not any(x in h.name.lower() for x in exclude)]
         if hits:
             return hits[0]
     return None
+
+
+def _surface_file(out: Path, results: dict, which: str) -> Path | None:
+    """The wall surface of the ``which`` ("pre" or "post") geometry in a run folder.
+
+    Pre: the wall with the flow's fields (``pre_wall.vtp``), else another wall / surface file,
+    else the segmented lumen (``lumen.vtp``, geometry only). Post: ``post_wall.vtp`` only (the
+    treated geometry); ``lumen.vtp`` is always the untreated one and is never taken for it.
+    Only the folder itself is searched: the app's own runs are subfolders of it.
+    """
+    files = results.get("files") if isinstance(results.get("files"), dict) else {}
+    named = files.get(f"{which}_wall")
+    if isinstance(named, str) and "/" not in named and "\\" not in named \
+            and (out / named).is_file():
+        return out / named
+    if which == "post":
+        return _first(out, ["post_wall.vtp", "post*wall*.vtp"])
+    return _first(out, ["pre_wall.vtp", "pre*wall*.vtp", "wall*.vtp", "surface*.vtp",
+                        "*wss*.vtp", "lumen.vtp", "*.vtp"], exclude=("centerline", "post"))
 
 
 def _centerline(pd):
@@ -91,16 +114,22 @@ def _centerline(pd):
     return pts, s, diam
 
 
-def load_run(out_dir) -> RunData:
+def load_run(out_dir, which: str = "pre") -> RunData:
     """Read a pipeline output folder (``results.json`` + surface and centerline ``.vtp``).
 
     Parameters
     ----------
     out_dir : str or Path
         A folder written by ``hemotwin run`` (or by the app's Simulate).
+    which : {"pre", "post"}
+        Which geometry's surface to load: the untreated one (``pre_wall.vtp``, else
+        ``lumen.vtp``) or the treated one (``post_wall.vtp``; none if the run has not written
+        it). ``RunData.surface_kind`` says which one was loaded.
     """
     import pyvista as pv
 
+    if which not in ("pre", "post"):
+        raise ValueError(f"which={which!r}: 'pre' or 'post'")
     out = Path(out_dir)
     res_path = out / "results.json"
     if not res_path.is_file():
@@ -108,13 +137,11 @@ def load_run(out_dir) -> RunData:
     results = json.loads(res_path.read_text(encoding="utf-8"))
     run = RunData(out_dir=out, results=results)
 
-    surf = _first(out, ["wall*.vtp", "surface*.vtp", "*wss*.vtp", "pre*/*wall*.vtp", "**/wall*.vtp"])
-    if surf is None:
-        cands = [p for p in sorted(out.rglob("*.vtp")) if "centerline" not in p.name.lower()
-                 and "post" not in p.parts[-2:-1]]
-        surf = cands[0] if cands else None
+    surf = _surface_file(out, results, which)
     if surf is not None:
         run.surface = pv.read(surf)
+        run.surface_kind = which
+        run.surface_file = surf
         arrays = {n.lower(): n for n in run.surface.point_data.keys()}
         arrays.update({n.lower(): n for n in run.surface.cell_data.keys()})
         for label, (keys, _, _) in SCALARS.items():
@@ -124,7 +151,7 @@ def load_run(out_dir) -> RunData:
                     run.scalar_arrays[label] = hit
                     break
 
-    cl = _first(out, ["centerline*.vtp", "*centerline*.vtp", "**/centerline*.vtp"])
+    cl = _first(out, ["centerline.vtp", "centerline*.vtp", "*centerline*.vtp"])
     if cl is not None:
         pts, s, d = _centerline(pv.read(cl))
         run.centerline_mm, run.arclength_mm, run.diameter_mm = pts, s, d
@@ -212,13 +239,14 @@ def device_overrides(diameter_mm: float, length_mm: float, position_mm: float) -
 
 
 def simulate_job(case_path: str, out_dir: str, overrides: dict | None) -> str:
-    """Background job (own process): the pipeline's ``run_case``; returns the output folder."""
-    import os
+    """Background job (own process): the pipeline's ``run_case``; returns the output folder.
 
-    os.environ.setdefault("HEMOTWIN_NO_PROGRESS", "1")
+    No progress bars (they would flood the app's output) and no flow-checkpoint resume (the
+    pipeline's stage cache already skips what did not change).
+    """
     from ..pipeline import run_case
 
-    run_case(case_path, out_dir, resume=True, overrides=overrides)
+    run_case(case_path, out_dir, resume=False, overrides=overrides, progress=False)
     return str(out_dir)
 
 

@@ -13,7 +13,10 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1; another one only if you ask)")
-    p.add_argument("--out", metavar="DIR", help="folder for runs started from the app")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for runs started from the app (each Simulate writes a new "
+                   "app-sim-NN/ there; default: beside a run folder RUN, in RUN-app/, never "
+                   "inside it; for a case file ./hemotwin-out/<case>/)")
     p.set_defaults(func=_main)
 
 
