@@ -134,19 +134,19 @@ def test_collected_tests_are_partial(tmp_path, monkeypatch):
     assert _factors(rep)[1].startswith("partial: 42 tests collected") and "JUnit" in _factors(rep)[1]
 
 
-def test_junit_counts_decide_factor_1(tmp_path):
-    bad = tmp_path / "bad.xml"
-    bad.write_text('<testsuites><testsuite tests="10" failures="2" errors="1" skipped="1"/>'
-                   '<testsuite tests="5" failures="0" errors="0" skipped="0"/></testsuites>', encoding="utf-8")
-    r = cred.test_record(None, bad)
-    assert (r["collected"], r["failures"], r["errors"]) == (15, 2, 1)
-    assert r["status"].startswith("present, 3 failed") and r["outcome"] == "failed"
-    assert cred.factor_status(r).startswith("present, FAILED")
-
-    good = tmp_path / "good.xml"
-    good.write_text('<testsuite tests="7" failures="0" errors="0" skipped="2"/>', encoding="utf-8")
-    r = cred.test_record(None, good)
-    assert r["status"].startswith("present, all 5 run tests pass") and cred.factor_status(r) == "evidence present"
+@pytest.mark.parametrize("xml,counts,status,factor", [
+    # every suite of the file is summed, not only the first
+    ('<testsuites><testsuite tests="10" failures="2" errors="1" skipped="1"/>'
+     '<testsuite tests="5" failures="0" errors="0" skipped="0"/></testsuites>',
+     (15, 2, 1), "present, 3 failed", "present, FAILED"),
+    ('<testsuite tests="7" failures="0" errors="0" skipped="2"/>',
+     (7, 0, 0), "present, all 5 run tests pass", "evidence present"),
+])
+def test_junit_counts_decide_factor_1(tmp_path, xml, counts, status, factor):
+    (tmp_path / "run.xml").write_text(xml, encoding="utf-8")
+    rec = cred.test_record(None, tmp_path / "run.xml")
+    assert (rec["collected"], rec["failures"], rec["errors"]) == counts
+    assert rec["status"].startswith(status) and cred.factor_status(rec).startswith(factor)
 
 
 def test_test_record_collects_without_junit(tmp_path):

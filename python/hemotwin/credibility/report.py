@@ -427,34 +427,36 @@ def _outcome(s) -> str:
     return "warning" if "WARNING" in status else "present"
 
 
-def factor_status(s) -> str:
-    """The credibility-factor status of a section (never plain "evidence present" unless it is)."""
+def _status_words(s, fda: bool) -> str:
+    """A section's status in the words of a credibility factor (``fda`` False) or an FDA evidence
+    category (True): never plain "evidence present" / "provided" unless the evidence holds."""
     o = _outcome(s)
-    detail = s.get("outcome_detail") if isinstance(s, dict) else None
+    d = (s.get("outcome_detail") if isinstance(s, dict) else None)
     if o == "other_case":
         other = s.get("study_case") or {}
-        return f"not applicable: the study is of {other.get('note') or other.get('name')}"
-    return {"present": "evidence present",
-            "warning": "evidence present, with a warning (see the section)",
-            "failed": f"present, FAILED: {detail or 'see the section'}",
-            "empty": f"no evidence: {detail or 'nothing compared'}",
-            "partial": f"partial: {detail or 'see the section'}",
-            "unknown": "present, outcome not recorded (see the section)"}.get(o, "no evidence yet")
+        who = other.get("note") or other.get("name")
+        return f"not provided (the study is of {who})" if fda else f"not applicable: the study is of {who}"
+    words = {  # outcome: (credibility factor, FDA category)
+        "present": ("evidence present", "provided"),
+        "warning": ("evidence present, with a warning (see the section)",
+                    "provided, with a warning (see the section)"),
+        "failed": (f"present, FAILED: {d or 'see the section'}", f"present, failed: {d or 'see the section'}"),
+        "empty": (f"no evidence: {d or 'nothing compared'}", "not provided (nothing compared)"),
+        "partial": (f"partial: {d or 'see the section'}",) * 2,
+        "unknown": ("present, outcome not recorded (see the section)", "present, outcome not recorded"),
+    }
+    default = ("no evidence yet", "not provided")
+    return words.get(o, default)[1 if fda else 0]
+
+
+def factor_status(s) -> str:
+    """The credibility-factor status of a section."""
+    return _status_words(s, fda=False)
 
 
 def fda_status(s) -> str:
-    """The FDA evidence-category status of a section ("provided" only for evidence that holds)."""
-    o = _outcome(s)
-    detail = s.get("outcome_detail") if isinstance(s, dict) else None
-    if o == "other_case":
-        other = s.get("study_case") or {}
-        return f"not provided (the study is of {other.get('note') or other.get('name')})"
-    return {"present": "provided",
-            "warning": "provided, with a warning (see the section)",
-            "failed": f"present, failed: {detail or 'see the section'}",
-            "empty": "not provided (nothing compared)",
-            "partial": f"partial: {detail or 'see the section'}",
-            "unknown": "present, outcome not recorded"}.get(o, "not provided")
+    """The FDA evidence-category status of a section."""
+    return _status_words(s, fda=True)
 
 
 def build_report(case_path, out_dir, convergence_json=None, validation_json=None, sensitivity_json=None,
