@@ -378,3 +378,11 @@ def test_real_cerebral_ica_is_not_warned():
     assert simvascular_unit_warning(_anat(ports, volume_mm3=vol), None) is None
     # even were it given with a .mdl, an ICA inlet (r 1.56 mm) is not "tiny"
     assert simvascular_unit_warning(_anat(ports, volume_mm3=vol), Path("x.mdl")) is None
+
+
+def test_refine_with_a_surface_is_refused_not_ignored(tmp_path, capsys):
+    pv = pytest.importorskip("pyvista")
+    surf = tmp_path / "vessel.vtp"
+    pv.Cylinder(radius=2.0, height=20.0).triangulate().save(str(surf))
+    assert main(["segment", str(surf), "--refine", "gac", "--out", str(tmp_path / "out")]) == 2
+    assert "--refine: for images only" in capsys.readouterr().err

@@ -86,7 +86,7 @@ def register(subparsers):
     p.add_argument(
         "--refine",
         choices=("antialias", "gac", "none"),
-        default="antialias",
+        default=None,  # None: antialias for images; said to be unused for a surface
         help="level-set refinement (default antialias)",
     )
     p.add_argument(
@@ -154,6 +154,7 @@ def run(args):
                        "(its header gives the voxel size in mm)")
     if args.series and not Path(args.image).is_dir():
         raise CliError(f"--series: for a DICOM folder only; {args.image} is a single file")
+    args.refine = args.refine or "antialias"
     vol = read_image(args.image, series_uid=args.series)
     provenance = _provenance(args, {"image": _input_record(Path(args.image))})
     if args.crop:
@@ -235,7 +236,7 @@ def _refuse_overwriting_input(src, out):
             )
 
 
-# the options each kind of input uses (the others are refused for it, or ignored: --refine)
+# the options each kind of input uses (the others are refused for it)
 _IMAGE_OPTIONS = ("seed", "clip", "label", "series", "lower", "upper", "refine",
                   "split_touching_mm", "crop", "port_name", "no_figure", "overwrite")
 _SURFACE_OPTIONS = ("unit", "faces", "clip", "port_name", "no_figure", "overwrite")
@@ -318,7 +319,8 @@ def _run_surface(args, out, overrides):
     image_only = [f for f, v in (("--seed", args.seed), ("--label", args.label is not None),
                                  ("--crop", args.crop), ("--series", args.series),
                                  ("--lower", args.lower is not None), ("--upper", args.upper is not None),
-                                 ("--split-touching-mm", args.split_touching_mm is not None)) if v]
+                                 ("--split-touching-mm", args.split_touching_mm is not None),
+                                 ("--refine", args.refine is not None)) if v]
     if image_only:
         raise CliError(f"{', '.join(image_only)}: for images only; {args.image} is a surface")
     src = Path(args.image)
