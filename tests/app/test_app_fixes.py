@@ -252,3 +252,25 @@ def test_sigterm_ends_a_running_job(tmp_path):
     alive = [k for k in kids if Path(f"/proc/{k}").exists()
              and "Z" not in Path(f"/proc/{k}/stat").read_text().split()[2]]
     assert not alive, f"worker(s) left running: {alive}"
+
+
+def test_a_run_folder_takes_its_case_file_for_simulate(real_run, tmp_path, capsys):
+    import shutil
+
+    from hemotwin.app.ui import Workstation
+    from hemotwin.cli import main
+
+    bare = tmp_path / "run"
+    shutil.copytree(real_run, bare, ignore=shutil.ignore_patterns("case.toml", "app-sim-*"))
+    assert model.find_case_file(bare) is None  # the run records its case by hash only
+    w = Workstation(bare, "t" * 43, out_dir=tmp_path / "ws-out", server_name="hemotwin-test-case-arg",
+                    case_path=CASE)
+    try:
+        assert w.case_path == CASE.resolve()
+    finally:
+        w.stop_workers()
+    # --case belongs to a run folder, and must exist
+    assert main(["app", str(CASE), "--case", str(CASE)]) == 2
+    assert main(["app", str(bare), "--case", str(tmp_path / "nope.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "--case: only with a finished run folder" in err and "no such case file" in err

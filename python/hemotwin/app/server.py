@@ -5,7 +5,8 @@ from __future__ import annotations
 __all__ = ["serve"]
 
 
-def serve(source=None, *, host="127.0.0.1", port=0, out_dir=None, token=None, on_ready=None):
+def serve(source=None, *, host="127.0.0.1", port=0, out_dir=None, token=None, on_ready=None,
+          case_path=None):
     """Serve the workstation until interrupted.
 
     Parameters
@@ -22,9 +23,11 @@ def serve(source=None, *, host="127.0.0.1", port=0, out_dir=None, token=None, on
         Access token (default: a new random one).
     on_ready : callable, optional
         Called with the URL (carrying the token) once the server listens.
+    case_path : str or Path, optional
+        With a run folder as ``source``: the case file it was run from, so Simulate can re-run it.
     """
     from .security import new_token
     from .ui import Workstation
 
-    ws = Workstation(source, token or new_token(), out_dir=out_dir)
+    ws = Workstation(source, token or new_token(), out_dir=out_dir, case_path=case_path)
     ws.start(host=host, port=port, on_ready=on_ready)

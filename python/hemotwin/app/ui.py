@@ -100,7 +100,7 @@ class Workstation:
         Access token every request must carry.
     """
 
-    def __init__(self, source, token: str, out_dir=None, server_name=None):
+    def __init__(self, source, token: str, out_dir=None, server_name=None, case_path=None):
         from trame.app import get_server
 
         from ..viz.offscreen import pyvista
@@ -132,7 +132,10 @@ class Workstation:
         if src is not None and src.is_file():
             self.case_path = src
         elif src is not None and src.is_dir():
-            self.case_path = model.find_case_file(src)
+            # a run folder records its case by hash only (a path can carry a patient's name):
+            # the case file to re-simulate with is given, or found beside the run
+            self.case_path = (Path(case_path).expanduser().resolve() if case_path
+                              else model.find_case_file(src))
         self.out_root.mkdir(parents=True, exist_ok=True)
         self.server.serve["runs"] = str(self.out_root)
 
