@@ -297,15 +297,13 @@ def _run_aorta_peers(mask: np.ndarray, box_shape: list, threads: int, log) -> tu
 
 
 def _git_commit() -> str:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
+    """Short commit, "+dirty" with uncommitted changes, "unknown" outside a checkout."""
+    from .report.provenance import source_revision
+
+    rev = source_revision()
+    if not rev["git_commit"]:
         return "unknown"
+    return rev["git_commit"][:7] + ("+dirty" if rev["git_dirty"] else "")
 
 
 def _cpu_name() -> str:

@@ -106,7 +106,8 @@ def _sha256_of(obj) -> str:
 
 
 def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """A stage cache key: the first 16 digits of ``_sha256_of``."""
+    return _sha256_of(obj)[:16]
 
 
 class _Cache:
@@ -775,21 +776,16 @@ def _resolution_warnings(lesions, dx_m, voxel_mm) -> list:
     return out
 
 
-# a mean aortic pressure below this is no living patient's (a MAP under 60 mmHg is shock)
-MIN_AORTIC_PRESSURE_MMHG = 50.0
-
-
 def _pd_pa_warnings(lesions, label: str) -> list:
-    """Pd/Pa taken against a non-physiological Pa (zero-pressure or low distal-pressure outlets):
-    the ratio then says nothing about ischemia, whatever its value."""
+    """Pd/Pa taken against a non-physiological Pa (analysis.hemodynamics.nonphysiological_pa)."""
+    from .analysis.hemodynamics import nonphysiological_pa
+
     out = []
     for lz in lesions:
-        pa = lz.get("pa_mmhg")
-        if pa is not None and np.isfinite(pa) and pa < MIN_AORTIC_PRESSURE_MMHG:
-            out.append(f"{label} lesion {lz['id']} (path to {lz['path_port']}): Pd/Pa {lz['pd_pa']:.2f} "
-                       f"is taken against a proximal pressure of {pa:.1f} mmHg, not a physiological "
-                       f"aortic pressure (the outlets' pressure level sets it): it is not an FFR-like "
-                       f"ratio; use rcr or resistance outlets with physiology.target_mean_pressure")
+        why = nonphysiological_pa(lz.get("pa_mmhg"))
+        if why:
+            out.append(f"{label} lesion {lz['id']} (path to {lz['path_port']}): Pd/Pa {lz['pd_pa']:.2f}: "
+                       f"{why}; use rcr or resistance outlets with physiology.target_mean_pressure")
     return out
 
 
@@ -935,24 +931,27 @@ def _stamped(mesh, stamp):
     return mesh
 
 
-def _stamp_pngs(out_dir: Path, figures: dict, stamp) -> None:
-    """Write the provenance stamp into each figure's PNG text chunks (the pixels are kept)."""
-    from PIL import Image, PngImagePlugin
+def _png_text_chunk(key: str, text: str) -> bytes:
+    """A PNG tEXt chunk (length, type, Latin-1 keyword NUL text, CRC)."""
+    import zlib
 
+    body = b"tEXt" + key.encode("latin-1") + b"\0" + text.encode("latin-1", "replace")
+    return len(body[4:]).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+
+def _stamp_pngs(out_dir: Path, figures: dict, stamp) -> None:
+    """Add the provenance stamp to each figure as PNG text chunks, inserted before IEND: the
+    renderer's pixels and chunks (DPI, its own text) are kept byte for byte, nothing re-encoded."""
+    chunks = (_png_text_chunk("Software", f"hemotwin {stamp.get('hemotwin')}")
+              + _png_text_chunk("hemotwin-provenance", json.dumps(stamp, sort_keys=True)))
     for rel in figures.values():
         p = Path(out_dir) / str(rel)
         if p.suffix.lower() != ".png" or not p.is_file():
             continue
-        with Image.open(p) as im:
-            im.load()
-            info = PngImagePlugin.PngInfo()
-            for k, v in (getattr(im, "text", None) or {}).items():  # keep what the renderer wrote
-                if k not in ("Software", "hemotwin-provenance"):
-                    info.add_text(k, str(v))
-            info.add_text("Software", f"hemotwin {stamp.get('hemotwin')}")
-            info.add_text("hemotwin-provenance", json.dumps(stamp, sort_keys=True))
-            extra = {"dpi": im.info["dpi"]} if "dpi" in im.info else {}
-            im.save(p, pnginfo=info, **extra)
+        data = p.read_bytes()
+        end = data.rfind(b"IEND") - 4  # the IEND chunk starts with its 4-byte length
+        if end > 8:
+            p.write_bytes(data[:end] + chunks + data[end:])
 
 
 def _write_vtk(out: OutputDir, name, flow, analysis, stamp):

@@ -18,6 +18,14 @@ CS2 = 1.0 / 3.0
 TAU_MIN_LAMINAR = 0.505  # closer to 1/2 without LES is unstable at any useful Reynolds number
 U_LU_LIMIT = 0.15  # lattice Mach u/cs = 0.26: compressibility error O(Ma^2) grows too large
 MIN_PORT_CELLS = 4.0  # cells across a port: fewer cannot carry a velocity profile
+# Limits of float32 arithmetic (also behind the 16-bit formats), which the core uses for tau itself:
+# - float32 holds tau near 1/2 to 2^-24, so nu_lu = (tau - 1/2)/3 is rounded by up to 2^-25/(tau - 1/2);
+#   this margin keeps that under 1 % (clinical runs have tau - 1/2 >= ~5e-4).
+FLOAT32_TAU_MARGIN_MIN = 100 * 2.0**-25  # ~3e-6
+# - the density carries round-off of order 1e-7 (a few ulps at rho = 1). Measured on a steady tube
+#   (float32 vs float64): the pressure error is 0.1 % of the dynamic pressure u_lu^2/2 at u_lu = 1e-2,
+#   15 % at 1e-3 and 16x it at 1e-4; below this speed the pressures are round-off.
+FLOAT32_U_LU_MIN = 1e-3
 
 
 class StabilityError(ValueError):
@@ -133,13 +141,17 @@ def choose_lattice_units(
     return LatticeUnits(dx_m=dx_m, dt_s=dt, rho_kg_m3=rho_kg_m3)
 
 
-def check_stability(units: LatticeUnits, nu_m2_s: float, u_max_m_s: float, les: bool) -> None:
+def check_stability(units: LatticeUnits, nu_m2_s: float, u_max_m_s: float, les: bool,
+                    precision: str = "float64", tau_given: bool = False) -> None:
     """Refuse setups the scheme cannot run, naming the numbers and what to change.
+
+    ``precision`` other than float64 (float32 arithmetic) also refuses tau - 1/2 and lattice speeds
+    below its resolution (FLOAT32_*); ``tau_given``: the fix to name is then the tau, not u_lu_max.
 
     Raises
     ------
     StabilityError
-        tau too close to 1/2 without LES, or lattice Mach too high.
+        tau too close to 1/2 without LES, lattice Mach too high, or below float32's resolution.
     """
     tau = units.tau(nu_m2_s)
     u_lu = units.velocity_to_lu(u_max_m_s)
@@ -158,3 +170,16 @@ def check_stability(units: LatticeUnits, nu_m2_s: float, u_max_m_s: float, les: 
             f"{u_lu / units.viscosity_to_lu(nu_m2_s):.1f}): enable LES, use a coarser spacing "
             f"than {units.dx_m * 1e3:.3g} mm, or a larger lattice speed"
         )
+    if precision == "float64":
+        return
+    fix = "raise numerics.tau" if tau_given else "raise numerics.u_lu_max"
+    if tau - 0.5 < FLOAT32_TAU_MARGIN_MIN:
+        raise StabilityError(
+            f"tau - 1/2 = {tau - 0.5:.3g} is below {FLOAT32_TAU_MARGIN_MIN:.2g}: {precision} arithmetic "
+            f"rounds tau near 1/2 to ~6e-8, so the viscosity would be off by more than 1 %; "
+            f"{fix} or use precision 'float64'")
+    if u_lu < FLOAT32_U_LU_MIN:
+        raise StabilityError(
+            f"peak lattice speed {u_lu:.3g} (u_max_m_s = {u_max_m_s:g}, tau = {tau:.7g}) is below "
+            f"{FLOAT32_U_LU_MIN:g}: {precision} density round-off would swamp the pressures; "
+            f"{fix} or use precision 'float64'")

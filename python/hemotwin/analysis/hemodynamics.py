@@ -19,6 +19,8 @@ from .wss import stress_tensor
 
 __all__ = [
     "PA_PER_MMHG",
+    "MIN_AORTIC_PRESSURE_MMHG",
+    "nonphysiological_pa",
     "WallStressOperator",
     "surface_wss",
     "surface_pressure",
@@ -35,6 +37,8 @@ __all__ = [
 ]
 
 PA_PER_MMHG = 133.322387415  # 1 mmHg = 101325/760 Pa
+# a mean aortic pressure below this is no living patient's (a MAP under 60 mmHg is shock)
+MIN_AORTIC_PRESSURE_MMHG = 50.0
 LOW_WSS_PA = 0.4  # "atheroprone" TAWSS below 0.4 Pa (Malek, Alper, Izumo, JAMA 1999; REFERENCE.md sec. 4)
 
 
@@ -544,7 +548,8 @@ def pd_pa(arclength_mm, pressure_pa, lesion=None, *, start_mm=None, end_mm=None,
     Returns
     -------
     dict
-        ``pd_pa`` (ratio), ``pa_mmhg``, ``pd_mmhg`` (absolute, time-mean), ``pa_mm``, ``pd_mm``.
+        ``pd_pa`` (ratio), ``pa_mmhg``, ``pd_mmhg`` (absolute, time-mean), ``pa_mm``, ``pd_mm``;
+        ``warning`` when Pa is no physiological aortic pressure (``nonphysiological_pa``).
     """
     s = np.asarray(arclength_mm, float)
     st = _stations(s, lesion, start_mm, end_mm, margin_mm)
@@ -560,8 +565,22 @@ def pd_pa(arclength_mm, pressure_pa, lesion=None, *, start_mm=None, end_mm=None,
         warnings.warn(msg, stacklevel=2)
         return {"pd_pa": float("nan"), "pa_mmhg": pa / PA_PER_MMHG, "pd_mmhg": pd / PA_PER_MMHG,
                 "pa_mm": pa_pos, "pd_mm": st.distal_mm, "error": msg}
-    return {"pd_pa": pd / pa, "pa_mmhg": pa / PA_PER_MMHG, "pd_mmhg": pd / PA_PER_MMHG,
-            "pa_mm": pa_pos, "pd_mm": st.distal_mm}
+    out = {"pd_pa": pd / pa, "pa_mmhg": pa / PA_PER_MMHG, "pd_mmhg": pd / PA_PER_MMHG,
+           "pa_mm": pa_pos, "pd_mm": st.distal_mm}
+    why = nonphysiological_pa(out["pa_mmhg"])
+    if why:
+        out["warning"] = why
+    return out
+
+
+def nonphysiological_pa(pa_mmhg) -> str | None:
+    """Why a Pd/Pa against this proximal pressure (mmHg) is no FFR-like ratio, or None: under
+    ``MIN_AORTIC_PRESSURE_MMHG`` the outlets' pressure level (zero-pressure outlets, a low distal
+    pressure), not a patient's aortic pressure, sets Pa."""
+    if pa_mmhg is None or not np.isfinite(pa_mmhg) or pa_mmhg >= MIN_AORTIC_PRESSURE_MMHG:
+        return None
+    return (f"it is taken against a proximal pressure of {pa_mmhg:.1f} mmHg, not a physiological "
+            "aortic pressure (the outlets' pressure level sets it): it is not an FFR-like ratio")
 
 
 # ----------------------------------------------------------------------------- flows

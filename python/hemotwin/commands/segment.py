@@ -247,9 +247,8 @@ def _provenance(args, inputs, surface=False):
     (never their paths or names, which may carry a patient's name), and the value of every
     option the input's kind uses, defaults included."""
     import hashlib
-    import time
 
-    from ..report.provenance import software_versions
+    from ..report.provenance import software_versions, utc_now
 
     opts = {}
     for k in _SURFACE_OPTIONS if surface else _IMAGE_OPTIONS:
@@ -262,7 +261,7 @@ def _provenance(args, inputs, surface=False):
         opts["faces"] = "<input file: its sha256 is under provenance inputs>"
     return {
         "command": "hemotwin segment",
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created_utc": utc_now(),
         "versions": software_versions(),
         "inputs": inputs,
         "options": opts,

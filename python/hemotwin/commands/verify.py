@@ -39,7 +39,9 @@ def register(sub):
     p.add_argument("--wall", default="bouzidi", choices=("bouzidi", "halfway"))
     p.add_argument("--tau", type=float, default=None,
                    help="relaxation time for poiseuille/womersley (default 0.7 / 0.55); a clinical "
-                        "0.505-0.51 checks the settings clinical runs use (many more steps)")
+                        "0.505-0.51 checks the settings clinical runs use (many more steps; with "
+                        "float32, Poiseuille's slow flow needs a coarse pipe, e.g. --resolution 10, "
+                        "to stay above float32's 1e-3 lattice-speed floor)")
     p.add_argument("--collision", default="auto", choices=("auto", "trt", "bgk", "regularized"),
                    help="collision for poiseuille/womersley (auto: TRT from tau 0.55, regularized "
                         "BGK below, as clinical runs)")

@@ -216,14 +216,6 @@ def study_case(study: dict, case_path: Path, sha256: str, name: str) -> dict:
     return out
 
 
-def _git(*args, cwd=None):
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def code_verification_quick(threads=None) -> dict:
     """Low-resolution code verification (seconds): Poiseuille, mass conservation, rotation."""
     from .. import verification, verification_extra
@@ -468,6 +460,7 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
     reported as such, never invented.
     """
     from .. import __version__
+    from ..report.provenance import source_revision
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -521,8 +514,7 @@ def build_report(case_path, out_dir, convergence_json=None, validation_json=None
         "calculation_verification": calc_sec,
         "validation": validation_section(val),
         "sensitivity": sens_sec,
-        "provenance": {"hemotwin_version": __version__, "git_commit": _git("rev-parse", "HEAD", cwd=repo_root),
-                       "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo_root)),
+        "provenance": {"hemotwin_version": __version__, **source_revision(),
                        "python": sys.version.split()[0], "platform": platform.platform(),
                        "numpy": __import__("numpy").__version__,
                        "command": " ".join(sys.argv)},

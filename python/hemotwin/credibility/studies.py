@@ -7,7 +7,6 @@ the ones whose flattened name matches ``QOI_PATTERNS``.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import math
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 from ..analysis.gci import gci
+from ..report.provenance import file_sha256
 
 QOI_PATTERNS = (r"gradient", r"pd_?pa", r"flow", r"wss", r"pressure_drop", r"ffr")
 # inputs that match a pattern but are prescribed, not computed: the inflow, the target split, and
@@ -86,7 +86,7 @@ def case_identity(case_path, case=None) -> dict:
     # the sha256 identifies the case
     out = {"case": str(case_path), "case_name": case.case.name if case is not None else p.stem}
     try:
-        out["case_sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+        out["case_sha256"] = file_sha256(p)
     except OSError:
         out["case_sha256"] = None
     return out

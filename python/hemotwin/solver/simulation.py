@@ -22,14 +22,6 @@ DivergenceError = _core.DivergenceError
 # Bytes of one stored population per numerics.precision (16-bit formats compute in float32).
 POPULATION_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 TRT_TAU_MIN = 0.55  # below, `auto` collision uses regularized BGK (see Numerics.collision)
-# Limits of float32 arithmetic (also behind the 16-bit formats), which the core uses for tau itself:
-# - float32 holds tau near 1/2 to 2^-24, so nu_lu = (tau - 1/2)/3 is rounded by up to 2^-25/(tau - 1/2);
-#   this margin keeps that under 1 % (clinical runs have tau - 1/2 >= ~5e-4).
-FLOAT32_TAU_MARGIN_MIN = 100 * 2.0**-25  # ~3e-6
-# - the density carries round-off of order 1e-7 (a few ulps at rho = 1). Measured on a steady tube
-#   (float32 vs float64): the pressure error is 0.1 % of the dynamic pressure u_lu^2/2 at u_lu = 1e-2,
-#   15 % at 1e-3 and 16x it at 1e-4; below this speed the pressures are round-off.
-FLOAT32_U_LU_MIN = 1e-3
 
 
 def _check_real(name: str, value, ok=lambda v: True, expected: str = "a finite number") -> None:
@@ -91,7 +83,7 @@ class Numerics:
         Population storage. ``float16`` / ``bfloat16`` store 16-bit shifted populations (f - w)
         with float32 arithmetic (CPU and CUDA, the same encoding): half the memory traffic,
         accuracy measured in docs/validation.md. All but float64 refuse tau - 1/2 < 3e-6 or a peak
-        lattice speed < 1e-3, which float32 round-off cannot resolve (FLOAT32_* in this module).
+        lattice speed < 1e-3, which float32 round-off cannot resolve (units.FLOAT32_*).
     u_lu_max : float
         Target peak lattice speed that sets the time step (Mach = u_lu/0.577).
     tau : float, optional
@@ -240,8 +232,8 @@ class Simulation:
         nu = self.viscosity_pa_s / self.density_kg_m3
         self.units: LatticeUnits = choose_lattice_units(
             d.spacing_m, nu, self.density_kg_m3, self.u_max_m_s, self.numerics.u_lu_max, self.numerics.tau)
-        check_stability(self.units, nu, self.u_max_m_s, self.numerics.les)
-        self._check_float32_resolution(nu)
+        check_stability(self.units, nu, self.u_max_m_s, self.numerics.les,
+                        precision=self.numerics.precision, tau_given=self.numerics.tau is not None)
         # Natural (k-fastest) cell order: neighbours along k are consecutive, which made the CPU's
         # odd AA sweep 3x faster than Morton order (benchmarks/RESULTS.md).
         self.lattice = _core.Lattice(d.cell_type, np.asarray(d.wall_links), np.asarray(d.wall_q, float),
@@ -267,24 +259,6 @@ class Simulation:
             self.numerics.wall == "bouzidi", self.numerics.precision, carreau, self.numerics.check_interval,
             self.collision == "regularized")
         self._ijk = None
-
-    def _check_float32_resolution(self, nu):
-        """Refuse tau / lattice speeds that float32 arithmetic cannot resolve (see FLOAT32_* above)."""
-        prec = self.numerics.precision
-        if prec == "float64":
-            return
-        tau, u_lu = self.units.tau(nu), self.units.velocity_to_lu(self.u_max_m_s)
-        fix = ("raise numerics.tau" if self.numerics.tau is not None else "raise numerics.u_lu_max")
-        if tau - 0.5 < FLOAT32_TAU_MARGIN_MIN:
-            raise StabilityError(
-                f"tau - 1/2 = {tau - 0.5:.3g} is below {FLOAT32_TAU_MARGIN_MIN:.2g}: {prec} arithmetic "
-                f"rounds tau near 1/2 to ~6e-8, so the viscosity would be off by more than 1 %; "
-                f"{fix} or use precision 'float64'")
-        if u_lu < FLOAT32_U_LU_MIN:
-            raise StabilityError(
-                f"peak lattice speed {u_lu:.3g} (u_max_m_s = {self.u_max_m_s:g}, tau = {tau:.7g}) is below "
-                f"{FLOAT32_U_LU_MIN:g}: {prec} density round-off would swamp the pressures; "
-                f"{fix} or use precision 'float64'")
 
     # -- geometry -----------------------------------------------------------------------------
     def _check_ports(self):
