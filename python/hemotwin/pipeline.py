@@ -818,6 +818,27 @@ def _speed_warnings(run: dict, label: str) -> list:
             f"with physiology.peak_velocity = \"{1.2 * u:.1f} m/s\""]
 
 
+# omega x the lattice sound wave's crossing time (solver.runner.acoustic_length) above which a
+# pulsatile run's pressure amplitude varies by ~8 % or more along the model from the lattice's
+# compressibility alone (Womersley pipe: 4 % at 0.29, 9 % at 0.42; docs/validation.md 1)
+ACOUSTIC_LENGTH_WARN = 0.4
+
+
+def _acoustic_warnings(run: dict, label: str, u_lu_max: float) -> list:
+    """A pulsatile run whose lattice sound speed is slow against the cycle and the model's size."""
+    a = run.get("acoustic_length")
+    if run.get("mode") != "pulsatile" or a is None or a <= ACOUSTIC_LENGTH_WARN:
+        return []
+    share = a / (2 * math.pi)
+    target = 0.3
+    return [f"{label} flow: the lattice fluid's sound speed is {run['lattice_sound_speed_m_s']:.1f} m/s "
+            f"(set by the time step, not by blood or the wall), so a pressure wave takes {share:.0%} of "
+            f"the cycle to cross the model (acoustic length {a:.2f}): pressure and flow amplitudes vary "
+            f"along it by ~{a * a / 2:.0%} that a rigid-wall model should not have; numerics.u_lu_max = "
+            f"{u_lu_max * target / a:.3g} (now {u_lu_max:g}) brings it to {target} at "
+            f"{a / target:.1f}x the steps"]
+
+
 def _convergence_warnings(run: dict, label: str) -> list:
     """Why a steady run ended unconverged, and what to do (solver.runner._steady_diagnosis)."""
     c = run.get("convergence")
@@ -1094,6 +1115,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         "segmentation": {"message": seg_msg, "n_voxels": int(np.count_nonzero(mask))},
         "warnings": (_resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm)
                      + _speed_warnings(pre["run"], "pre-treatment")
+                     + _acoustic_warnings(pre["run"], "pre-treatment", case.numerics.u_lu_max)
                      + _convergence_warnings(pre["run"], "pre-treatment")
                      + _pd_pa_warnings(pre["lesions"], "pre-treatment") + _unused_key_warnings(case)),
     }
@@ -1145,6 +1167,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}
         results["warnings"] += (_speed_warnings(post["run"], "post-treatment")
+                                + _acoustic_warnings(post["run"], "post-treatment", case.numerics.u_lu_max)
                                 + _convergence_warnings(post["run"], "post-treatment")
                                 + _pd_pa_warnings(post["lesions"], "post-treatment"))
         if not post["run"]["converged"] and results["status"] == "ok":

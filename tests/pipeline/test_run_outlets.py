@@ -111,6 +111,27 @@ def _pulsatile_runner(dom, ckpt, interval, fail_at=None):
     return r
 
 
+def test_pulsatile_run_reports_its_lattice_sound_speed_and_acoustic_length():
+    from hemotwin.pipeline import _acoustic_warnings
+
+    dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
+    r = _pulsatile_runner(dom, None, 0)
+    info = r.run().info
+    c_s = 0.25e-3 / r.dt / math.sqrt(3)
+    assert info["lattice_sound_speed_m_s"] == pytest.approx(c_s)
+    # omega x one crossing of the path the runner's windows use (two largest extents, in m)
+    extents = sorted(dom.cell_type.shape)[-2:]
+    crossing_s = sum(extents) * 0.25e-3 / c_s
+    assert info["acoustic_length"] == pytest.approx(2 * math.pi / (r.period_steps * r.dt) * crossing_s)
+
+    (w,) = _acoustic_warnings({"mode": "pulsatile", "acoustic_length": 0.6, "lattice_sound_speed_m_s": 7.5},
+                              "pre-treatment", 0.1)
+    assert "7.5 m/s" in w and "numerics.u_lu_max = 0.05 " in w and "2.0x the steps" in w
+    assert _acoustic_warnings({"mode": "pulsatile", "acoustic_length": 0.3, "lattice_sound_speed_m_s": 7.5},
+                              "pre-treatment", 0.1) == []
+    assert _acoustic_warnings({"mode": "steady"}, "pre-treatment", 0.1) == []
+
+
 def test_resume_is_bit_identical(tmp_path):
     dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
     full = _pulsatile_runner(dom, None, 0).run()
