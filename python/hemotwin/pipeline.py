@@ -744,7 +744,8 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
         "centerline": {"port": shown, "arclength_mm": s, "diameter_mm": 2.0 * r,
                        "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
-        "run": {**res.summary(), **_peak_speed(flow)}, "_wall": wall, "_lesion_objs": found,
+        "run": {**res.summary(), **_peak_speed(flow), **_acoustic_length_of_run(res.summary(), cl)},
+        "_wall": wall, "_lesion_objs": found,
     }
 
 
@@ -818,9 +819,31 @@ def _speed_warnings(run: dict, label: str) -> list:
             f"with physiology.peak_velocity = \"{1.2 * u:.1f} m/s\""]
 
 
-# omega x the lattice sound wave's crossing time (solver.runner.acoustic_length) above which a
-# pulsatile run's pressure amplitude varies by ~8 % or more along the model from the lattice's
-# compressibility alone (Womersley pipe: 4 % at 0.29, 9 % at 0.42; docs/validation.md 1)
+def acoustic_length(path_m: float, period_s: float, sound_speed_m_s: float) -> float:
+    """omega x the time a lattice sound wave takes along ``path_m``. The lattice fluid is
+    compressible with the sound speed dx / (sqrt(3) dt), so a pulsatile drive reaches the far end
+    late and its amplitude varies along the path by ~ acoustic_length^2 / 2 (Womersley pipe,
+    docs/validation.md 1: 4 % at 0.29, 9 % at 0.42, 19 % at 0.61). A rigid-wall model means 0."""
+    return 2.0 * math.pi / period_s * path_m / sound_speed_m_s
+
+
+def _acoustic_length_of_run(run: dict, cl) -> dict:
+    """The run's acoustic length over its longest inlet-to-outlet centerline path (pulsatile)."""
+    if run.get("mode") != "pulsatile" or not run.get("lattice_sound_speed_m_s"):
+        return {}
+    from .analysis.lesions import centerline_paths
+
+    paths, pts = centerline_paths(cl), np.asarray(cl.points, float)
+    lengths = [float(np.sum(np.linalg.norm(np.diff(pts[idx], axis=0), axis=1))) for idx in paths.values()]
+    if not lengths:
+        return {}
+    path_mm = max(lengths)
+    return {"acoustic_path_mm": path_mm,
+            "acoustic_length": acoustic_length(path_mm * 1e-3, run["period_s"], run["lattice_sound_speed_m_s"])}
+
+
+# acoustic length above which a pulsatile run's amplitudes vary by ~8 % or more along the model
+# from the lattice's compressibility alone (Womersley pipe: 4 % at 0.29, 9 % at 0.42)
 ACOUSTIC_LENGTH_WARN = 0.4
 
 
@@ -829,14 +852,14 @@ def _acoustic_warnings(run: dict, label: str, u_lu_max: float) -> list:
     a = run.get("acoustic_length")
     if run.get("mode") != "pulsatile" or a is None or a <= ACOUSTIC_LENGTH_WARN:
         return []
-    share = a / (2 * math.pi)
     target = 0.3
-    return [f"{label} flow: the lattice fluid's sound speed is {run['lattice_sound_speed_m_s']:.1f} m/s "
-            f"(set by the time step, not by blood or the wall), so a pressure wave takes {share:.0%} of "
-            f"the cycle to cross the model (acoustic length {a:.2f}): pressure and flow amplitudes vary "
-            f"along it by ~{a * a / 2:.0%} that a rigid-wall model should not have; numerics.u_lu_max = "
-            f"{u_lu_max * target / a:.3g} (now {u_lu_max:g}) brings it to {target} at "
-            f"{a / target:.1f}x the steps"]
+    return [f"{label} flow: the lattice fluid's sound speed is {run['lattice_sound_speed_m_s']:.3g} m/s "
+            f"(set by the time step, not by blood or the wall), so a pressure wave takes "
+            f"{a / (2 * math.pi):.0%} of the cycle along the {run['acoustic_path_mm']:.0f} mm path "
+            f"(acoustic length {a:.2f}): pressure and flow amplitudes vary along it by "
+            f"{f'~{a * a / 2:.0%}' if a < 1 else 'as much as the amplitudes themselves'} "
+            f"and lag, which a rigid-wall model should not have; numerics.u_lu_max = {u_lu_max * target / a:.3g} "
+            f"(now {u_lu_max:g}) brings it to {target} at {a / target:.1f}x the steps"]
 
 
 def _convergence_warnings(run: dict, label: str) -> list:

@@ -112,23 +112,32 @@ def _pulsatile_runner(dom, ckpt, interval, fail_at=None):
 
 
 def test_pulsatile_run_reports_its_lattice_sound_speed_and_acoustic_length():
-    from hemotwin.pipeline import _acoustic_warnings
+    import pyvista as pv
+    from hemotwin.pipeline import _acoustic_length_of_run, _acoustic_warnings, acoustic_length
 
     dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
     r = _pulsatile_runner(dom, None, 0)
-    info = r.run().info
+    run = r.run().summary()
     c_s = 0.25e-3 / r.dt / math.sqrt(3)
-    assert info["lattice_sound_speed_m_s"] == pytest.approx(c_s)
-    # omega x one crossing of the path the runner's windows use (two largest extents, in m)
-    extents = sorted(dom.cell_type.shape)[-2:]
-    crossing_s = sum(extents) * 0.25e-3 / c_s
-    assert info["acoustic_length"] == pytest.approx(2 * math.pi / (r.period_steps * r.dt) * crossing_s)
+    assert run["lattice_sound_speed_m_s"] == pytest.approx(c_s)
+    assert run["period_s"] == pytest.approx(r.period_steps * r.dt)
+    # a centerline tree: 10 mm of trunk, then 20 mm on to outlet_1 and a 12 mm branch to outlet_2
+    trunk = np.array([[0, 0, z] for z in np.linspace(0, 10, 11)], float)
+    on = np.array([[0, 0, z] for z in np.linspace(10, 30, 21)], float)
+    side = np.array([[x, 0, 10.0] for x in np.linspace(0, 12, 13)], float)
+    line = pv.PolyData(np.vstack([trunk, on, side]))
+    line.point_data["branch_id"] = np.r_[np.zeros(11, int), np.ones(21, int), np.full(13, 2)]
+    line.field_data["branch_parent"] = np.array([-1, 0, 0])
+    line.field_data["branch_port"] = np.array(["-", "outlet_1", "outlet_2"])
+    got = _acoustic_length_of_run(run, line)
+    assert got["acoustic_path_mm"] == pytest.approx(30.0)
+    assert got["acoustic_length"] == pytest.approx(acoustic_length(0.030, run["period_s"], c_s))
+    assert acoustic_length(1.0, 2 * math.pi, 1.0) == pytest.approx(1.0)
 
-    (w,) = _acoustic_warnings({"mode": "pulsatile", "acoustic_length": 0.6, "lattice_sound_speed_m_s": 7.5},
-                              "pre-treatment", 0.1)
-    assert "7.5 m/s" in w and "numerics.u_lu_max = 0.05 " in w and "2.0x the steps" in w
-    assert _acoustic_warnings({"mode": "pulsatile", "acoustic_length": 0.3, "lattice_sound_speed_m_s": 7.5},
-                              "pre-treatment", 0.1) == []
+    w = {"mode": "pulsatile", "acoustic_length": 0.6, "lattice_sound_speed_m_s": 7.5, "acoustic_path_mm": 310}
+    (msg,) = _acoustic_warnings(w, "pre-treatment", 0.1)
+    assert "7.5 m/s" in msg and "310 mm" in msg and "numerics.u_lu_max = 0.05 " in msg and "2.0x the steps" in msg
+    assert _acoustic_warnings({**w, "acoustic_length": 0.3}, "pre-treatment", 0.1) == []
     assert _acoustic_warnings({"mode": "steady"}, "pre-treatment", 0.1) == []
 
 

@@ -109,16 +109,6 @@ def acoustic_round_trip_steps(shape) -> float:
     return 2.0 * float(sum(extents[-2:])) / math.sqrt(CS2)
 
 
-def acoustic_length(shape, period_steps: int) -> float:
-    """omega T_cross: the cycle's angular frequency times the time a lattice sound wave takes to
-    cross the model once (half of ``acoustic_round_trip_steps``). The lattice fluid is compressible
-    with the sound speed sqrt(CS2) dx / dt, so a pulsatile drive reaches the far end late and its
-    amplitude varies along the model by ~ acoustic_length^2 / 2 end to end (Womersley pipe:
-    4 % at 0.29, 9 % at 0.42, 19 % at 0.61; docs/validation.md 1). A rigid-wall model means 0.
-    """
-    return math.pi * acoustic_round_trip_steps(shape) / float(period_steps)
-
-
 class FlowRunner:
     """Drive a Simulation with an inflow and 0D outlets.
 
@@ -585,8 +575,9 @@ class FlowRunner:
             mq, mp = Q[last].mean(0), P[last].mean(0)
             pmin, pmax = P[last].min(0), P[last].max(0)
             info["period_steps"] = ps
+            info["period_s"] = ps * self.dt
+            # the lattice fluid is compressible: pressure waves cross the model at this speed
             info["lattice_sound_speed_m_s"] = math.sqrt(CS2) * self.sim.units.dx_m / self.dt
-            info["acoustic_length"] = acoustic_length(self.sim.domain.cell_type.shape, ps)
             info["samples"] = s["n_samples"]
             converged = True
             if self.cycles >= 2 and prev.any():
