@@ -69,3 +69,19 @@ def test_station_metrics_vv20():
     assert r["within"] is True and "u_input" in r["not_estimated"]  # 0.09 <= 2 * 0.05
     assert rows[1]["u_val"] == pytest.approx(0.1) and "u_num" in rows[1]["not_estimated"]
     assert metrics.global_error([1.1, 2.0], [1.0, 2.0]) == pytest.approx(0.05)
+
+
+def test_radial_cut_error_over_both_diameters():
+    # experiment: a parabola on the 81-point grid; simulation: 10 % faster on x and y diameters
+    # sampled elsewhere (cell centres), so E = 0.1 up to interpolation
+    r_grid = np.linspace(-6e-3, 6e-3, 81)
+    exp = {"0.016": {"r_m": r_grid.tolist(), "mean": (1 - (r_grid / 6e-3) ** 2).tolist()}}
+    cells = np.linspace(-5.9e-3, 5.9e-3, 48)
+    u = 1.1 * (1 - (cells / 6e-3) ** 2)
+    sim = {"0.016": {"r_m": np.r_[cells, cells].tolist(), "u_axial_m_s": np.r_[u, u].tolist()},
+           "0.08": {"r_m": cells.tolist(), "u_axial_m_s": u.tolist()}}  # no data there: skipped
+    res = metrics.radial_cut_error(sim, exp)
+    assert res["value"] == pytest.approx(0.1, abs=2e-3)
+    assert list(res["per_station"]) == ["0.016"]
+    # only points inside the simulated lumen (|r| <= 5.9 mm) and where D != 0 count
+    assert res["n_points"] == int(np.sum(np.abs(r_grid) <= 5.9e-3))

@@ -89,5 +89,40 @@ def global_error(s_values, d_values) -> float:
     return float(np.mean(np.abs(d[ok] - s[ok]) / np.abs(d[ok]))) if ok.any() else math.nan
 
 
+def radial_cut_error(sim_profiles: dict, exp_profiles: dict) -> dict:
+    """Stewart et al. (2012)'s E over the axial velocity of the radial cuts, as we read it:
+    (1/n) sum |D - S| / |D| over every point of every station's cut where the experimental mean
+    D exists and is not zero, S interpolated there from the simulated x and y diameters (their
+    mean). Returns the global value, the per-station values and the point count.
+
+    ``sim_profiles``: {station: {"r_m": [...], "u_axial_m_s": [...]}} (the x line's points then
+    the y line's, each ordered, signed positions); ``exp_profiles``: {station: profile_stats(...)}.
+    Stewart's own point set (the PIV points each group was scored on) is not in the data files, so
+    the figure is comparable with the round robin's in kind, not to the digit.
+    """
+    per_station, terms = {}, []
+    for key, sim in sim_profiles.items():
+        exp = exp_profiles.get(key)
+        if not exp:
+            continue
+        r = np.asarray(sim["r_m"], float)
+        u = np.asarray(sim["u_axial_m_s"], float)
+        # the two diameters: r increases along each, so the split is where it drops back
+        cut = int(np.argmax(np.diff(r) < 0)) + 1 if np.any(np.diff(r) < 0) else len(r)
+        lines = [(r[:cut], u[:cut]), (r[cut:], u[cut:])]
+        lines = [ln for ln in lines if len(ln[0]) >= 2]
+        r_e, d = np.asarray(exp["r_m"], float), np.asarray(exp["mean"], float)
+        reach = min(min(abs(ln[0][0]), abs(ln[0][-1])) for ln in lines) if lines else 0.0
+        ok = np.isfinite(d) & (d != 0) & (np.abs(r_e) <= reach)
+        if not ok.any():
+            continue
+        s_at = np.mean([np.interp(r_e[ok], ln[0], ln[1]) for ln in lines], axis=0)
+        e = np.abs(d[ok] - s_at) / np.abs(d[ok])
+        per_station[key] = float(np.mean(e))
+        terms.extend(e.tolist())
+    return {"value": float(np.mean(terms)) if terms else math.nan, "per_station": per_station,
+            "n_points": len(terms)}
+
+
 def _nn(v):
     return None if v is None or not math.isfinite(v) else float(v)

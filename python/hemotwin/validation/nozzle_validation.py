@@ -162,6 +162,9 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
     p0 = float(np.interp(0.0, pz, pp))
     p_norm = (pp - p0) / q
     exp_p = fda_data.pressure_stats(datasets) if datasets else None
+    exp_prof = ({s: fda_data.profile_stats(datasets, float(s)) for s in fine["profiles"]}
+                if datasets else {})
+    radial = metrics.radial_cut_error(fine["profiles"], exp_prof) if exp_prof else None
     result = {
         "benchmark": "FDA nozzle (Round Robin #1), Hariharan et al. 2011; Stewart et al. 2012",
         "re_throat": re, "orientation": orientation, "frame": FRAME[orientation],
@@ -183,6 +186,11 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
         },
         "stations": per_station,
         "global_error_Eg": eg,
+        "global_error_Eg_scope": "centreline stations only (not comparable with Stewart 2012's table)",
+        "radial_cut_error_Eg": None if radial is None else {
+            **radial, "definition": ("Stewart 2012's E = mean |D - S| / |D| over the axial velocity of "
+                                     "the radial cuts, at the experimental mean's 81-point grid where "
+                                     "D != 0 (our reading; Stewart's own point set is not in the data)")},
         "n_within": sum(1 for s in per_station if s.get("within")),
         "n_compared": sum(1 for s in per_station if s.get("within") is not None),
         "gci": gci_rows,
@@ -200,10 +208,6 @@ def validate_fda_nozzle(out_dir, re: int = 500, orientation: str = "sudden-expan
              for r in runs[:-1]}
     plots.plot_centerline(out_dir / "centerline_velocity.png", fine["centerline"]["z_m"],
                           fine["centerline"]["u_m_s"], exp_cl, title, extra)
-    exp_prof = {}
-    for s in fine["profiles"]:
-        if datasets:
-            exp_prof[s] = fda_data.profile_stats(datasets, float(s))
     plots.plot_profiles(out_dir / "radial_profiles.png", fine["profiles"], exp_prof, title)
     plots.plot_pressure(out_dir / "pressure.png", pz, p_norm, exp_p, title)
     return result
