@@ -49,6 +49,7 @@ def test_report_sections_schema_and_html(case_file, tmp_path, monkeypatch):
     jsonschema.validate(data, cred.SCHEMA)
     assert data["model_risk"]["risk"] == "high"  # medium influence x high consequence
     assert data["code_verification"]["pass"] is True
+    assert {c["case"] for c in data["code_verification"]["cases"]} >= {"poiseuille", "womersley"}
     assert data["validation"]["summary"]["n_within"] == 9
     assert data["calculation_verification"]["status"].startswith("GCI")
     assert data["sensitivity"]["status"].startswith("not available")

@@ -217,7 +217,8 @@ def study_case(study: dict, case_path: Path, sha256: str, name: str) -> dict:
 
 
 def code_verification_quick(threads=None) -> dict:
-    """Low-resolution code verification (seconds): Poiseuille, mass conservation, rotation."""
+    """Low-resolution code verification (seconds): Poiseuille, Womersley (the time-dependent
+    case a pulsatile run rests on), mass conservation, rotation."""
     from .. import verification, verification_extra
 
     cases = []
@@ -225,6 +226,10 @@ def code_verification_quick(threads=None) -> dict:
     cases.append({"case": "poiseuille", "resolution": 8, "errors": r.errors,
                   "pass": bool(r.errors["velocity_l2"] < 0.1 and r.errors["mass_imbalance"] < 1e-3),
                   "criterion": "velocity L2 < 10 % at 8 cells across, mass imbalance < 1e-3"})
+    w = verification.womersley(14, threads=threads)  # 7.2 % at 14 cells, second order (docs/validation.md 1)
+    cases.append({"case": "womersley", "resolution": 14, "errors": w.errors,
+                  "pass": bool(w.errors["velocity_l2"] < 0.1),
+                  "criterion": "velocity L2 < 10 % at 14 cells across (alpha 5, Re 24)"})
     cases.append(verification_extra.mass_conservation(8, threads=threads))
     cases.append(verification_extra.rotation_invariance(6, threads=threads))
     return {"status": "run (quick, low resolution)", "source": "hemotwin.verification(_extra)",
