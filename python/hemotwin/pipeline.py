@@ -551,7 +551,7 @@ def _lesion_jet_share_per_m2(case: Case, cl, ports, lesions) -> float:
 
 
 def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress,
-                surf=None, u_max=None, jet_share_per_m2=0.0):
+                surf=None, u_max=None, jet_share_per_m2=0.0, centerline=None):
     from .solver.outlets import default_outlets
     from .solver.runner import FlowRunner, FlowSetup
     from .solver.simulation import CarreauYasuda, Numerics, Simulation
@@ -599,17 +599,13 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     setup = FlowSetup(inlet.name, wave, ph.inflow.profile, models, pressure_offset_pa=offset,
                       ramp_s=ph.inflow.ramp, viscosity_m2_s=nu)
     ckpt = out.file(f"checkpoints/{label}.npz") if run.checkpoint_interval else None
-    on_sample = None
-    if run.mode == "pulsatile" and surf is not None:
-        from .analysis import hemodynamics as hd
+    probes = None
+    if run.mode == "pulsatile":
+        from .analysis.cycle_probes import CycleProbes
 
-        # WSS vectors on the imaged wall at every sample of the last cycle -> TAWSS, OSI, ...
-        op = hd.surface_wss_operator(surf, sim.cell_centers_m, dom.spacing_m)
-
-        def wall_shear_at_sample(s, t):
-            return op.wss(s.fields()["stress_pa"])
-
-        on_sample = wall_shear_at_sample
+        # wall shear vectors (TAWSS, OSI, ...), centerline pressures (peak-to-peak gradients) and
+        # the fastest cell (systole's Mach check) at every sample of the last cycle
+        probes = CycleProbes(sim.cell_centers_m, dom.spacing_m, offset, surface=surf, centerline=centerline)
     runner = FlowRunner(sim, setup, run.mode, tolerance=run.steady_tolerance,
                         max_time_s=run.max_time, min_time_s=run.min_time, window_s=run.window,
                         cycles=run.cycles, samples_per_cycle=run.samples_per_cycle,
@@ -617,15 +613,16 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
                         coupling_interval=ol.coupling_interval, checkpoint_path=ckpt,
                         checkpoint_interval=run.checkpoint_interval,
                         progress=progress and run.progress, label=f"flow ({label})",
-                        on_sample=on_sample)
+                        on_sample=(lambda s, t: probes.record(s)) if probes else None)
     res = runner.run(resume=resume)
-    cycle = None
+    cycle, sampled = None, {}
     if res.samples:
         from .analysis import hemodynamics as hd
 
-        series = np.stack(res.samples)
-        cycle = hd.cycle_metrics(series, wave.period_s / len(series))
-        cycle = {k: np.asarray(v) for k, v in cycle.items()}
+        sampled = probes.split(np.stack(res.samples))
+        if sampled["wss"] is not None:
+            cycle = hd.cycle_metrics(sampled["wss"], wave.period_s / len(res.samples))
+            cycle = {k: np.asarray(v) for k, v in cycle.items()}
     fields = res.mean_fields if res.mean_fields is not None else sim.fields()
     if res.mean_fields is None:
         fields = {**fields, "pressure_pa": fields["pressure_pa"] + offset}
@@ -639,6 +636,10 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
                         "flow_fraction": getattr(m, "flow_fraction", None)} for n, m in models.items()},
         "pressure_offset_pa": offset, "shape": dom.shape, "spacing_m": dom.spacing_m, "cycle": cycle,
         "origin_m": np.asarray(dom.origin_m).tolist(),
+        # per sample of the last cycle (pulsatile): centerline pressures by path, fastest cell
+        "centerline_pressure_series": sampled.get("centerline_pressure_pa"),
+        "sample_peak_speed": ({"m_s": sampled["peak_speed_m_s"], "cell": sampled["peak_cell"]}
+                              if sampled else None),
     }
 
 
@@ -684,19 +685,24 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
             "target_flow_fraction": flow["outlets"].get(p.name, {}).get("flow_fraction"),
         })
     paths = {}
+    sampled = flow.get("centerline_pressure_series") or {}
 
-    def path(port):  # points, abscissa, radius and pressure along the path to a port, once each
+    def path(port):
+        """Points, abscissa, radius, mean pressure along the path to a port, and the pressure the
+        gradients are taken from: per sample of the last cycle (T, n) in a pulsatile run."""
         if port not in paths:
             pts, s, r = _centerline_path(cl, port)
-            paths[port] = (pts, s, r, hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx))
+            p_mean = hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx)
+            p_time = sampled.get(port)
+            paths[port] = (pts, s, r, p_mean, p_mean if p_time is None else np.asarray(p_time, float))
         return paths[port]
 
     lesions = []
     for i, les in enumerate(found):
         ld = les.to_dict() if hasattr(les, "to_dict") else dict(vars(les))
         port = ld.get("path_port") or main_port
-        _, s, r, p_cl = path(port)
-        g = hd.translesional_gradient(s, p_cl, (ld["start_mm"], ld["end_mm"]))
+        _, s, r, p_cl, p_time = path(port)
+        g = hd.translesional_gradient(s, p_time, (ld["start_mm"], ld["end_mm"]))
         pr = hd.pd_pa(s, p_cl, (ld["start_mm"], ld["end_mm"]))
         row = {k: (float(v) if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
                    else v) for k, v in ld.items()}
@@ -716,13 +722,14 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
                     "lattice_cells_across_mld": row["mld_mm"] / (dx * 1e3)})
         lesions.append(row)
     shown = lesions[0]["path_port"] if lesions else main_port
-    pts, s, r, p_cl = path(shown)
+    pts, s, r, p_cl, _ = path(shown)
     wss_stats, wall = {}, None
     try:
         wall = hd.surface_wss(surf, fields, centers, dx)
         wall = hd.surface_pressure(wall, fields, centers)
         areas = hd.point_areas(wall)
         wss_stats = hd.wss_statistics(np.asarray(wall.point_data["wss_magnitude_pa"]), areas)
+        wss_stats["basis"] = "|WSS| of the written field (steady: final, or the last window's mean)"
         cyc = flow.get("cycle")
         if cyc is not None:
             wall_pts = hd._wall_point_mask(surf)
@@ -731,6 +738,10 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
                 arr[wall_pts] = cyc[k]
                 wall.point_data[k] = arr
             wss_stats["tawss"] = hd.wss_statistics(wall.point_data["tawss_pa"], areas)
+            # the headline is TAWSS, the cycle's mean |WSS| that low-WSS thresholds are set on; the
+            # cycle-mean field's |mean WSS| understates it where the shear reverses
+            wss_stats["of_cycle_mean_field"] = {k: v for k, v in wss_stats.items() if k != "tawss"}
+            wss_stats.update({**wss_stats["tawss"], "basis": "tawss (time-averaged |WSS| over the last cycle)"})
             osi = wall.point_data["osi"]
             ok = np.isfinite(osi)
             wss_stats["osi_mean"] = float(np.sum(osi[ok] * areas[ok]) / np.sum(areas[ok]))
@@ -791,18 +802,26 @@ def _pd_pa_warnings(lesions, label: str) -> list:
 
 
 def _peak_speed(flow) -> dict:
-    """The fastest cell of the written velocity field (the final one of a steady run, the
-    cycle mean of a pulsatile one), in m/s and lattice units, and where it is (mm)."""
-    u = np.linalg.norm(np.asarray(flow["fields"]["velocity_m_s"], float), axis=1)
-    if not u.size or not np.isfinite(u).any():
-        return {}
+    """The fastest cell, in m/s and lattice units, and where it is (mm): of the written velocity
+    field in a steady run; over the samples of the last cycle in a pulsatile one (systole's jet,
+    which the cycle-mean field would understate)."""
+    sampled = flow.get("sample_peak_speed")
+    if sampled is not None and len(sampled["m_s"]):
+        j = int(np.argmax(sampled["m_s"]))
+        speed, k = float(sampled["m_s"][j]), int(sampled["cell"][j])
+        where = "fastest cell over the last cycle's samples"
+    else:
+        u = np.linalg.norm(np.asarray(flow["fields"]["velocity_m_s"], float), axis=1)
+        if not u.size or not np.isfinite(u).any():
+            return {}
+        k = int(np.nanargmax(u))
+        speed, where = float(u[k]), "fastest cell of the written field"
     from .units import LatticeUnits
 
-    k = int(np.nanargmax(u))
     lattice = LatticeUnits(dx_m=flow["spacing_m"], dt_s=flow["describe"]["dt_s"], rho_kg_m3=1.0)
-    return {"peak_speed_m_s": float(u[k]), "peak_lattice_speed": float(lattice.velocity_to_lu(u[k])),
+    return {"peak_speed_m_s": speed, "peak_lattice_speed": float(lattice.velocity_to_lu(speed)),
             "peak_speed_at_mm": (np.asarray(flow["cell_centers_m"][k], float) * 1e3).tolist(),
-            "expected_peak_speed_m_s": flow["describe"]["u_max_m_s"]}
+            "peak_speed_of": where, "expected_peak_speed_m_s": flow["describe"]["u_max_m_s"]}
 
 
 def _speed_warnings(run: dict, label: str) -> list:
@@ -860,6 +879,38 @@ def _acoustic_warnings(run: dict, label: str, u_lu_max: float) -> list:
             f"{f'~{a * a / 2:.0%}' if a < 1 else 'as much as the amplitudes themselves'} "
             f"and lag, which a rigid-wall model should not have; numerics.u_lu_max = {u_lu_max * target / a:.3g} "
             f"(now {u_lu_max:g}) brings it to {target} at {a / target:.1f}x the steps"]
+
+
+def _periodicity_warnings(run: dict, label: str, outlets: dict, period_s: float) -> list:
+    """Why a pulsatile run is not periodic, and how many cycles its outlets need."""
+    if run.get("mode") != "pulsatile" or run.get("converged"):
+        return []
+    taus = [o["time_constant_s"] for o in outlets.values() if o.get("time_constant_s")]
+    # a Windkessel settles over ~3 R_d C (e^-3 = 5 % of its start-up offset left)
+    need = max([run.get("cycles", 1) + 1] + [math.ceil(3 * t / period_s) + 1 for t in taus])
+    why = (f"; its RCR outlets settle over ~3 R_d C = {3 * max(taus):.2g} s" if taus else "")
+    if run.get("status") == "periodicity_not_checked":
+        return [f"{label} flow ran {run.get('cycles', 1)} cycle: the results are that cycle's, which "
+                f"carries the start-up transient, and their periodicity is not checked; run.cycles = "
+                f"{need} or more{why}"]
+    err, tol = run.get("periodicity_error"), run.get("periodicity_tolerance")
+    return [f"{label} flow is not periodic after {run.get('cycles')} cycles: the last two cycles' mean "
+            f"port flows or pressures differ by {100 * err:.2g} % (tolerance {100 * tol:.2g} %){why}; "
+            f"raise run.cycles (e.g. {need})"]
+
+
+def _resistance_outlet_warnings(run: dict, label: str, outlets: dict, port_rows: list) -> list:
+    """Pure resistance outlets in a pulsatile run: their pressure follows R q(t) with no arterial
+    compliance, so the pulse pressure is the flow's swing times R (the audit's iliac case: 49-226 mmHg)."""
+    names = sorted(n for n, o in outlets.items() if o.get("model") == "resistance")
+    if run.get("mode") != "pulsatile" or not names:
+        return []
+    swing = max((r["max_pressure_mmhg"] - r["min_pressure_mmhg"] for r in port_rows if r["name"] in names),
+                default=float("nan"))
+    return [f"{label} flow: outlet(s) {', '.join(names)} are pure resistances: in a pulsatile run their "
+            f"pressure follows R x flow at every instant (pulse pressure up to {swing:.0f} mmHg here) with "
+            "no arterial compliance to damp it; physiology.outlets.model = \"rcr\" gives physiological "
+            "pressure waveforms (the mean gradients are less affected than the peaks)"]
 
 
 def _convergence_warnings(run: dict, label: str) -> list:
@@ -1128,7 +1179,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                     "num": raw.get("numerics"), "device": device, "jets": jets, "inputs": flow_inputs})
     flow_pre = cache.get("flow_pre", k_flow, lambda: _stage_flow(
         case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, surf,
-        jet_share_per_m2=jets))
+        jet_share_per_m2=jets, centerline=cl))
     pre = _analyze(case, flow_pre, ports, surf, cl, main_port, found)
     results = {
         "schema_version": "1.0", "case": case.case.name, "status": "ok",
@@ -1140,6 +1191,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                      + _speed_warnings(pre["run"], "pre-treatment")
                      + _acoustic_warnings(pre["run"], "pre-treatment", case.numerics.u_lu_max)
                      + _convergence_warnings(pre["run"], "pre-treatment")
+                     + _periodicity_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], case.physiology.period_s)
+                     + _resistance_outlet_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], pre["ports"])
                      + _pd_pa_warnings(pre["lesions"], "pre-treatment") + _unused_key_warnings(case)),
     }
     if not pre["run"]["converged"]:
@@ -1185,13 +1238,15 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                          "inputs": flow_inputs})
         flow_post = cache.get("flow_post", k_flow2, lambda: _stage_flow(
             case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, surf2,
-            u_max=u_pre))
+            u_max=u_pre, centerline=cl2))
         post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesion_objs, treated=True)
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
                            "conservation": post["conservation"], "run": post["run"]}
         results["warnings"] += (_speed_warnings(post["run"], "post-treatment")
                                 + _acoustic_warnings(post["run"], "post-treatment", case.numerics.u_lu_max)
                                 + _convergence_warnings(post["run"], "post-treatment")
+                                + _periodicity_warnings(post["run"], "post-treatment", flow_post["outlets"],
+                                                        case.physiology.period_s)
                                 + _pd_pa_warnings(post["lesions"], "post-treatment"))
         if not post["run"]["converged"] and results["status"] == "ok":
             results["status"] = "not_converged"

@@ -141,6 +141,15 @@ def test_pulsatile_run_reports_its_lattice_sound_speed_and_acoustic_length():
     assert _acoustic_warnings({"mode": "steady"}, "pre-treatment", 0.1) == []
 
 
+def test_one_cycle_is_not_called_periodic():
+    dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
+    r = _pulsatile_runner(dom, None, 0)
+    r.cycles = 1
+    res = r.run()
+    assert res.converged is False and res.status == "periodicity_not_checked"
+    assert res.info["cycles"] == 1 and not np.isfinite(res.periodicity_error)
+
+
 def test_resume_is_bit_identical(tmp_path):
     dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
     full = _pulsatile_runner(dom, None, 0).run()

@@ -365,6 +365,47 @@ def _tangents(points_mm) -> np.ndarray:
     return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-300)
 
 
+def centerline_pressure_cells(centerline_points_mm, cell_centers_m, *, radius_mm=None, dx_m=None,
+                              mm_to_m=1e-3) -> list:
+    """The fluid cells whose mean is the cross-sectional pressure at each centerline point: a slab
+    one cell thick normal to the local tangent, within ``1.2 * radius_mm`` of the point (without
+    ``radius_mm``, the cells within 2 cells); the 4 nearest cells where the slab holds none.
+    Returns one index array per point (``centerline_pressure``; reused over a cycle's samples)."""
+    pts = np.asarray(centerline_points_mm, float) * mm_to_m
+    centers = np.asarray(cell_centers_m, float)
+    tree = cKDTree(centers)
+    if dx_m is None:
+        d, _ = tree.query(centers[: min(len(centers), 2000)], k=2)
+        dx_m = float(np.median(d[:, 1]))
+    tang = _tangents(centerline_points_mm)
+    if radius_mm is None:
+        radii = np.full(len(pts), 2.0 * dx_m)
+        slab = np.inf
+    else:
+        radii = np.broadcast_to(np.asarray(radius_mm, float) * mm_to_m * 1.2, (len(pts),))
+        radii = np.maximum(radii, 1.5 * dx_m)
+        slab = 0.75 * dx_m
+    cells = []
+    for c, t, r in zip(pts, tang, radii):
+        idx = np.asarray(tree.query_ball_point(c, r=r), int)
+        if idx.size and np.isfinite(slab):
+            idx = idx[np.abs((centers[idx] - c) @ t) <= slab]
+        if idx.size == 0:
+            _, idx = tree.query(c, k=min(4, len(centers)))
+            idx = np.atleast_1d(idx)
+        cells.append(idx)
+    return cells
+
+
+def mean_over_cells(cells, pressure_pa) -> np.ndarray:
+    """(..., n) means of ``pressure_pa`` (..., m) over each point's cells."""
+    p = np.asarray(pressure_pa, float)
+    out = np.full(p.shape[:-1] + (len(cells),), np.nan)
+    for i, idx in enumerate(cells):
+        out[..., i] = p[..., idx].mean(axis=-1)
+    return out
+
+
 def centerline_pressure(centerline_points_mm, fields, cell_centers_m, *, radius_mm=None, dx_m=None,
                         mm_to_m=1e-3, pressure_pa=None) -> np.ndarray:
     """Cross-sectional mean pressure (Pa) at each centerline point.
@@ -389,33 +430,11 @@ def centerline_pressure(centerline_points_mm, fields, cell_centers_m, *, radius_
 
     Returns
     -------
-    (n,) or (T, n) array of Pa; NaN where no cell was found.
+    (n,) or (T, n) array of Pa.
     """
-    pts = np.asarray(centerline_points_mm, float) * mm_to_m
-    centers = np.asarray(cell_centers_m, float)
-    p = np.asarray(fields["pressure_pa"] if pressure_pa is None else pressure_pa, float)
-    tree = cKDTree(centers)
-    if dx_m is None:
-        d, _ = tree.query(centers[: min(len(centers), 2000)], k=2)
-        dx_m = float(np.median(d[:, 1]))
-    tang = _tangents(centerline_points_mm)
-    if radius_mm is None:
-        radii = np.full(len(pts), 2.0 * dx_m)
-        slab = np.inf
-    else:
-        radii = np.broadcast_to(np.asarray(radius_mm, float) * mm_to_m * 1.2, (len(pts),))
-        radii = np.maximum(radii, 1.5 * dx_m)
-        slab = 0.75 * dx_m
-    out = np.full(p.shape[:-1] + (len(pts),), np.nan)
-    for i, (c, t, r) in enumerate(zip(pts, tang, radii)):
-        idx = np.asarray(tree.query_ball_point(c, r=r), int)
-        if idx.size and np.isfinite(slab):
-            idx = idx[np.abs((centers[idx] - c) @ t) <= slab]
-        if idx.size == 0:
-            _, idx = tree.query(c, k=min(4, len(centers)))
-            idx = np.atleast_1d(idx)
-        out[..., i] = p[..., idx].mean(axis=-1)
-    return out
+    cells = centerline_pressure_cells(centerline_points_mm, cell_centers_m, radius_mm=radius_mm,
+                                      dx_m=dx_m, mm_to_m=mm_to_m)
+    return mean_over_cells(cells, fields["pressure_pa"] if pressure_pa is None else pressure_pa)
 
 
 def pressure_at(arclength_mm, pressure_pa, position_mm, *, window_mm=0.0) -> np.ndarray:

@@ -89,7 +89,7 @@ def _print_table(res: dict) -> None:
         for wall, p in res["order"].items():
             errs = ", ".join(f"{n}: {e:.3e}" for n, e in res["errors"][wall].items())
             lim = f"  (>= {MIN_ORDER_BOUZIDI}: {'ok' if p >= MIN_ORDER_BOUZIDI else 'BELOW'})" if wall == "bouzidi" else ""
-            print(f"  {wall:<8} p = {p:5.2f}   errors {errs}{lim}")
+            print(f"  {wall:<9} p = {p:5.2f}   errors {errs}{lim}")
         return
     print(f"\n{res['case']} at {res['resolution']} cells per diameter "
           f"({res.get('wall')}, {res.get('precision')}, {res.get('device')}, {res.get('steps')} steps, "
