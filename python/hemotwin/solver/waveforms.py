@@ -8,6 +8,8 @@ periodic. Built-in shapes ``aortic`` and ``coronary`` are synthetic typical shap
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,15 +98,98 @@ class Waveform:
         return c[: n + 1]
 
 
+# Time column headers (case-insensitive; the unit after "_", "/", a space, or in [] or ()):
+# t_s, time_s, "t [s]", "time (sec)" -> seconds; t_ms, "time (ms)" -> milliseconds;
+# t_fraction, t_frac, fraction, phase -> fraction of the cardiac period. Bare t or time: no unit.
+TIME_UNITS = {"s": "s", "sec": "s", "second": "s", "seconds": "s",
+              "ms": "ms", "msec": "ms", "millisecond": "ms", "milliseconds": "ms",
+              "fraction": "fraction", "frac": "fraction", "phase": "fraction"}
+# A file's own period within 1 % of the case's is the same heart rate (rounded ms, "70 bpm").
+PERIOD_TOL = 0.01
+# Mean flow below 2 % of the peak |q| (peak/mean > 50) is refused: physiological inflow waveforms
+# have peak/mean ~2-6 (up to ~10 for triphasic peripheral flow), and rescaling a mean near zero
+# to the case's mean turns rounding noise into absurd peaks (1e19 mL/s from a pure sine).
+MIN_MEAN_OVER_PEAK = 0.02
+_HEADER_HINT = ("name the time column t_s (seconds), t_ms (milliseconds) or t_fraction "
+                "(fraction of the cardiac period)")
+
+
+def _time_unit(path, head: str):
+    """Unit ('s', 'ms', 'fraction') a time column header names; None for a bare t/time."""
+    words = [w for w in re.split(r"[\s_/\[\]()]+", head.lower()) if w]
+    if words[:1] in (["t"], ["time"]):
+        words = words[1:]
+        if not words:
+            return None
+    if len(words) == 1 and words[0] in TIME_UNITS:
+        return TIME_UNITS[words[0]]
+    raise ValueError(f"{path}: time column header {head!r} not understood; {_HEADER_HINT}")
+
+
+def _read_csv(path):
+    """(time header or None, t, q, line numbers) of a comma-separated file; '#' starts a comment."""
+    head, rows = None, []
+    text = Path(path).read_text(encoding="utf-8-sig", errors="replace")  # -sig: Excel's BOM
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) < 2:
+            raise ValueError(f"{path}, line {n}: expected two comma-separated columns t, q; "
+                             f"got {line!r}")
+        if head is None and not rows:
+            try:
+                float(cells[0])
+            except ValueError:  # a header row (only the first row may be one)
+                head = cells[0]
+                continue
+        vals = []
+        for name, cell in zip(("t", "q"), cells):  # further columns are ignored
+            try:
+                v = float(cell)
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):  # never drop a row and interpolate across it
+                raise ValueError(f"{path}, line {n}: {name} = {cell!r} is not a finite number")
+            vals.append(v)
+        rows.append((*vals, n))
+    t, q, lines = (np.array(c) for c in zip(*rows)) if rows else (np.array([]),) * 3
+    return head, t.astype(float), q.astype(float), lines
+
+
+def _own_period(ts, q, period_s):
+    """(closed, period in s) of samples ts (s from the first one).
+
+    A closed file repeats its first sample one period later (period = span); an open one stops
+    a step before (period = span + mean step). Near the case's period the nearer reading wins;
+    at another heart rate only a last flow equal to the first marks the file closed.
+    """
+    span = ts[-1]
+    step = span / (len(ts) - 1)
+    near = min(span, span + step, key=lambda p: abs(p - period_s))
+    if abs(near - period_s) <= PERIOD_TOL * period_s:
+        return near == span, near
+    closed = bool(np.isclose(q[-1], q[0], rtol=1e-9, atol=0.0))
+    return closed, span if closed else span + step
+
+
 def load_waveform(spec: str, mean_m3_s: float, period_s: float, base_dir=None) -> Waveform:
     """Waveform from a case-file spec, rescaled to ``mean_m3_s`` over ``period_s``.
 
     Parameters
     ----------
     spec : str
-        ``"constant"``, ``"builtin:aortic"``, ``"builtin:coronary"`` or a CSV path with two
-        columns ``t, q``: t either a fraction of the period (max <= 1) or seconds; q in any unit
-        (only its shape is used: it is rescaled to the mean flow).
+        ``"constant"``, ``"builtin:aortic"``, ``"builtin:coronary"`` or a path to a CSV file:
+        comma-separated columns t, q (further columns ignored), '#' comment lines, an optional
+        header row whose time column names the unit (``t_s``, ``time [s]``, ``t_ms``,
+        ``time (ms)``, ``t_fraction``, ``phase``; see ``TIME_UNITS``). Without a unit, times
+        are fractions of the period only when they run from 0 to 1 (or to 1 - step), else
+        seconds; a file that could be either is refused. A last row one period after the first
+        closes the cycle and is dropped. q is the flow into the domain in any unit: only its
+        shape is used (rescaled to the mean flow), so its mean must be positive and not near
+        zero. A file whose own period differs from ``period_s`` is stretched to it, with a
+        UserWarning. Every value must be a finite number.
     mean_m3_s : float
         Mean flow (m^3/s).
     period_s : float
@@ -125,25 +210,50 @@ def load_waveform(spec: str, mean_m3_s: float, period_s: float, base_dir=None) -
             path = Path(base_dir) / path
     if not Path(path).is_file():
         raise FileNotFoundError(f"waveform file {path} not found")
-    try:
-        data = np.genfromtxt(path, delimiter=",", comments="#", names=None, skip_header=0,
-                             invalid_raise=True)
-    except ValueError as e:
-        raise ValueError(f"{path}: not a two-column CSV ({e})") from None
-    data = data[np.all(np.isfinite(data), axis=1)] if data.ndim == 2 else data
-    if data.ndim != 2 or data.shape[1] < 2 or len(data) < 2:
+    head, t, q, lines = _read_csv(path)
+    unit = _time_unit(path, head) if head is not None else None
+    if len(t) < 2:
         raise ValueError(f"{path}: need at least two rows of two numeric columns t, q")
-    t, q = data[:, 0], data[:, 1]
-    if np.any(np.diff(t) <= 0):
-        raise ValueError(f"{path}: times must increase strictly")
-    span = t[-1] - t[0]
-    if t.max() <= 1.0 + 1e-9:  # fraction of the period
-        ts = (t - t[0]) * period_s
+    bad = np.flatnonzero(np.diff(t) <= 0)
+    if len(bad):
+        raise ValueError(f"{path}, line {lines[bad[0] + 1]}: times must increase strictly "
+                         f"(t = {t[bad[0] + 1]:g} after {t[bad[0]]:g})")
+    T = float(period_s)
+    if unit is None:  # no unit named: fractions only when the file looks like them
+        step = (t[-1] - t[0]) / (len(t) - 1)
+        if t[0] == 0 and t[-1] <= 1 and min(abs(t[-1] - 1), abs(t[-1] + step - 1)) < 1e-3:
+            unit = "fraction"
+        elif t[-1] <= 1 and abs(_own_period(t - t[0], q, T)[1] - T) > PERIOD_TOL * T:
+            raise ValueError(
+                f"{path}: times {t[0]:g} to {t[-1]:g} with no unit are neither fractions of the "
+                f"period (0 to 1) nor seconds of the case's period {T:.4g} s; {_HEADER_HINT}")
+        else:
+            unit = "s"
+    ts = (t - t[0]) * {"s": 1.0, "ms": 1e-3, "fraction": T}[unit]
+    if unit == "fraction":
+        if t[0] < 0 or t[-1] > 1 + 1e-9:
+            raise ValueError(f"{path}: times are fractions of the period, so must lie in [0, 1]; "
+                             f"got {t[0]:g} to {t[-1]:g}")
+        closed, own = abs(ts[-1] - T) <= 1e-6 * T, T
     else:
-        ts = (t - t[0]) * (period_s / (span + (span / (len(t) - 1))))
-    if len(ts) > 1 and abs(ts[-1] - period_s) < 1e-9 * period_s:  # closing sample = first
+        closed, own = _own_period(ts, q, T)
+        if abs(own - T) > PERIOD_TOL * T:  # the shape is what the file gives: stretch, but say so
+            hint = "" if head is not None else f"; if its times are not in seconds, {_HEADER_HINT}"
+            warnings.warn(f"{path}: the waveform's own period {own:.4g} s differs from the case's "
+                          f"period {T:.4g} s (heart rate); it is stretched to {T:.4g} s{hint}",
+                          UserWarning, stacklevel=2)
+    if closed:  # the closing row repeats the first sample
         ts, q = ts[:-1], q[:-1]
-    w = Waveform(ts, q.astype(float), float(period_s))
+    w = Waveform(ts * (T / own), q, T)
+    m, peak = w.mean_m3_s, w.peak_m3_s
+    if abs(m) <= MIN_MEAN_OVER_PEAK * peak:
+        raise ValueError(f"{path}: the waveform's mean {m:.3g} is below {MIN_MEAN_OVER_PEAK:.0%} "
+                         f"of its peak |q| {peak:.3g} (physiological peak/mean is typically "
+                         "2-6): rescaled to the case's mean flow it would give absurd peaks; "
+                         "q must be the flow into the domain, positive on average")
+    if m < 0:
+        raise ValueError(f"{path}: the waveform's mean {m:.3g} is negative; q must be the flow "
+                         "into the domain (positive on average): flip the sign of the q column")
     return w.scaled_to_mean(mean_m3_s)
 
 
