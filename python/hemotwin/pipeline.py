@@ -565,8 +565,10 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     dom.wall_links = _fresh(dom.wall_links, np.int32)
     dom.wall_q = _fresh(dom.wall_q, np.float64)
     q = ph.inflow.mean
-    wave = load_waveform(ph.inflow.waveform if run.mode == "pulsatile" else "constant", q,
-                         ph.period_s, case.base_dir)
+    with warnings.catch_warnings():  # run_case has read it once already and kept its warnings
+        warnings.simplefilter("ignore", UserWarning)
+        wave = load_waveform(ph.inflow.waveform if run.mode == "pulsatile" else "constant", q,
+                             ph.period_s, case.base_dir)
     inlet = next(p for p in ports if p.role == "inlet")
     if u_max is None:
         u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm, jet_share_per_m2)
@@ -1149,6 +1151,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     # (an edited waveform CSV or device catalog behind an unchanged name must not reuse a stage)
     image_inputs = {k: v for k, v in inputs.items() if k.startswith("image.")}
     flow_inputs = {k: v for k, v in inputs.items() if k.startswith("physiology.")}
+    waveform_warnings = _read_waveform_early(case)
     device_inputs = {k: v for k, v in inputs.items() if k.startswith("devices.")}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": image_inputs,
                    "clip": raw.get("segmentation") if case.image.surface else None})
@@ -1193,7 +1196,8 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                      + _convergence_warnings(pre["run"], "pre-treatment")
                      + _periodicity_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], case.physiology.period_s)
                      + _resistance_outlet_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], pre["ports"])
-                     + _pd_pa_warnings(pre["lesions"], "pre-treatment") + _unused_key_warnings(case)),
+                     + _pd_pa_warnings(pre["lesions"], "pre-treatment") + _unused_key_warnings(case)
+                     + waveform_warnings),
     }
     if not pre["run"]["converged"]:
         results["status"] = "not_converged"
@@ -1318,6 +1322,31 @@ def _refuse_out_inside_inputs(case: Case, out_dir) -> None:
         if p.is_dir() and (out == p or p in out.parents):
             raise PipelineError(f"--out {out_dir} lies inside the input folder of {field} ({rel}); "
                                 "choose an output folder outside the inputs")
+
+
+def _read_waveform_early(case: Case) -> list:
+    """Read a pulsatile run's inflow waveform before the long stages (a bad CSV fails in seconds,
+    not after segmentation and meshing) and return what it warned about, for results.json. The
+    file's path is replaced by its case key: a file name may carry a patient's name."""
+    from .solver.waveforms import load_waveform
+
+    ph = case.physiology
+    if case.run.mode != "pulsatile" or ph.inflow.waveform == "constant":
+        return []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_waveform(ph.inflow.waveform, ph.inflow.mean, ph.period_s, case.base_dir)
+    spec = ph.inflow.waveform
+    names = {spec, Path(spec).name, str(case.resolve(spec)), str(Path(case.base_dir or ".") / spec)}
+    out = []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            msg = str(w.message)
+            for name in sorted(names, key=len, reverse=True):
+                msg = msg.replace(name, "physiology.inflow.waveform")
+            warnings.warn(str(w.message), w.category, stacklevel=2)  # still on stderr for the user
+            out.append(msg)
+    return out
 
 
 def _unused_key_warnings(case: Case) -> list:

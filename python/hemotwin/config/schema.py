@@ -229,7 +229,9 @@ class InflowSection(_Section):
 
     # mean inlet flow (the waveform is scaled to it)
     mean: Flow | None = None
-    waveform: str = "constant"  # "constant", "builtin:aortic", "builtin:coronary", or a CSV path
+    # "constant", "builtin:aortic", "builtin:coronary", or a CSV path (columns t, q; a header naming
+    # the time unit: t_s, t_ms or t_fraction; q gives the shape only, scaled to the mean)
+    waveform: str = "constant"
     # inlet velocity profile
     profile: Literal["plug", "parabolic", "womersley"] = "parabolic"
     ramp: NonNegativeTime = 0.05  # steady runs: time to ramp the inflow from 0 (s)
