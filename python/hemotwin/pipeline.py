@@ -757,7 +757,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
         "centerline": {"port": shown, "arclength_mm": s, "diameter_mm": 2.0 * r,
                        "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
-        "run": {**res.summary(), **_peak_speed(flow), **_acoustic_length_of_run(res.summary(), cl)},
+        "run": {**res.summary(), **_peak_speed(flow), **_compressibility(flow, res.summary(), cl)},
         "_wall": wall, "_lesion_objs": found,
     }
 
@@ -848,19 +848,52 @@ def acoustic_length(path_m: float, period_s: float, sound_speed_m_s: float) -> f
     return 2.0 * math.pi / period_s * path_m / sound_speed_m_s
 
 
-def _acoustic_length_of_run(run: dict, cl) -> dict:
-    """The run's acoustic length over its longest inlet-to-outlet centerline path (pulsatile)."""
-    if run.get("mode") != "pulsatile" or not run.get("lattice_sound_speed_m_s"):
-        return {}
+def _compressibility(flow, run: dict, cl) -> dict:
+    """The lattice fluid's compressibility in this run: its sound speed dx / (sqrt(3) dt), the
+    density variation its pressure field implies, (max - min) / (rho c_s^2) over the written field
+    (pulsatile: over the cycle's centerline samples), and, pulsatile, the acoustic length over the
+    longest inlet-to-outlet centerline path."""
+    d = flow["describe"]
+    c_s = d["dx_m"] / d["dt_s"] / math.sqrt(3.0)
+    sampled = flow.get("centerline_pressure_series")
+    if sampled:
+        spread = float(np.max(np.ptp(np.concatenate(list(sampled.values()), axis=1), axis=1)))
+    else:
+        spread = float(np.ptp(np.asarray(flow["fields"]["pressure_pa"], float)))
+    out = {"lattice_sound_speed_m_s": c_s, "pressure_spread_pa": spread,
+           "density_variation": spread / (d["rho_kg_m3"] * c_s**2)}
+    if run.get("mode") != "pulsatile" or not run.get("period_s"):
+        return out
     from .analysis.lesions import centerline_paths
 
     paths, pts = centerline_paths(cl), np.asarray(cl.points, float)
     lengths = [float(np.sum(np.linalg.norm(np.diff(pts[idx], axis=0), axis=1))) for idx in paths.values()]
-    if not lengths:
-        return {}
-    path_mm = max(lengths)
-    return {"acoustic_path_mm": path_mm,
-            "acoustic_length": acoustic_length(path_mm * 1e-3, run["period_s"], run["lattice_sound_speed_m_s"])}
+    if lengths:
+        out["acoustic_path_mm"] = max(lengths)
+        out["acoustic_length"] = acoustic_length(out["acoustic_path_mm"] * 1e-3, run["period_s"], c_s)
+    return out
+
+
+# density variation of the lattice fluid above which its velocities are biased by ~5 % or more:
+# steady Poiseuille (`verify poiseuille` at 10 cells, tau 0.7, pipes of 4-16 diameters) loses
+# about half the variation in velocity L2 (2.3 / 4.0 / 7.1 % at 3.4 / 6.8 / 13.7 %), the pressure
+# drop and WSS stay within 0.7 % and 1.8 % (docs/metrics.md, "Compressibility checks")
+DENSITY_VARIATION_WARN = 0.10
+
+
+def _density_warnings(run: dict, label: str, u_lu_max: float) -> list:
+    """A pressure field too large for the lattice's sound speed: the weakly compressible fluid's
+    density varies with it, and mass conservation turns that into velocity errors."""
+    dv = run.get("density_variation")
+    if dv is None or dv <= DENSITY_VARIATION_WARN:
+        return []
+    target = 0.05
+    return [f"{label} flow: its pressures span {run['pressure_spread_pa'] / MMHG_PA:.0f} mmHg, a "
+            f"{dv:.0%} density variation of the lattice fluid (sound speed "
+            f"{run['lattice_sound_speed_m_s']:.3g} m/s, set by the time step): velocities are biased by "
+            f"about half of it (pressure drops and WSS much less); numerics.u_lu_max = "
+            f"{u_lu_max * math.sqrt(target / dv):.3g} (now {u_lu_max:g}; the variation scales as its "
+            f"square) brings it to {target:.0%}"]
 
 
 # acoustic length above which a pulsatile run's amplitudes vary by ~8 % or more along the model
@@ -1193,6 +1226,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
         "warnings": (_resolution_warnings(pre["lesions"], flow_pre["spacing_m"], vol.spacing_mm)
                      + _speed_warnings(pre["run"], "pre-treatment")
                      + _acoustic_warnings(pre["run"], "pre-treatment", case.numerics.u_lu_max)
+                     + _density_warnings(pre["run"], "pre-treatment", case.numerics.u_lu_max)
                      + _convergence_warnings(pre["run"], "pre-treatment")
                      + _periodicity_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], case.physiology.period_s)
                      + _resistance_outlet_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], pre["ports"])
@@ -1248,6 +1282,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                            "conservation": post["conservation"], "run": post["run"]}
         results["warnings"] += (_speed_warnings(post["run"], "post-treatment")
                                 + _acoustic_warnings(post["run"], "post-treatment", case.numerics.u_lu_max)
+                                + _density_warnings(post["run"], "post-treatment", case.numerics.u_lu_max)
                                 + _convergence_warnings(post["run"], "post-treatment")
                                 + _periodicity_warnings(post["run"], "post-treatment", flow_post["outlets"],
                                                         case.physiology.period_s)

@@ -111,16 +111,15 @@ def _pulsatile_runner(dom, ckpt, interval, fail_at=None):
     return r
 
 
-def test_pulsatile_run_reports_its_lattice_sound_speed_and_acoustic_length():
+def test_runs_report_the_lattice_compressibility():
     import pyvista as pv
-    from hemotwin.pipeline import _acoustic_length_of_run, _acoustic_warnings, acoustic_length
+    from hemotwin.pipeline import _acoustic_warnings, _compressibility, _density_warnings, acoustic_length
 
     dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
     r = _pulsatile_runner(dom, None, 0)
     run = r.run().summary()
-    c_s = 0.25e-3 / r.dt / math.sqrt(3)
-    assert run["lattice_sound_speed_m_s"] == pytest.approx(c_s)
     assert run["period_s"] == pytest.approx(r.period_steps * r.dt)
+    c_s = 0.25e-3 / r.dt / math.sqrt(3)
     # a centerline tree: 10 mm of trunk, then 20 mm on to outlet_1 and a 12 mm branch to outlet_2
     trunk = np.array([[0, 0, z] for z in np.linspace(0, 10, 11)], float)
     on = np.array([[0, 0, z] for z in np.linspace(10, 30, 21)], float)
@@ -129,16 +128,30 @@ def test_pulsatile_run_reports_its_lattice_sound_speed_and_acoustic_length():
     line.point_data["branch_id"] = np.r_[np.zeros(11, int), np.ones(21, int), np.full(13, 2)]
     line.field_data["branch_parent"] = np.array([-1, 0, 0])
     line.field_data["branch_port"] = np.array(["-", "outlet_1", "outlet_2"])
-    got = _acoustic_length_of_run(run, line)
+    flow = {"describe": {"dx_m": 0.25e-3, "dt_s": r.dt, "rho_kg_m3": 1060.0},
+            "fields": {"pressure_pa": np.array([0.0, 50.0, 200.0])},
+            "centerline_pressure_series": {"outlet_1": np.array([[300.0, 100.0], [120.0, 110.0]]),
+                                           "outlet_2": np.array([[300.0, 250.0], [120.0, 90.0]])}}
+    got = _compressibility(flow, run, line)
+    assert got["lattice_sound_speed_m_s"] == pytest.approx(c_s)
     assert got["acoustic_path_mm"] == pytest.approx(30.0)
     assert got["acoustic_length"] == pytest.approx(acoustic_length(0.030, run["period_s"], c_s))
     assert acoustic_length(1.0, 2 * math.pi, 1.0) == pytest.approx(1.0)
+    # pulsatile: the largest spread of one sample over every path (300 - 100); steady: the field's
+    assert got["pressure_spread_pa"] == 200.0
+    assert got["density_variation"] == pytest.approx(200.0 / (1060.0 * c_s**2))
+    steady = _compressibility({**flow, "centerline_pressure_series": None}, {"mode": "steady"}, line)
+    assert steady["pressure_spread_pa"] == 200.0 and "acoustic_length" not in steady
 
     w = {"mode": "pulsatile", "acoustic_length": 0.6, "lattice_sound_speed_m_s": 7.5, "acoustic_path_mm": 310}
     (msg,) = _acoustic_warnings(w, "pre-treatment", 0.1)
     assert "7.5 m/s" in msg and "310 mm" in msg and "numerics.u_lu_max = 0.05 " in msg and "2.0x the steps" in msg
     assert _acoustic_warnings({**w, "acoustic_length": 0.3}, "pre-treatment", 0.1) == []
     assert _acoustic_warnings({"mode": "steady"}, "pre-treatment", 0.1) == []
+    d = {"density_variation": 0.2, "pressure_spread_pa": 2666.0, "lattice_sound_speed_m_s": 3.5}
+    (msg,) = _density_warnings(d, "pre-treatment", 0.1)
+    assert "20 mmHg" in msg and "20%" in msg and "numerics.u_lu_max = 0.05 " in msg
+    assert _density_warnings({**d, "density_variation": 0.08}, "pre-treatment", 0.1) == []
 
 
 def test_one_cycle_is_not_called_periodic():

@@ -576,8 +576,6 @@ class FlowRunner:
             pmin, pmax = P[last].min(0), P[last].max(0)
             info["period_steps"] = ps
             info["period_s"] = ps * self.dt
-            # the lattice fluid is compressible: pressure waves cross the model at this speed
-            info["lattice_sound_speed_m_s"] = math.sqrt(CS2) * self.sim.units.dx_m / self.dt
             info["samples"] = s["n_samples"]
             # periodic = the last two cycles' mean flows and pressures agree; one cycle (the start-up
             # transient's own) cannot show it, so it is not called periodic
