@@ -27,7 +27,10 @@ __all__ = ["PipelineError", "demo_case_dict", "run_case", "run_case_summary"]
 
 # a dense voxel array past this (4 GB as float32) is a unit slip, not a case: refused up front
 MAX_DENSE_VOXELS = 1e9
-CACHE_VERSION = "3"  # 2: centerlines carry caliper diameters; 3: image ports as `segment` cuts them
+CACHE_VERSION = "4"  # 2: centerlines carry caliper diameters; 3: image ports as `segment` cuts them;
+# 4: pulsatile flow stages carry per-sample centerline pressures and fastest cells (cycle_probes),
+# waveform CSVs are read by their header's time unit
+
 MANIFEST = ".hemotwin_outputs.json"
 CACHE_STAGES = ("image", "segment", "geometry", "lattice", "flow_pre", "sizing", "deploy", "lattice_post",
                 "flow_post")
@@ -615,7 +618,8 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
                         coupling_interval=ol.coupling_interval, checkpoint_path=ckpt,
                         checkpoint_interval=run.checkpoint_interval,
                         progress=progress and run.progress, label=f"flow ({label})",
-                        on_sample=(lambda s, t: probes.record(s)) if probes else None)
+                        on_sample=(lambda s, t: probes.record(s)) if probes else None,
+                        sample_layout=probes.layout if probes else None)
     res = runner.run(resume=resume)
     cycle, sampled = None, {}
     if res.samples:
@@ -669,6 +673,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
     severe lesion (lesion 1), else the path to ``main_port``.
     """
     from .analysis import hemodynamics as hd
+    from .analysis.lesions import centerline_paths
 
     res = flow["result"]
     fields, centers, dx = flow["fields"], flow["cell_centers_m"], flow["spacing_m"]
@@ -757,7 +762,8 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
         "centerline": {"port": shown, "arclength_mm": s, "diameter_mm": 2.0 * r,
                        "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
-        "run": {**res.summary(), **_peak_speed(flow), **_compressibility(flow, res.summary(), cl)},
+        "run": {**res.summary(), **_peak_speed(flow),
+                **_compressibility(flow, res.summary(), cl, [path(p)[4] for p in centerline_paths(cl)])},
         "_wall": wall, "_lesion_objs": found,
     }
 
@@ -848,18 +854,16 @@ def acoustic_length(path_m: float, period_s: float, sound_speed_m_s: float) -> f
     return 2.0 * math.pi / period_s * path_m / sound_speed_m_s
 
 
-def _compressibility(flow, run: dict, cl) -> dict:
+def _compressibility(flow, run: dict, cl, profiles) -> dict:
     """The lattice fluid's compressibility in this run: its sound speed dx / (sqrt(3) dt), the
-    density variation its pressure field implies, (max - min) / (rho c_s^2) over the written field
-    (pulsatile: over the cycle's centerline samples), and, pulsatile, the acoustic length over the
-    longest inlet-to-outlet centerline path."""
+    density variation its pressure implies, (max - min) / (rho c_s^2) of the cross-sectional
+    pressure along every inlet-to-outlet path (``profiles``: (n,) arrays, or (T, n) per sample of
+    a pulsatile cycle, the largest spread of one sample), and, pulsatile, the acoustic length over
+    the longest path."""
     d = flow["describe"]
     c_s = d["dx_m"] / d["dt_s"] / math.sqrt(3.0)
-    sampled = flow.get("centerline_pressure_series")
-    if sampled:
-        spread = float(np.max(np.ptp(np.concatenate(list(sampled.values()), axis=1), axis=1)))
-    else:
-        spread = float(np.ptp(np.asarray(flow["fields"]["pressure_pa"], float)))
+    joined = np.concatenate([np.atleast_2d(p) for p in profiles], axis=1)  # (T or 1, all points)
+    spread = float(np.nanmax(np.nanmax(joined, axis=1) - np.nanmin(joined, axis=1)))
     out = {"lattice_sound_speed_m_s": c_s, "pressure_spread_pa": spread,
            "density_variation": spread / (d["rho_kg_m3"] * c_s**2)}
     if run.get("mode") != "pulsatile" or not run.get("period_s"):
@@ -910,7 +914,8 @@ def _acoustic_warnings(run: dict, label: str, u_lu_max: float) -> list:
     return [f"{label} flow: the lattice fluid's sound speed is {run['lattice_sound_speed_m_s']:.3g} m/s "
             f"(set by the time step, not by blood or the wall), so a pressure wave takes "
             f"{a / (2 * math.pi):.0%} of the cycle along the {run['acoustic_path_mm']:.0f} mm path "
-            f"(acoustic length {a:.2f}): pressure and flow amplitudes vary along it by "
+            f"(acoustic length {a:.2f}, of the cycle's fundamental; the systolic upstroke's harmonics see "
+            f"several times it): pressure and flow amplitudes vary along it by "
             f"{f'~{a * a / 2:.0%}' if a < 1 else 'as much as the amplitudes themselves'} "
             f"and lag, which a rigid-wall model should not have; numerics.u_lu_max = {u_lu_max * target / a:.3g} "
             f"(now {u_lu_max:g}) brings it to {target} at {a / target:.1f}x the steps"]
@@ -928,10 +933,28 @@ def _periodicity_warnings(run: dict, label: str, outlets: dict, period_s: float)
         return [f"{label} flow ran {run.get('cycles', 1)} cycle: the results are that cycle's, which "
                 f"carries the start-up transient, and their periodicity is not checked; run.cycles = "
                 f"{need} or more{why}"]
-    err, tol = run.get("periodicity_error"), run.get("periodicity_tolerance")
+    err, tol = run.get("periodicity_error"), run.get("periodicity_tolerance", 0.02)
     return [f"{label} flow is not periodic after {run.get('cycles')} cycles: the last two cycles' mean "
             f"port flows or pressures differ by {100 * err:.2g} % (tolerance {100 * tol:.2g} %){why}; "
             f"raise run.cycles (e.g. {need})"]
+
+
+# samples per cycle under which the systolic peak may fall between them: the builtin aortic
+# waveform's sampled peak flow is 0.97 of its peak at 20 samples, 0.81-0.87 at 8, 0.35-0.73 at 4
+# (depending on the phase), and gradients go as flow^2
+MIN_SAMPLES_FOR_PEAKS = 20
+
+
+def _sampling_warnings(run: dict, label: str) -> list:
+    """A pulsatile cycle sampled too sparsely for its peak figures."""
+    n = run.get("samples")
+    if run.get("mode") != "pulsatile" or n is None or n >= MIN_SAMPLES_FOR_PEAKS:
+        return []
+    return [f"{label} flow: the last cycle was sampled {n} times; the peak-to-peak and peak "
+            "instantaneous gradients, the systolic flow speed check and TAWSS/OSI come from those "
+            "instants, and the systolic peak can fall between them (8 samples of the built-in aortic "
+            "waveform catch 81-87 % of its peak flow, so ~70 % of a peak gradient); "
+            f"run.samples_per_cycle = {MIN_SAMPLES_FOR_PEAKS} or more"]
 
 
 def _resistance_outlet_warnings(run: dict, label: str, outlets: dict, port_rows: list) -> list:
@@ -1230,6 +1253,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                      + _convergence_warnings(pre["run"], "pre-treatment")
                      + _periodicity_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], case.physiology.period_s)
                      + _resistance_outlet_warnings(pre["run"], "pre-treatment", flow_pre["outlets"], pre["ports"])
+                     + _sampling_warnings(pre["run"], "pre-treatment")
                      + _pd_pa_warnings(pre["lesions"], "pre-treatment") + _unused_key_warnings(case)
                      + waveform_warnings),
     }

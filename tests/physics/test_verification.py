@@ -25,7 +25,8 @@ def test_womersley_20_cells(backend):
 def test_womersley_is_second_order_with_the_physical_problem_held():
     # The case holds alpha and the Reynolds number, so the lattice speed falls as 1/resolution.
     # Holding the lattice speed instead gave slope 1.17 (8.1 / 5.6 / 3.6 %): the lattice's
-    # compressibility error, which shrinks only with the Mach number (docs/validation.md 1).
+    # compressibility error: a mean flow ~ Mach x dx, first order at a held Mach number
+    # (docs/validation.md 1).
     res = v.observed_order((10, 14, 20), womersley_too=True, precision="float64")
     assert res["order"]["womersley"] >= 1.7
     runs = [v.womersley(n) for n in (10, 20)]

@@ -128,20 +128,18 @@ def test_runs_report_the_lattice_compressibility():
     line.point_data["branch_id"] = np.r_[np.zeros(11, int), np.ones(21, int), np.full(13, 2)]
     line.field_data["branch_parent"] = np.array([-1, 0, 0])
     line.field_data["branch_port"] = np.array(["-", "outlet_1", "outlet_2"])
-    flow = {"describe": {"dx_m": 0.25e-3, "dt_s": r.dt, "rho_kg_m3": 1060.0},
-            "fields": {"pressure_pa": np.array([0.0, 50.0, 200.0])},
-            "centerline_pressure_series": {"outlet_1": np.array([[300.0, 100.0], [120.0, 110.0]]),
-                                           "outlet_2": np.array([[300.0, 250.0], [120.0, 90.0]])}}
-    got = _compressibility(flow, run, line)
+    flow = {"describe": {"dx_m": 0.25e-3, "dt_s": r.dt, "rho_kg_m3": 1060.0}}
+    sampled = [np.array([[300.0, 100.0], [120.0, 110.0]]), np.array([[300.0, 250.0], [120.0, 90.0]])]
+    got = _compressibility(flow, run, line, sampled)
     assert got["lattice_sound_speed_m_s"] == pytest.approx(c_s)
     assert got["acoustic_path_mm"] == pytest.approx(30.0)
     assert got["acoustic_length"] == pytest.approx(acoustic_length(0.030, run["period_s"], c_s))
     assert acoustic_length(1.0, 2 * math.pi, 1.0) == pytest.approx(1.0)
-    # pulsatile: the largest spread of one sample over every path (300 - 100); steady: the field's
+    # pulsatile: the largest spread of one sample over every path (300 - 100); steady: of the profiles
     assert got["pressure_spread_pa"] == 200.0
     assert got["density_variation"] == pytest.approx(200.0 / (1060.0 * c_s**2))
-    steady = _compressibility({**flow, "centerline_pressure_series": None}, {"mode": "steady"}, line)
-    assert steady["pressure_spread_pa"] == 200.0 and "acoustic_length" not in steady
+    steady = _compressibility(flow, {"mode": "steady"}, line, [np.array([90.0, 80.0]), np.array([90.0, 20.0])])
+    assert steady["pressure_spread_pa"] == 70.0 and "acoustic_length" not in steady
 
     w = {"mode": "pulsatile", "acoustic_length": 0.6, "lattice_sound_speed_m_s": 7.5, "acoustic_path_mm": 310}
     (msg,) = _acoustic_warnings(w, "pre-treatment", 0.1)
@@ -161,6 +159,18 @@ def test_one_cycle_is_not_called_periodic():
     res = r.run()
     assert res.converged is False and res.status == "periodicity_not_checked"
     assert res.info["cycles"] == 1 and not np.isfinite(res.periodicity_error)
+
+
+def test_resume_refuses_a_checkpoint_of_another_sample_layout(tmp_path):
+    dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
+    ck = tmp_path / "ck.npz"
+    r1 = _pulsatile_runner(dom, ck, 40, fail_at=300)
+    r1.sample_layout = "cycle_probes/1: wss 0 x 3, centerline 5, peak speed 2"
+    with pytest.raises(_Interrupt):
+        r1.run()
+    r2 = _pulsatile_runner(dom, ck, 40)  # an older version's runner recorded no layout
+    with pytest.raises(ValueError, match="sample_layout"):
+        r2.run(resume=True)
 
 
 def test_resume_is_bit_identical(tmp_path):

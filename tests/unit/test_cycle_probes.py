@@ -103,3 +103,12 @@ def test_periodicity_and_resistance_outlet_warnings():
     assert "outlet_1" in w and "177 mmHg" in w and '"rcr"' in w
     assert _resistance_outlet_warnings({"mode": "steady"}, "x", {"outlet_1": {"model": "resistance"}}, rows) == []
     assert _resistance_outlet_warnings({"mode": "pulsatile"}, "x", rcr, rows) == []
+
+
+def test_sparse_cycle_sampling_is_warned():
+    from hemotwin.pipeline import _sampling_warnings
+
+    (w,) = _sampling_warnings({"mode": "pulsatile", "samples": 8}, "pre-treatment")
+    assert "sampled 8 times" in w and "run.samples_per_cycle = 20" in w
+    assert _sampling_warnings({"mode": "pulsatile", "samples": 20}, "pre-treatment") == []
+    assert _sampling_warnings({"mode": "steady"}, "pre-treatment") == []

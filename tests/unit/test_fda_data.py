@@ -85,3 +85,5 @@ def test_radial_cut_error_over_both_diameters():
     assert list(res["per_station"]) == ["0.016"]
     # only points inside the simulated lumen (|r| <= 5.9 mm) and where D != 0 count
     assert res["n_points"] == int(np.sum(np.abs(r_grid) <= 5.9e-3))
+    # near the wall D -> 0: those points go from the second figure, which is still ~0.1 here
+    assert res["n_small_d_points"] > 0 and res["value_without_small_d"] == pytest.approx(0.1, abs=2e-3)

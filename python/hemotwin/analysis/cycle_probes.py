@@ -47,6 +47,8 @@ class CycleProbes:
                 self.paths[port] = slice(len(self.cells), len(self.cells) + len(cells))
                 self.cells.extend(cells)
         self.width = 3 * (self.n_wall or 0) + len(self.cells) + 2
+        # names the record for checkpoints: samples of another layout cannot be resumed
+        self.layout = f"cycle_probes/1: wss {self.n_wall or 0} x 3, centerline {len(self.cells)}, peak speed 2"
 
     def record(self, sim) -> np.ndarray:
         """One sample: [wall shear (P x 3), centerline pressures (Pa, offset added), peak speed

@@ -19,7 +19,8 @@ __all__ = ["RunData", "load_run", "device_overrides", "simulate_job", "find_case
 
 #: Surface colourings offered: label -> (array-name keywords, unit label, factor from SI).
 SCALARS = {
-    "WSS": (("wss_magnitude", "tawss", "wss"), "WSS [Pa] (1 Pa = 10 dyn/cm2)", 1.0),
+    # TAWSS first: a pulsatile run's headline WSS (its wss_magnitude is the cycle-mean field's)
+    "WSS": (("tawss", "wss_magnitude", "wss"), "WSS [Pa] (TAWSS in pulsatile runs; 1 Pa = 10 dyn/cm2)", 1.0),
     "Pressure": (("pressure",), "Pressure [mmHg]", 1.0 / 133.322387415),
 }
 

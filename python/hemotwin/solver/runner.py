@@ -146,6 +146,8 @@ class FlowRunner:
     on_sample : callable, optional
         ``on_sample(sim, t_s)`` at each pulsatile field sample in the last cycle; a returned
         array is kept (and checkpointed) in ``RunResult.samples``.
+    sample_layout : str, optional
+        Names what ``on_sample`` returns; a checkpoint of another layout is not resumed.
     """
 
     def __init__(self, sim: Simulation, setup: FlowSetup, mode: str = "steady", *,
@@ -153,12 +155,14 @@ class FlowRunner:
                  window_s: float | None = None, cycles: int = 3, samples_per_cycle: int = 20,
                  periodicity_tolerance: float = 0.02, coupling_interval: int = 1,
                  checkpoint_path=None, checkpoint_interval: int = 0, progress: bool = True,
-                 on_sample=None, label: str = "flow", coupling_gain: float = 0.1):
+                 on_sample=None, label: str = "flow", coupling_gain: float = 0.1,
+                 sample_layout: str | None = None):
         if mode not in ("steady", "pulsatile"):
             raise ValueError(f"run mode must be 'steady' or 'pulsatile', got {mode!r}")
         self.sim, self.setup, self.mode = sim, setup, mode
         self.tol, self.min_time_s = tolerance, min_time_s
         self.cycles, self.samples_per_cycle = int(cycles), int(samples_per_cycle)
+        self.sample_layout = sample_layout  # what on_sample returns: a checkpoint's samples must match
         self.periodicity_tolerance = periodicity_tolerance
         self.k = int(coupling_interval)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
@@ -259,7 +263,10 @@ class FlowRunner:
         now = self._settings()
         then = json.loads(str(d["settings_json"])) if "settings_json" in d.files else \
             {"n_fluid_cells": int(d["populations"].shape[-1])}
-        changed = [k for k in sorted(set(then) | set(now)) if k in then and then.get(k) != now.get(k)]
+        # a key an older checkpoint lacks is not compared, except the sample layout: its samples
+        # would not stack with this version's
+        changed = [k for k in sorted(set(then) | set(now))
+                   if (k in then or k == "sample_layout") and then.get(k) != now.get(k)]
         if changed:
             what = "; ".join(f"{k} {_short(then.get(k))} then, {_short(now.get(k))} now" for k in changed[:4])
             raise ValueError(f"checkpoint {self.checkpoint_path} is from a run with other settings ({what}): "
@@ -295,6 +302,7 @@ class FlowRunner:
                          float(w.period_s)],
             "outlets": {n: m.describe() for n, m in sorted(st.outlets.items())},
             "pressure_offset_pa": float(st.pressure_offset_pa),
+            "sample_layout": self.sample_layout,
         }
 
     # ------------------------------------------------------------------ boundary conditions

@@ -89,6 +89,11 @@ def global_error(s_values, d_values) -> float:
     return float(np.mean(np.abs(d[ok] - s[ok]) / np.abs(d[ok]))) if ok.any() else math.nan
 
 
+# points whose experimental |D| is under this fraction of the cut's peak |D| are left out of the
+# radial-cut error's second figure (a project choice, not Stewart's)
+SMALL_D_FRACTION = 0.05
+
+
 def radial_cut_error(sim_profiles: dict, exp_profiles: dict) -> dict:
     """Stewart et al. (2012)'s E over the axial velocity of the radial cuts, as we read it:
     (1/n) sum |D - S| / |D| over every point of every station's cut where the experimental mean
@@ -100,7 +105,7 @@ def radial_cut_error(sim_profiles: dict, exp_profiles: dict) -> dict:
     Stewart's own point set (the PIV points each group was scored on) is not in the data files, so
     the figure is comparable with the round robin's in kind, not to the digit.
     """
-    per_station, terms = {}, []
+    per_station, terms, robust, n_small = {}, [], [], 0
     for key, sim in sim_profiles.items():
         exp = exp_profiles.get(key)
         if not exp:
@@ -120,8 +125,15 @@ def radial_cut_error(sim_profiles: dict, exp_profiles: dict) -> dict:
         e = np.abs(d[ok] - s_at) / np.abs(d[ok])
         per_station[key] = float(np.mean(e))
         terms.extend(e.tolist())
+        # where the mean velocity crosses zero (recirculation) |D - S| / |D| has no bound: the same
+        # mean without the points under SMALL_D_FRACTION of the cut's peak |D|, and how many
+        large = np.abs(d[ok]) >= SMALL_D_FRACTION * np.max(np.abs(d[ok]))
+        robust.extend(e[large].tolist())
+        n_small += int(np.count_nonzero(~large))
     return {"value": float(np.mean(terms)) if terms else math.nan, "per_station": per_station,
-            "n_points": len(terms)}
+            "n_points": len(terms),
+            "value_without_small_d": float(np.mean(robust)) if robust else math.nan,
+            "small_d_fraction": SMALL_D_FRACTION, "n_small_d_points": n_small}
 
 
 def _nn(v):
