@@ -6,7 +6,9 @@ two diameters) and splits the mid-pipe velocity over one period into its mean (a
 incompressible solution does not have) and its part at omega, and fits the gradient's amplitude
 at both ends of the pipe. Two scalings per resolution: the physical problem held (the Reynolds
 number of verification.womersley; lattice speed ~ 1/N, as the case now runs) and the lattice
-speed held at 0.02 (the case before 2026-12-08).
+speed held at 0.02 (the case before 2026-12-08). The period is rounded down to a whole number of
+steps per sample (an exact period for the split), so omega is up to 5 % above
+verification.womersley's at 10 cells (acoustic length 0.605 here, 0.577 there), less when finer.
 
 Usage: python benchmarks/womersley_error_sources.py 10 14 20 28   (cells per diameter)
 """

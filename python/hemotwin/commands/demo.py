@@ -19,7 +19,7 @@ def _demo(args):
 
     t0 = time.perf_counter()
     print("hemotwin demo: aortic arch phantom with a 50 % coarctation, coarse steady flow "
-          "(a few minutes on 2 CPU cores)")
+          "(about a minute on 2 idle CPU cores)")
     from ..cli import CliError
     from ..pipeline import PipelineError
 
