@@ -12,7 +12,8 @@ from pathlib import Path
 
 # Each lesion resolved by >= 5 lattice cells across its MLD (numerics.lesion_cells_across below), so
 # the gradients are the flow's, not the lattice's: at 8 cells across the vessel a 70 % lesion would
-# get 1.5-2.4 cells and read thousands of mmHg. 60 %: 11.5 mmHg at 5 cells (35.7 at 3).
+# get 1.5-2.4 cells and read thousands of mmHg. 60 %: 12.2 mmHg at 5 cells (its jet outruns the
+# time step's estimate and the pipeline reruns it: docs/metrics.md, "Flow speed check").
 SEVERITIES_PERCENT = (30, 40, 50, 60)
 SPACING_MM = 0.4
 
