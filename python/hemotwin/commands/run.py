@@ -91,9 +91,12 @@ def summary_text(res, out_dir) -> str:
         pg = f", after virtual stent {f(post[i]['gradient_mmhg'], '.1f')} mmHg" if i < len(post) else ""
         where = (f" ({'ostial, ' if lz.get('ostial') else ''}path to {lz['path_port']})"
                  if lz.get("path_port") else "")
+        # a pulsatile run's peak-to-peak gradient is the coarctation's intervention measure
+        p2p = (f", peak-to-peak {f(lz.get('gradient_peak_to_peak_mmhg'), '.1f')} mmHg"
+               if (res.get("run") or {}).get("mode") == "pulsatile" else "")
         lines.append(f"lesion {i + 1}{where}: {f(lz['percent_diameter_stenosis'], '.0f')} %DS, MLD "
                      f"{f(lz['mld_mm'], '.1f')} mm, mean gradient {f(lz['gradient_mmhg'], '.1f')} "
-                     f"mmHg{pg}, Pd/Pa {f(lz['pd_pa'], '.2f')}")
+                     f"mmHg{p2p}{pg}, Pd/Pa {f(lz['pd_pa'], '.2f')}")
     dev = res.get("device")
     if dev:
         lines.append(f"device: {dev['family']} {dev['diameter_mm']:g} x {dev['length_mm']:g} mm")
