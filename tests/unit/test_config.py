@@ -100,9 +100,20 @@ def test_shipped_cases_validate():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "cases"
-    for name in ("coarctation_demo", "coronary_stenosis_phantom"):
+    for name in ("coarctation_demo", "coronary_stenosis_phantom", "coarctation_pulsatile"):
         c = load_case(root / name / "case.toml")
         assert c.case.name == name
+    # the pulsatile example's waveform CSV reads without a warning at the case's heart rate
+    import warnings
+
+    from hemotwin.solver.waveforms import load_waveform
+
+    c = load_case(root / "coarctation_pulsatile" / "case.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = load_waveform(c.physiology.inflow.waveform, c.physiology.inflow.mean, c.physiology.period_s,
+                          c.base_dir)
+    assert abs(w.mean_m3_s - 5e-3 / 60) < 1e-9
     c = load_case(root / "thoracic_aorta_cta" / "case.toml", check_files=False)
     assert c.image.path.startswith("shared:")
     for name, unit in (("cerebral_ica_surface", "mm"), ("aorta_iliac_simvascular", "cm")):
