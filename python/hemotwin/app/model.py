@@ -55,6 +55,16 @@ class RunData:
         g = src.get("gradient_mmhg")
         return None if g is None else float(g)
 
+    def peak_to_peak_mmhg(self, post=False):
+        """Lesion 1's peak-to-peak gradient of a pulsatile run (None for a steady one, where it
+        equals the mean): the coarctation's intervention measure."""
+        src = (self.results.get("post") or {}) if post else self.results
+        les = src.get("lesions") or []
+        if (src.get("run") or {}).get("mode") != "pulsatile" or not les:
+            return None
+        g = les[0].get("gradient_peak_to_peak_mmhg")
+        return None if g is None else float(g)
+
     def pd_pa(self, post=False):
         src = (self.results.get("post") or {}) if post else self.results
         les = src.get("lesions") or []

@@ -79,6 +79,13 @@ def _finite(v):
     return f if math.isfinite(f) else None
 
 
+def _gradient_text(run, post=False) -> str:
+    """Mean gradient; a pulsatile run's peak-to-peak beside it."""
+    p2p = run.peak_to_peak_mmhg(post)
+    mean = _fmt(run.gradient_mmhg(post))
+    return mean if p2p is None else f"{mean} (peak-to-peak {_fmt(p2p, 1)})"
+
+
 def _fmt(v, nd=2, unit=""):
     if v is None or (isinstance(v, float) and v != v):
         return "-"
@@ -271,7 +278,7 @@ class Workstation:
                            "rvd": _fmt(L.get("rvd_mm")),
                            "ds": _fmt(L.get("percent_diameter_stenosis"), 0),
                            "length": _fmt(L.get("length_mm"), 1)} for i, L in enumerate(run.lesions)]
-        st.pre_gradient = _fmt(run.gradient_mmhg())
+        st.pre_gradient = _gradient_text(run)
         st.pre_pdpa = _fmt(run.pd_pa())
         st.pre_wss = self._wss_text(run)
         if run.arclength_mm is not None:
@@ -547,7 +554,7 @@ class Workstation:
                      + (f" at {pos:.1f} mm" if pos is not None else ""))
         st.post_label = f"Post ({label})" if label else "Post"
         # no fallback to the pre numbers: a missing post value is shown as missing
-        st.post_gradient = _fmt(run.gradient_mmhg(post=True))
+        st.post_gradient = _gradient_text(run, post=True)
         st.post_pdpa = _fmt(run.pd_pa(post=True))
         st.post_wss = self._wss_text(run, post=True) if run.surface is not None or \
             run.wss_stats(post=True) else "- / -"
