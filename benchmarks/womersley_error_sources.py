@@ -59,7 +59,7 @@ def parts(resolution: int, u_peak_m_s: float) -> dict:
         return abs(np.polyfit(along[m], p_omega[m], 1)[0]) / grad
 
     return {"u_lu": u_peak_m_s / sim.units.c_m_s,
-            "acoustic_length": omega * length / (sim.units.c_m_s / math.sqrt(3)),
+            "acoustic_length": sim.units.acoustic_length(length, 2 * math.pi / omega),
             "mean_flow": float(np.mean(u_mean[mid]) / scale),
             "omega_part_error": float(np.sqrt(np.mean(np.abs(u_omega[mid] - exact[mid]) ** 2)) / scale),
             "gradient_inlet_end": end_gradient(0.05, 0.15), "gradient_outlet_end": end_gradient(0.85, 0.95)}

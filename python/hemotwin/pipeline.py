@@ -554,11 +554,10 @@ def _lesion_jet_share_per_m2(case: Case, cl, ports, lesions) -> float:
 
 
 def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume, device, progress,
-                surf=None, u_max=None, jet_share_per_m2=0.0, centerline=None):
+                wave, surf=None, u_max=None, jet_share_per_m2=0.0, centerline=None):
     from .solver.outlets import default_outlets
     from .solver.runner import FlowRunner, FlowSetup
     from .solver.simulation import CarreauYasuda, Numerics, Simulation
-    from .solver.waveforms import load_waveform
     from .units import TAU_MIN_LAMINAR
 
     ph, num, run = case.physiology, case.numerics, case.run
@@ -568,10 +567,6 @@ def _stage_flow(case: Case, dom, ports, r_min_mm, out: OutputDir, label, resume,
     dom.wall_links = _fresh(dom.wall_links, np.int32)
     dom.wall_q = _fresh(dom.wall_q, np.float64)
     q = ph.inflow.mean
-    with warnings.catch_warnings():  # run_case has read it once already and kept its warnings
-        warnings.simplefilter("ignore", UserWarning)
-        wave = load_waveform(ph.inflow.waveform if run.mode == "pulsatile" else "constant", q,
-                             ph.period_s, case.base_dir)
     inlet = next(p for p in ports if p.role == "inlet")
     if u_max is None:
         u_max = _estimate_peak_speed(case, wave.peak_m3_s, r_min_mm, inlet.radius_mm, jet_share_per_m2)
@@ -691,7 +686,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
             "flow_fraction": q_role / q_in if p.role == "outlet" and q_in else None,
             "target_flow_fraction": flow["outlets"].get(p.name, {}).get("flow_fraction"),
         })
-    paths = {}
+    paths, tree = {}, hd.cell_tree(centers)  # one search tree for every path's cross-sections
     sampled = flow.get("centerline_pressure_series") or {}
 
     def path(port):
@@ -699,7 +694,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         gradients are taken from: per sample of the last cycle (T, n) in a pulsatile run."""
         if port not in paths:
             pts, s, r = _centerline_path(cl, port)
-            p_mean = hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx)
+            p_mean = hd.centerline_pressure(pts, fields, centers, radius_mm=r, dx_m=dx, tree=tree)
             p_time = sampled.get(port)
             paths[port] = (pts, s, r, p_mean, p_mean if p_time is None else np.asarray(p_time, float))
         return paths[port]
@@ -730,6 +725,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         lesions.append(row)
     shown = lesions[0]["path_port"] if lesions else main_port
     pts, s, r, p_cl, _ = path(shown)
+    every_path = [path(p) for p in centerline_paths(cl)]  # (pts, s, r, p_mean, p_time) each
     wss_stats, wall = {}, None
     try:
         wall = hd.surface_wss(surf, fields, centers, dx)
@@ -762,8 +758,7 @@ def _analyze(case: Case, flow, ports, surf, cl, main_port, found, treated=False)
         "ports": port_rows, "lesions": lesions, "wss": wss_stats, "conservation": cons,
         "centerline": {"port": shown, "arclength_mm": s, "diameter_mm": 2.0 * r,
                        "pressure_mmhg": p_cl / MMHG_PA, "points_mm": pts},
-        "run": {**res.summary(), **_peak_speed(flow),
-                **_compressibility(flow, res.summary(), cl, [path(p)[4] for p in centerline_paths(cl)])},
+        "run": {**res.summary(), **_peak_speed(flow), **_compressibility(flow, res.summary(), every_path)},
         "_wall": wall, "_lesion_objs": found,
     }
 
@@ -869,35 +864,24 @@ def _speed_warnings(run: dict, label: str) -> list:
             f"with physiology.peak_velocity = \"{1.2 * u:.1f} m/s\""]
 
 
-def acoustic_length(path_m: float, period_s: float, sound_speed_m_s: float) -> float:
-    """omega x the time a lattice sound wave takes along ``path_m``. The lattice fluid is
-    compressible with the sound speed dx / (sqrt(3) dt), so a pulsatile drive reaches the far end
-    late and its amplitude varies along the path by ~ acoustic_length^2 / 2 (Womersley pipe,
-    docs/validation.md 1: 4 % at 0.29, 9 % at 0.42, 19 % at 0.61). A rigid-wall model means 0."""
-    return 2.0 * math.pi / period_s * path_m / sound_speed_m_s
-
-
-def _compressibility(flow, run: dict, cl, profiles) -> dict:
+def _compressibility(flow, run: dict, paths) -> dict:
     """The lattice fluid's compressibility in this run: its sound speed dx / (sqrt(3) dt), the
     density variation its pressure implies, (max - min) / (rho c_s^2) of the cross-sectional
-    pressure along every inlet-to-outlet path (``profiles``: (n,) arrays, or (T, n) per sample of
-    a pulsatile cycle, the largest spread of one sample), and, pulsatile, the acoustic length over
-    the longest path."""
-    d = flow["describe"]
-    c_s = d["dx_m"] / d["dt_s"] / math.sqrt(3.0)
-    joined = np.concatenate([np.atleast_2d(p) for p in profiles], axis=1)  # (T or 1, all points)
-    spread = float(np.nanmax(np.nanmax(joined, axis=1) - np.nanmin(joined, axis=1)))
-    out = {"lattice_sound_speed_m_s": c_s, "pressure_spread_pa": spread,
-           "density_variation": spread / (d["rho_kg_m3"] * c_s**2)}
-    if run.get("mode") != "pulsatile" or not run.get("period_s"):
-        return out
-    from .analysis.lesions import centerline_paths
+    pressure along every inlet-to-outlet path (``paths``: ``_analyze``'s (points, abscissa mm,
+    radius, mean pressure, pressure the gradients use) per path; the latter (T, n) per sample of
+    a pulsatile cycle, whose largest spread of one sample counts), and, pulsatile, the acoustic
+    length over the longest path."""
+    from .units import LatticeUnits
 
-    paths, pts = centerline_paths(cl), np.asarray(cl.points, float)
-    lengths = [float(np.sum(np.linalg.norm(np.diff(pts[idx], axis=0), axis=1))) for idx in paths.values()]
-    if lengths:
-        out["acoustic_path_mm"] = max(lengths)
-        out["acoustic_length"] = acoustic_length(out["acoustic_path_mm"] * 1e-3, run["period_s"], c_s)
+    d = flow["describe"]
+    lattice = LatticeUnits(dx_m=d["dx_m"], dt_s=d["dt_s"], rho_kg_m3=d["rho_kg_m3"])
+    joined = np.concatenate([np.atleast_2d(p[4]) for p in paths], axis=1)  # (T or 1, all points)
+    spread = float(np.nanmax(np.nanmax(joined, axis=1) - np.nanmin(joined, axis=1)))
+    out = {"lattice_sound_speed_m_s": lattice.sound_speed_m_s, "pressure_spread_pa": spread,
+           "density_variation": lattice.density_variation(spread)}
+    if run.get("mode") == "pulsatile" and run.get("period_s"):
+        out["acoustic_path_mm"] = max(float(p[1][-1] - p[1][0]) for p in paths)
+        out["acoustic_length"] = lattice.acoustic_length(out["acoustic_path_mm"] * 1e-3, run["period_s"])
     return out
 
 
@@ -956,7 +940,7 @@ def _periodicity_warnings(run: dict, label: str, outlets: dict, period_s: float)
         return [f"{label} flow ran {run.get('cycles', 1)} cycle: the results are that cycle's, which "
                 f"carries the start-up transient, and their periodicity is not checked; run.cycles = "
                 f"{need} or more{why}"]
-    err, tol = run.get("periodicity_error"), run.get("periodicity_tolerance", 0.02)
+    err, tol = run["periodicity_error"], run["periodicity_tolerance"]
     return [f"{label} flow is not periodic after {run.get('cycles')} cycles: the last two cycles' mean "
             f"port flows or pressures differ by {100 * err:.2g} % (tolerance {100 * tol:.2g} %){why}; "
             f"raise run.cycles (e.g. {need})"]
@@ -1230,7 +1214,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     # (an edited waveform CSV or device catalog behind an unchanged name must not reuse a stage)
     image_inputs = {k: v for k, v in inputs.items() if k.startswith("image.")}
     flow_inputs = {k: v for k, v in inputs.items() if k.startswith("physiology.")}
-    waveform_warnings = _read_waveform_early(case)
+    wave, waveform_warnings = _read_waveform(case)
     device_inputs = {k: v for k, v in inputs.items() if k.startswith("devices.")}
     k_img = _hash({"v": CACHE_VERSION, "image": raw.get("image"), "inputs": image_inputs,
                    "clip": raw.get("segmentation") if case.image.surface else None})
@@ -1260,11 +1244,11 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
     k_flow = _hash({"up": k_lat, "phys": raw.get("physiology"), "run": raw.get("run"),
                     "num": raw.get("numerics"), "device": device, "jets": jets, "inputs": flow_inputs})
     flow_pre = cache.get("flow_pre", k_flow, lambda: _stage_flow(
-        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, surf,
+        case, dom, ports, float(np.min(r)), out, "pre", resume, device, progress, wave, surf,
         jet_share_per_m2=jets, centerline=cl))
     flow_pre, rerun_warnings = _rerun_if_too_fast(flow_pre, "pre-treatment", lambda u: cache.get(
         "flow_pre_rerun", _hash({"up": k_flow, "u_max": u}), lambda: _stage_flow(
-            case, dom, ports, float(np.min(r)), out, "pre", False, device, progress, surf, u_max=u,
+            case, dom, ports, float(np.min(r)), out, "pre", False, device, progress, wave, surf, u_max=u,
             centerline=cl)))
     pre = _analyze(case, flow_pre, ports, surf, cl, main_port, found)
     results = {
@@ -1326,7 +1310,7 @@ def run_case(case_path, out_dir, *, resume=False, device="auto", overrides=None,
                          "num": raw.get("numerics"), "device": device, "u_max": u_pre,
                          "inputs": flow_inputs})
         flow_post = cache.get("flow_post", k_flow2, lambda: _stage_flow(
-            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, surf2,
+            case, dom2, ports2, float(np.min(r2)), out, "post", resume, device, progress, wave, surf2,
             u_max=u_pre, centerline=cl2))
         post = _analyze(case, flow_post, ports2, surf2, cl2, main_port, lesion_objs, treated=True)
         results["post"] = {"ports": post["ports"], "lesions": post["lesions"], "wss": post["wss"],
@@ -1410,19 +1394,18 @@ def _refuse_out_inside_inputs(case: Case, out_dir) -> None:
                                 "choose an output folder outside the inputs")
 
 
-def _read_waveform_early(case: Case) -> list:
-    """Read a pulsatile run's inflow waveform before the long stages (a bad CSV fails in seconds,
-    not after segmentation and meshing) and return what it warned about, for results.json. The
-    file's path is replaced by its case key: a file name may carry a patient's name."""
+def _read_waveform(case: Case):
+    """The run's inflow waveform (constant for a steady run) and what reading it warned about, for
+    results.json. Read before the long stages: a bad CSV fails in seconds, not after segmentation
+    and meshing. The file's path is replaced by its case key: a file name may carry a patient's
+    name."""
     from .solver.waveforms import load_waveform
 
     ph = case.physiology
-    if case.run.mode != "pulsatile" or ph.inflow.waveform == "constant":
-        return []
+    spec = ph.inflow.waveform if case.run.mode == "pulsatile" else "constant"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        load_waveform(ph.inflow.waveform, ph.inflow.mean, ph.period_s, case.base_dir)
-    spec = ph.inflow.waveform
+        wave = load_waveform(spec, ph.inflow.mean, ph.period_s, case.base_dir)
     names = {spec, Path(spec).name, str(case.resolve(spec)), str(Path(case.base_dir or ".") / spec)}
     out = []
     for w in caught:
@@ -1432,7 +1415,7 @@ def _read_waveform_early(case: Case) -> list:
                 msg = msg.replace(name, "physiology.inflow.waveform")
             warnings.warn(str(w.message), w.category, stacklevel=2)  # still on stderr for the user
             out.append(msg)
-    return out
+    return wave, out
 
 
 def _unused_key_warnings(case: Case) -> list:

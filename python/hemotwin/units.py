@@ -8,6 +8,7 @@ Q = Q_lu dx^3/dt, and the BGK/TRT relaxation time tau = 1/2 + 3 nu_lu.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MMHG_PA = 133.322387415  # 1 mmHg in Pa (conventional millimetre of mercury)
@@ -97,6 +98,22 @@ class LatticeUnits:
 
     def tau(self, nu_m2_s: float) -> float:
         return 0.5 + 3.0 * self.viscosity_to_lu(nu_m2_s)
+
+    @property
+    def sound_speed_m_s(self) -> float:
+        """The lattice fluid's sound speed sqrt(cs^2) dx/dt: it is weakly compressible."""
+        return CS2**0.5 * self.c_m_s
+
+    def density_variation(self, pressure_spread_pa: float) -> float:
+        """Relative density spread of the lattice fluid that a pressure spread implies,
+        delta rho / rho = delta p / (rho c_s^2)."""
+        return self.pressure_to_lu(pressure_spread_pa) / CS2
+
+    def acoustic_length(self, path_m: float, period_s: float) -> float:
+        """omega x the time a lattice sound wave takes along ``path_m`` (omega = 2 pi / period):
+        a pulsatile drive reaches the far end late, its amplitude varying along the path by
+        ~ acoustic_length^2 / 2 (docs/validation.md 1). A rigid-wall model means 0."""
+        return 2.0 * math.pi / period_s * path_m / self.sound_speed_m_s
 
     def as_dict(self) -> dict:
         return {"dx_m": self.dx_m, "dt_s": self.dt_s, "rho_kg_m3": self.rho_kg_m3}

@@ -16,7 +16,6 @@ from .analysis import analytic
 from .analysis.wss import wall_shear_stress
 from .geometry.voxelize import tube_domain
 from .solver import Numerics, Simulation
-from .units import choose_lattice_units
 
 RHO = 1060.0
 MU = 3.5e-3
@@ -189,7 +188,8 @@ def womersley(resolution: int = 20, alpha: float = 5.0, wall: str = "bouzidi", p
         "velocity_l2": _rel_l2(num, ref),
         "wss": float(np.sqrt(np.mean((wss_num - wss_ref) ** 2)) / np.sqrt(np.mean(wss_ref**2))),
     }, {"alpha": alpha, "reynolds": reynolds, "u_lu_peak": round(u_peak / sim.units.c_m_s, 6),
-        "acoustic_length": round(omega * length / (sim.units.c_m_s / math.sqrt(3)), 4), "wall": wall, "precision": precision, "device": sim.device,
+        "acoustic_length": round(sim.units.acoustic_length(length, 2 * math.pi / omega), 4),
+        "wall": wall, "precision": precision, "device": sim.device,
         "steps": sim.time_step, "cells": sim.n_cells, "tau": sim.tau, "collision": sim.collision,
         "seconds": round(time.perf_counter() - t0, 2)})
 

@@ -113,7 +113,9 @@ def _pulsatile_runner(dom, ckpt, interval, fail_at=None):
 
 def test_runs_report_the_lattice_compressibility():
     import pyvista as pv
-    from hemotwin.pipeline import _acoustic_warnings, _compressibility, _density_warnings, acoustic_length
+    from hemotwin.analysis.lesions import centerline_paths
+    from hemotwin.pipeline import _acoustic_warnings, _centerline_path, _compressibility, _density_warnings
+    from hemotwin.units import LatticeUnits
 
     dom = tube_domain(radius_m=1.0e-3, length_m=3e-3, dx_m=0.25e-3)
     r = _pulsatile_runner(dom, None, 0)
@@ -128,17 +130,27 @@ def test_runs_report_the_lattice_compressibility():
     line.point_data["branch_id"] = np.r_[np.zeros(11, int), np.ones(21, int), np.full(13, 2)]
     line.field_data["branch_parent"] = np.array([-1, 0, 0])
     line.field_data["branch_port"] = np.array(["-", "outlet_1", "outlet_2"])
+    line.point_data["radius_mm"] = np.full(line.n_points, 2.0)
     flow = {"describe": {"dx_m": 0.25e-3, "dt_s": r.dt, "rho_kg_m3": 1060.0}}
     sampled = [np.array([[300.0, 100.0], [120.0, 110.0]]), np.array([[300.0, 250.0], [120.0, 90.0]])]
-    got = _compressibility(flow, run, line, sampled)
+
+    def paths(profiles):  # as _analyze passes them: (points, abscissa, radius, mean, per sample)
+        return [(*_centerline_path(line, port), p.mean(axis=0), p)
+                for port, p in zip(centerline_paths(line), profiles)]
+
+    got = _compressibility(flow, run, paths(sampled))
     assert got["lattice_sound_speed_m_s"] == pytest.approx(c_s)
     assert got["acoustic_path_mm"] == pytest.approx(30.0)
-    assert got["acoustic_length"] == pytest.approx(acoustic_length(0.030, run["period_s"], c_s))
-    assert acoustic_length(1.0, 2 * math.pi, 1.0) == pytest.approx(1.0)
+    # omega x 30 mm / c_s
+    assert got["acoustic_length"] == pytest.approx(2 * math.pi / run["period_s"] * 0.030 / c_s)
+    lattice = LatticeUnits(dx_m=1.0, dt_s=1.0 / math.sqrt(3), rho_kg_m3=1.0)  # c_s = 1 m/s
+    assert lattice.sound_speed_m_s == pytest.approx(1.0)
+    assert lattice.acoustic_length(1.0, 2 * math.pi) == pytest.approx(1.0)
+    assert lattice.density_variation(1.0) == pytest.approx(1.0)  # delta p / (rho c_s^2)
     # pulsatile: the largest spread of one sample over every path (300 - 100); steady: of the profiles
     assert got["pressure_spread_pa"] == 200.0
     assert got["density_variation"] == pytest.approx(200.0 / (1060.0 * c_s**2))
-    steady = _compressibility(flow, {"mode": "steady"}, line, [np.array([90.0, 80.0]), np.array([90.0, 20.0])])
+    steady = _compressibility(flow, {"mode": "steady"}, paths([np.array([90.0, 80.0]), np.array([90.0, 20.0])]))
     assert steady["pressure_spread_pa"] == 70.0 and "acoustic_length" not in steady
 
     w = {"mode": "pulsatile", "acoustic_length": 0.6, "lattice_sound_speed_m_s": 7.5, "acoustic_path_mm": 310}

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from hemotwin.pipeline import _read_waveform_early, demo_case_dict, run_case
+from hemotwin.pipeline import _read_waveform, demo_case_dict, run_case
 
 
 def _case(tmp_path, csv_text, name="Doe.Jane.flow.csv"):
@@ -31,6 +31,7 @@ def test_heart_rate_mismatch_warning_is_kept_without_the_file_name(tmp_path):
     rows = "\n".join(f"{t / 10:.1f},{1 + (t % 5)}" for t in range(10))
     case = Case.model_validate(_case(tmp_path, "t_s,q\n" + rows + "\n"))
     with pytest.warns(UserWarning, match="stretched"):
-        out = _read_waveform_early(case)
+        wave, out = _read_waveform(case)
+    assert wave.period_s == pytest.approx(case.physiology.period_s)
     assert len(out) == 1 and "physiology.inflow.waveform" in out[0] and "stretched" in out[0]
     assert "Doe" not in out[0] and "Jane" not in out[0]

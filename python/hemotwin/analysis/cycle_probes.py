@@ -37,13 +37,14 @@ class CycleProbes:
         self.wss_op = self.n_wall = None
         if surface is not None:
             self.wss_op = hd.surface_wss_operator(surface, cell_centers_m, dx_m)
-            self.n_wall = int(np.count_nonzero(hd._wall_point_mask(surface)))
+            self.n_wall = self.wss_op.n_points
         self.paths, self.cells = {}, []
         if centerline is not None:
-            tree_paths = centerline_paths(centerline)
+            tree_paths, tree = centerline_paths(centerline), hd.cell_tree(cell_centers_m)
             for port in tree_paths:
                 _, pts, _, d = path_profile(centerline, port, paths=tree_paths)
-                cells = hd.centerline_pressure_cells(pts, cell_centers_m, radius_mm=0.5 * d, dx_m=dx_m)
+                cells = hd.centerline_pressure_cells(pts, cell_centers_m, radius_mm=0.5 * d, dx_m=dx_m,
+                                                     tree=tree)
                 self.paths[port] = slice(len(self.cells), len(self.cells) + len(cells))
                 self.cells.extend(cells)
         self.width = 3 * (self.n_wall or 0) + len(self.cells) + 2

@@ -365,15 +365,21 @@ def _tangents(points_mm) -> np.ndarray:
     return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-300)
 
 
+def cell_tree(cell_centers_m) -> cKDTree:
+    """Search tree over the fluid cell centres, built once for every path of a centerline tree."""
+    return cKDTree(np.asarray(cell_centers_m, float))
+
+
 def centerline_pressure_cells(centerline_points_mm, cell_centers_m, *, radius_mm=None, dx_m=None,
-                              mm_to_m=1e-3) -> list:
+                              mm_to_m=1e-3, tree=None) -> list:
     """The fluid cells whose mean is the cross-sectional pressure at each centerline point: a slab
     one cell thick normal to the local tangent, within ``1.2 * radius_mm`` of the point (without
     ``radius_mm``, the cells within 2 cells); the 4 nearest cells where the slab holds none.
-    Returns one index array per point (``centerline_pressure``; reused over a cycle's samples)."""
+    Returns one index array per point (``centerline_pressure``; reused over a cycle's samples).
+    ``tree``: ``cell_tree(cell_centers_m)``, when several paths are measured on the same cells."""
     pts = np.asarray(centerline_points_mm, float) * mm_to_m
     centers = np.asarray(cell_centers_m, float)
-    tree = cKDTree(centers)
+    tree = tree if tree is not None else cell_tree(centers)
     if dx_m is None:
         d, _ = tree.query(centers[: min(len(centers), 2000)], k=2)
         dx_m = float(np.median(d[:, 1]))
@@ -407,7 +413,7 @@ def mean_over_cells(cells, pressure_pa) -> np.ndarray:
 
 
 def centerline_pressure(centerline_points_mm, fields, cell_centers_m, *, radius_mm=None, dx_m=None,
-                        mm_to_m=1e-3, pressure_pa=None) -> np.ndarray:
+                        mm_to_m=1e-3, pressure_pa=None, tree=None) -> np.ndarray:
     """Cross-sectional mean pressure (Pa) at each centerline point.
 
     For each point, the fluid cells in a slab one cell thick normal to the local centerline
@@ -427,13 +433,15 @@ def centerline_pressure(centerline_points_mm, fields, cell_centers_m, *, radius_
         Lattice spacing (m); estimated from the cell centres if omitted.
     pressure_pa : (m,) or (T, m) array, optional
         Use these cell pressures instead of ``fields["pressure_pa"]`` (a time series gives (T, n)).
+    tree : cKDTree, optional
+        ``cell_tree(cell_centers_m)``, reused over several paths.
 
     Returns
     -------
     (n,) or (T, n) array of Pa.
     """
     cells = centerline_pressure_cells(centerline_points_mm, cell_centers_m, radius_mm=radius_mm,
-                                      dx_m=dx_m, mm_to_m=mm_to_m)
+                                      dx_m=dx_m, mm_to_m=mm_to_m, tree=tree)
     return mean_over_cells(cells, fields["pressure_pa"] if pressure_pa is None else pressure_pa)
 
 
